@@ -1,0 +1,99 @@
+"""The tree's states, from facts alone (no server, no database)."""
+
+from ollama_lineage.lineage import Kind, Link, ModelFacts, Upstream, build_snapshot
+from ollama_lineage.states import State
+
+QWQ = ModelFacts("qwq:latest", "d1" * 32, weights_blob="w1")
+QWQ_20K = ModelFacts("qwq:latest_20K", "c1" * 32, parent_model="qwq:latest", weights_blob="w1")
+CODER = ModelFacts(
+    "qwq:latest_20K-coder", "e1" * 32, parent_model="qwq:latest_20K", weights_blob="w1"
+)
+
+
+def states(snapshot):
+    return {n.name: n.state for n in snapshot.walk()}
+
+
+def test_derivatives_nest_under_their_base_and_are_fresh_when_weights_match():
+    snap = build_snapshot([QWQ, QWQ_20K, CODER])
+    assert snap.roots == ("qwq:latest",)
+    assert [n.name for n in snap.walk()] == ["qwq:latest", "qwq:latest_20K", "qwq:latest_20K-coder"]
+    assert [n.depth for n in snap.walk()] == [0, 1, 2]
+    assert states(snap)["qwq:latest_20K"] is State.FRESH
+
+
+def test_new_base_weights_make_the_child_stale_and_the_grandchild_stale_upstream():
+    pulled = ModelFacts("qwq:latest", "d2" * 32, weights_blob="w2")
+    snap = build_snapshot([pulled, QWQ_20K, CODER])
+    assert states(snap)["qwq:latest_20K"] is State.STALE
+    assert states(snap)["qwq:latest_20K-coder"] is State.STALE_UPSTREAM
+    assert snap.stale_in_order() == ["qwq:latest_20K", "qwq:latest_20K-coder"]
+
+
+def test_recorded_base_digest_wins_over_weights_comparison():
+    # Only the template changed upstream: same weights, new manifest digest.
+    retemplated = ModelFacts("qwq:latest", "d3" * 32, weights_blob="w1")
+    link = Link("qwq:latest_20K", "qwq:latest", base_digest="d1" * 32, source="recorded")
+    snap = build_snapshot([retemplated, QWQ_20K], {"qwq:latest_20K": link})
+    assert states(snap)["qwq:latest_20K"] is State.STALE
+    assert "d1d1d1d1d1d1" in snap.nodes["qwq:latest_20K"].reason
+
+
+def test_base_gone_gives_a_missing_root_with_an_orphaned_child():
+    snap = build_snapshot([QWQ_20K])
+    assert snap.nodes["qwq:latest"].kind is Kind.MISSING
+    assert states(snap) == {"qwq:latest": State.MISSING, "qwq:latest_20K": State.ORPHANED}
+
+
+def test_a_model_made_from_a_file_is_untracked():
+    gguf = ModelFacts("my-gguf:latest", "f1" * 32, parent_model="model.gguf", weights_blob="w9")
+    snap = build_snapshot([gguf])
+    assert states(snap) == {"my-gguf:latest": State.UNTRACKED}
+
+
+def test_old_servers_without_parent_model_are_inferred_from_shared_weights():
+    base = ModelFacts("qwq:latest", "d1" * 32, modified_at="2025-01-01", weights_blob="w1")
+    child = ModelFacts("qwq:latest_20K", "c1" * 32, modified_at="2025-02-01", weights_blob="w1")
+    copy = ModelFacts("qwq:mine", "d1" * 32, modified_at="2025-03-01", weights_blob="w1")
+    snap = build_snapshot([base, child, copy])
+    assert snap.nodes["qwq:latest_20K"].base == "qwq:latest"
+    assert snap.nodes["qwq:mine"].kind is Kind.BASE
+
+
+def test_upstream_digest_marks_update_available_and_errors_read_not_checked():
+    ahead = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(digest="ab" * 32)})
+    assert states(ahead)["qwq:latest"] is State.UPDATE_AVAILABLE
+    same = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(digest=QWQ.digest)})
+    assert states(same)["qwq:latest"] is State.CURRENT
+    offline = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(error="registry unreachable")})
+    assert states(offline)["qwq:latest"] is State.CURRENT
+    assert "not checked" in offline.nodes["qwq:latest"].reason
+
+
+def test_backups_nest_under_their_model_and_building_and_failed_show():
+    backup = ModelFacts("qwq:latest_20K.bak-20261125-120000", "c1" * 32, parent_model="qwq:latest")
+    snap = build_snapshot(
+        [QWQ, QWQ_20K, backup, CODER],
+        backups={backup.name: QWQ_20K.name},
+        building=frozenset({"qwq:latest_20K"}),
+    )
+    assert snap.nodes[backup.name].kind is Kind.BACKUP
+    assert backup.name in snap.nodes["qwq:latest_20K"].children
+    assert states(snap)["qwq:latest_20K"] is State.BUILDING
+    failed = build_snapshot([QWQ, QWQ_20K], failed={"qwq:latest_20K": "boom"})
+    assert states(failed)["qwq:latest_20K"] is State.FAILED
+
+
+def test_a_recorded_cycle_does_not_hang_and_still_lists_every_model():
+    a = ModelFacts("a:latest", "a" * 64)
+    b = ModelFacts("b:latest", "b" * 64)
+    links = {"a:latest": Link("a:latest", "b:latest"), "b:latest": Link("b:latest", "a:latest")}
+    snap = build_snapshot([a, b], links)
+    assert {n.name for n in snap.walk()} == {"a:latest", "b:latest"}
+
+
+def test_every_state_reads_without_colour():
+    words = [s.word for s in State]
+    symbols = [s.symbol for s in State]
+    assert len(set(symbols)) == len(symbols)
+    assert all(words)

@@ -1,0 +1,285 @@
+"""Async client for Ollama's JSON API: typed results, streamed progress, actionable errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import __version__
+
+WEIGHTS_BLOB = re.compile(r"^FROM\s+\S*sha256[-:]([0-9a-f]{64})\s*$", re.MULTILINE | re.IGNORECASE)
+
+
+class OllamaError(Exception):
+    """Anything the user should read: the message says what happened and what to do."""
+
+
+class Unreachable(OllamaError):
+    """No HTTP answer at all: refused, timed out, DNS, TLS."""
+
+
+class ApiError(OllamaError):
+    """Ollama answered with an error status or an ``{"error": …}`` line."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFound(ApiError):
+    """The model (or route) does not exist on the server."""
+
+
+class ProtocolError(OllamaError):
+    """The answer was not the JSON Ollama sends: a proxy, a truncated body, a wrong port."""
+
+
+@dataclass(frozen=True)
+class TagEntry:
+    """One row of ``/api/tags``: enough to notice that anything changed."""
+
+    name: str
+    digest: str
+    size: int
+    modified_at: str
+    parent_model: str = ""
+    family: str = ""
+    parameter_size: str = ""
+    quantization_level: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TagEntry:
+        details = data.get("details") or {}
+        return cls(
+            name=str(data.get("name") or data.get("model") or ""),
+            digest=str(data.get("digest") or "").removeprefix("sha256:"),
+            size=int(data.get("size") or 0),
+            modified_at=str(data.get("modified_at") or ""),
+            parent_model=str(details.get("parent_model") or ""),
+            family=str(details.get("family") or ""),
+            parameter_size=str(details.get("parameter_size") or ""),
+            quantization_level=str(details.get("quantization_level") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class ShowResult:
+    """What ``/api/show`` says about one manifest; cached by digest, so keep the raw JSON."""
+
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def modelfile(self) -> str:
+        return str(self.raw.get("modelfile") or "")
+
+    @property
+    def parameters_text(self) -> str:
+        return str(self.raw.get("parameters") or "")
+
+    @property
+    def template(self) -> str:
+        return str(self.raw.get("template") or "")
+
+    @property
+    def system(self) -> str:
+        return str(self.raw.get("system") or "")
+
+    @property
+    def license(self) -> str:
+        value = self.raw.get("license") or ""
+        return "\n".join(value) if isinstance(value, list) else str(value)
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return [
+            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+            for m in self.raw.get("messages") or []
+            if isinstance(m, Mapping)
+        ]
+
+    @property
+    def parent_model(self) -> str:
+        return str((self.raw.get("details") or {}).get("parent_model") or "")
+
+    @property
+    def weights_blob(self) -> str | None:
+        """The model layer's digest, read from the FROM blob path Ollama writes."""
+        found = WEIGHTS_BLOB.search(self.modelfile)
+        return found.group(1) if found else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One streamed line of create or pull."""
+
+    status: str
+    digest: str = ""
+    total: int | None = None
+    completed: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Progress:
+        total = data.get("total")
+        return cls(
+            status=str(data.get("status") or ""),
+            digest=str(data.get("digest") or ""),
+            total=int(total) if total is not None else None,
+            completed=int(data.get("completed") or 0) if total is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class GenerateChunk:
+    """A streamed piece of ``/api/generate``; the last one carries Ollama's timings (ns)."""
+
+    response: str
+    done: bool
+    eval_count: int = 0
+    eval_duration: int = 0
+    total_duration: int = 0
+    load_duration: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.eval_count / self.eval_duration * 1e9 if self.eval_duration else 0.0
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GenerateChunk:
+        return cls(
+            response=str(data.get("response") or ""),
+            done=bool(data.get("done")),
+            eval_count=int(data.get("eval_count") or 0),
+            eval_duration=int(data.get("eval_duration") or 0),
+            total_duration=int(data.get("total_duration") or 0),
+            load_duration=int(data.get("load_duration") or 0),
+        )
+
+
+class OllamaClient:
+    """One pooled connection to one Ollama server, shared by the whole app."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+            headers={"User-Agent": f"ollama-lineage/{__version__}"},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+
+    async def __aenter__(self) -> OllamaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def version(self) -> str:
+        return str((await self._json("GET", "/api/version")).get("version", ""))
+
+    async def tags(self) -> list[TagEntry]:
+        data = await self._json("GET", "/api/tags")
+        models = data.get("models")
+        if not isinstance(models, list):
+            raise ProtocolError(f"Ollama at {self.base_url} sent /api/tags without a model list")
+        return [TagEntry.from_json(m) for m in models if isinstance(m, Mapping)]
+
+    async def show(self, name: str) -> ShowResult:
+        return ShowResult(await self._json("POST", "/api/show", {"model": name}))
+
+    async def copy(self, source: str, destination: str) -> None:
+        await self._json("POST", "/api/copy", {"source": source, "destination": destination})
+
+    async def delete(self, name: str) -> None:
+        await self._json("DELETE", "/api/delete", {"model": name})
+
+    def create(self, request: Mapping[str, Any]) -> AsyncIterator[Progress]:
+        return self._progress("/api/create", {**request, "stream": True})
+
+    def pull(self, name: str) -> AsyncIterator[Progress]:
+        return self._progress("/api/pull", {"model": name, "stream": True})
+
+    async def generate(
+        self, model: str, prompt: str, options: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[GenerateChunk]:
+        body = {"model": model, "prompt": prompt, "stream": True, "options": dict(options or {})}
+        async for line in self._stream("/api/generate", body):
+            yield GenerateChunk.from_json(line)
+
+    async def _progress(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[Progress]:
+        async for line in self._stream(path, body):
+            yield Progress.from_json(line)
+
+    async def _stream(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        try:
+            async with self._http.stream("POST", path, json=body) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    self._raise_for(response)
+                async for text in response.aiter_lines():
+                    if not text.strip():
+                        continue
+                    line = self._decode(text, path)
+                    if "error" in line:
+                        raise ApiError(f"Ollama: {line['error']}", response.status_code)
+                    yield line
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+
+    async def _json(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            response = await self._http.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            self._raise_for(response)
+        if not response.content.strip():
+            return {}
+        return self._decode(response.text, path)
+
+    def _decode(self, text: str, path: str) -> dict[str, Any]:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ProtocolError(
+                f"Ollama at {self.base_url} sent malformed JSON for {path}: {text[:60]!r}"
+            ) from None
+        if not isinstance(data, dict):
+            raise ProtocolError(f"Ollama at {self.base_url} sent {type(data).__name__} for {path}")
+        return data
+
+    def _raise_for(self, response: httpx.Response) -> None:
+        try:
+            message = str(response.json().get("error") or response.text)
+        except ValueError:
+            message = response.text.strip() or response.reason_phrase
+        error = NotFound if response.status_code == 404 else ApiError
+        raise error(f"Ollama: {message}", response.status_code)
+
+    def _unreachable(self, exc: httpx.TransportError) -> Unreachable:
+        if isinstance(exc, httpx.TimeoutException):
+            why = "timed out"
+        elif isinstance(exc, httpx.RemoteProtocolError):
+            why = "the connection dropped mid-answer"
+        else:
+            why = str(exc) or type(exc).__name__
+        return Unreachable(
+            f"cannot reach Ollama at {self.base_url} ({why}); "
+            "is `ollama serve` running? Set --host or OLLAMA_HOST."
+        )

@@ -1,0 +1,274 @@
+"""The lineage graph: who was built from whom, and how far behind each derivative is.
+
+Pure: it takes facts (what the server lists, what the store recorded) and returns a snapshot.
+Lineage the app recorded (track, rebuild) wins over Ollama's ``parent_model``, which wins over
+inference from a shared weights blob.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .names import InvalidModelName, normalize_name
+from .states import State
+
+
+class Kind(Enum):
+    BASE = "base"
+    DERIVATIVE = "derivative"
+    BACKUP = "backup"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the server says about one model (tags, plus the weights blob from a show)."""
+
+    name: str
+    digest: str
+    size: int = 0
+    modified_at: str = ""
+    parent_model: str = ""
+    weights_blob: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A recorded parent: the base's name and the base digest the child was built from."""
+
+    child: str
+    base: str
+    base_digest: str | None = None
+    source: str = "parent_model"
+    guessed: bool = False
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The registry's answer for a base: its digest, or why it was not checked."""
+
+    digest: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    kind: Kind
+    state: State
+    reason: str
+    facts: ModelFacts | None = None
+    base: str | None = None
+    children: tuple[str, ...] = ()
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An immutable view of the whole tree; equal snapshots mean nothing on screen changes."""
+
+    nodes: Mapping[str, Node] = field(default_factory=dict)
+    roots: tuple[str, ...] = ()
+
+    def walk(self) -> Iterator[Node]:
+        """Depth first, parents before children: the order of the tree and of bulk rebuilds."""
+        stack = list(reversed(self.roots))
+        while stack:
+            node = self.nodes[stack.pop()]
+            yield node
+            stack.extend(reversed(node.children))
+
+    def stale_in_order(self) -> list[str]:
+        """Derivatives a bulk rebuild must redo, each after its parent."""
+        redo = {State.STALE, State.STALE_UPSTREAM, State.FAILED}
+        return [n.name for n in self.walk() if n.kind is Kind.DERIVATIVE and n.state in redo]
+
+    def derivatives(self) -> list[Node]:
+        return [n for n in self.walk() if n.kind is Kind.DERIVATIVE]
+
+
+def model_reference(parent_model: str) -> str | None:
+    """Ollama writes a base as ``name:tag``; a bare file key (``m.gguf``) is not a model."""
+    if not parent_model or ":" not in parent_model.rsplit("/", 1)[-1]:
+        return None
+    try:
+        return normalize_name(parent_model)
+    except InvalidModelName:
+        return None
+
+
+def infer_links(
+    models: Sequence[ModelFacts], recorded: Mapping[str, Link], backups: Mapping[str, str]
+) -> dict[str, Link]:
+    """Every child's parent: recorded, else ``parent_model``, else a shared weights blob."""
+    links = {child: link for child, link in recorded.items() if child not in backups}
+    orphans_by_blob: dict[str, list[ModelFacts]] = {}
+    for model in models:
+        if model.name in links or model.name in backups:
+            continue
+        base = model_reference(model.parent_model)
+        if base is not None:
+            links[model.name] = Link(model.name, base)
+        elif not model.parent_model and model.weights_blob:
+            orphans_by_blob.setdefault(model.weights_blob, []).append(model)
+    for group in orphans_by_blob.values():
+        links.update(_links_from_shared_blob(group))
+    return links
+
+
+def _links_from_shared_blob(group: list[ModelFacts]) -> dict[str, Link]:
+    """Old servers leave ``parent_model`` empty: the base is the model the others extend.
+
+    Among models sharing weights but not a manifest, the base is the one whose name the others
+    start with, else the oldest; identical digests are plain copies, not derivatives.
+    """
+    if len({m.digest for m in group}) < 2:
+        return {}
+    base = min(group, key=lambda m: (not _is_prefix_of_all(m, group), m.modified_at, m.name))
+    return {
+        m.name: Link(m.name, base.name, source="shared blob")
+        for m in group
+        if m.digest != base.digest
+    }
+
+
+def _is_prefix_of_all(candidate: ModelFacts, group: list[ModelFacts]) -> bool:
+    stem = candidate.name.split(":")[0]
+    return all(m.name.startswith(stem) for m in group)
+
+
+def build_snapshot(
+    models: Sequence[ModelFacts],
+    recorded: Mapping[str, Link] | None = None,
+    *,
+    backups: Mapping[str, str] | None = None,
+    upstream: Mapping[str, Upstream] | None = None,
+    building: frozenset[str] = frozenset(),
+    failed: Mapping[str, str] | None = None,
+) -> Snapshot:
+    """Classify every model.
+
+    ``backups`` maps a backup's name to its original; ``failed`` maps a model to the error of
+    its last build, which failed and left the old model in place.
+    """
+    backups = backups or {}
+    upstream = upstream or {}
+    failed = failed or {}
+    facts = {m.name: m for m in models}
+    links = infer_links(models, recorded or {}, backups)
+    children: dict[str, list[str]] = {}
+    for child, link in links.items():
+        if child in facts:
+            children.setdefault(link.base, []).append(child)
+    for backup, original in backups.items():
+        if backup in facts:
+            children.setdefault(original, []).append(backup)
+
+    nodes: dict[str, Node] = {}
+
+    def visit(name: str, depth: int, parent_state: State | None, trail: frozenset[str]) -> None:
+        kids = tuple(sorted(k for k in children.get(name, ()) if k not in trail))
+        state, reason, kind = _classify(
+            name, facts, links, backups, upstream, building, failed, parent_state
+        )
+        nodes[name] = Node(
+            name, kind, state, reason, facts.get(name), _base_of(name, links, backups), kids, depth
+        )
+        for kid in kids:
+            visit(kid, depth + 1, state, trail | {name})
+
+    roots = [n for n in facts if n not in links and n not in backups]
+    roots += [base for base in children if base not in facts and base not in links]
+    roots += [n for n, link in links.items() if n in facts and _in_cycle(n, links)]
+    for root in sorted(set(roots)):
+        visit(root, 0, None, frozenset())
+    return Snapshot(nodes, tuple(sorted(set(roots))))
+
+
+def _base_of(name: str, links: Mapping[str, Link], backups: Mapping[str, str]) -> str | None:
+    if name in backups:
+        return backups[name]
+    link = links.get(name)
+    return link.base if link else None
+
+
+def _in_cycle(name: str, links: Mapping[str, Link]) -> bool:
+    seen = {name}
+    current = links[name].base
+    while current in links:
+        if current in seen:
+            return current == name
+        seen.add(current)
+        current = links[current].base
+    return False
+
+
+def _classify(
+    name: str,
+    facts: Mapping[str, ModelFacts],
+    links: Mapping[str, Link],
+    backups: Mapping[str, str],
+    upstream: Mapping[str, Upstream],
+    building: frozenset[str],
+    failed: Mapping[str, str],
+    parent_state: State | None,
+) -> tuple[State, str, Kind]:
+    model = facts.get(name)
+    if name in backups:
+        return (
+            State.BACKUP,
+            f"backup of {backups[name]}, kept until you keep or roll back",
+            Kind.BACKUP,
+        )
+    if model is None:
+        return State.MISSING, "a recipe names it but the server does not have it", Kind.MISSING
+    link = links.get(name)
+    if link is None:
+        if model.parent_model:
+            why = f"made from {model.parent_model!r}, not a model; press t to adopt it"
+            return State.UNTRACKED, why, Kind.BASE
+        return (*_base_state(model, upstream.get(name)), Kind.BASE)
+    return (*_derivative_state(model, link, facts, building, failed, parent_state), Kind.DERIVATIVE)
+
+
+def _base_state(model: ModelFacts, upstream: Upstream | None) -> tuple[State, str]:
+    if upstream is None:
+        return State.CURRENT, "pulled; upstream not checked yet"
+    if upstream.error:
+        return State.CURRENT, f"upstream not checked: {upstream.error}"
+    if upstream.digest and upstream.digest != model.digest:
+        return (
+            State.UPDATE_AVAILABLE,
+            f"registry has {upstream.digest[:12]}, you have {model.digest[:12]}; press p to pull",
+        )
+    return State.CURRENT, "same as the registry"
+
+
+def _derivative_state(
+    model: ModelFacts,
+    link: Link,
+    facts: Mapping[str, ModelFacts],
+    building: frozenset[str],
+    failed: Mapping[str, str],
+    parent_state: State | None,
+) -> tuple[State, str]:
+    if model.name in building:
+        return State.BUILDING, f"rebuilding from {link.base}"
+    if model.name in failed:
+        return State.FAILED, f"last rebuild failed, old model kept: {failed[model.name]}"
+    base = facts.get(link.base)
+    if base is None:
+        return State.ORPHANED, f"its base {link.base} is gone from the server"
+    if link.base_digest is not None:
+        if link.base_digest != base.digest:
+            return (
+                State.STALE,
+                f"built from {link.base} {link.base_digest[:12]}, which is now {base.digest[:12]}",
+            )
+    elif model.weights_blob and base.weights_blob and model.weights_blob != base.weights_blob:
+        return State.STALE, f"{link.base} has new weights since this was built"
+    if parent_state in (State.STALE, State.STALE_UPSTREAM, State.BUILDING, State.FAILED):
+        return State.STALE_UPSTREAM, f"its base {link.base} is itself out of date"
+    return State.FRESH, f"built from the current {link.base} {base.digest[:12]}"

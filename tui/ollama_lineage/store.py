@@ -1,0 +1,302 @@
+"""SQLite memory of everything seen and done: digests over time, show cache, recipes, builds.
+
+The digest history lets the app notice updates that happened while it was not running, and
+recover the base version a derivative was built from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .lineage import Link, ModelFacts, Upstream
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE models (
+        host TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+        modified_at TEXT NOT NULL, parent_model TEXT NOT NULL, weights_blob TEXT,
+        last_seen REAL NOT NULL, PRIMARY KEY (host, name));
+    CREATE TABLE digest_history (
+        host TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, weights_blob TEXT,
+        first_seen REAL NOT NULL, PRIMARY KEY (host, name, digest));
+    CREATE TABLE shows (digest TEXT PRIMARY KEY, json TEXT NOT NULL);
+    CREATE TABLE links (
+        host TEXT NOT NULL, child TEXT NOT NULL, base TEXT NOT NULL, base_digest TEXT,
+        source TEXT NOT NULL, recipe TEXT NOT NULL, guessed INTEGER NOT NULL,
+        updated_at REAL NOT NULL, PRIMARY KEY (host, child));
+    CREATE TABLE backups (
+        host TEXT NOT NULL, backup TEXT NOT NULL, original TEXT NOT NULL,
+        created_at REAL NOT NULL, PRIMARY KEY (host, backup));
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL, name TEXT NOT NULL,
+        kind TEXT NOT NULL, status TEXT NOT NULL, base TEXT, base_digest TEXT,
+        digest_before TEXT, digest_after TEXT, backup TEXT, error TEXT,
+        log TEXT NOT NULL DEFAULT '', started_at REAL NOT NULL, finished_at REAL);
+    CREATE INDEX events_by_name ON events (host, name, id);
+    CREATE TABLE upstream (
+        host TEXT NOT NULL, name TEXT NOT NULL, digest TEXT, error TEXT,
+        checked_at REAL NOT NULL, PRIMARY KEY (host, name));
+    CREATE TABLE prompts (
+        host TEXT NOT NULL, name TEXT NOT NULL, prompt TEXT NOT NULL, used_at REAL NOT NULL,
+        PRIMARY KEY (host, name, prompt));
+    """,
+)
+
+
+class StoreError(Exception):
+    """The database cannot be used: the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One pull, build, rollback or backup deletion, as the History tab shows it."""
+
+    id: int
+    name: str
+    kind: str
+    status: str
+    base: str | None
+    base_digest: str | None
+    digest_before: str | None
+    digest_after: str | None
+    backup: str | None
+    error: str | None
+    log: str
+    started_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class StoredRecipe:
+    link: Link
+    text: str
+
+
+class Store:
+    """One aiosqlite connection; WAL and a busy timeout let two instances share the file."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            db = await aiosqlite.connect(path, timeout=15.0)
+            store = cls(db, path)
+            await store._prepare()
+        except (OSError, aiosqlite.Error) as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}; try --db PATH") from exc
+        return store
+
+    async def _prepare(self) -> None:
+        await self._db.execute("PRAGMA busy_timeout = 15000")
+        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute("PRAGMA synchronous = NORMAL")
+        version = (await (await self._db.execute("PRAGMA user_version")).fetchone() or (0,))[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer ollama-lineage (schema {version}); upgrade"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self._db.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, script.split(";")):
+                await self._db.execute(statement)
+            await self._db.execute(f"PRAGMA user_version = {number}")
+            await self._db.commit()
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _write(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self._db.executemany(sql, [tuple(r) for r in rows])
+        await self._db.commit()
+
+    # --- models and their digests over time -------------------------------------------------
+
+    async def models(self, host: str) -> dict[str, ModelFacts]:
+        rows = await self._rows(
+            "SELECT name, digest, size, modified_at, parent_model, weights_blob"
+            " FROM models WHERE host = ?",
+            (host,),
+        )
+        return {r[0]: ModelFacts(*r) for r in rows}
+
+    async def save_models(
+        self, host: str, changed: Iterable[ModelFacts], gone: Iterable[str]
+    ) -> None:
+        """Record what the server lists now; one transaction, so a crash leaves no half state."""
+        now = time.time()
+        changed = list(changed)
+        await self._db.executemany(
+            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (host, m.name, m.digest, m.size, m.modified_at, m.parent_model, m.weights_blob, now)
+                for m in changed
+            ],
+        )
+        await self._db.executemany(
+            "INSERT OR IGNORE INTO digest_history VALUES (?, ?, ?, ?, ?)",
+            [(host, m.name, m.digest, m.weights_blob, now) for m in changed],
+        )
+        await self._db.executemany(
+            "DELETE FROM models WHERE host = ? AND name = ?", [(host, n) for n in gone]
+        )
+        await self._db.commit()
+
+    async def digest_history(self, host: str, name: str) -> list[tuple[str, str | None]]:
+        """(digest, weights blob) of every version of ``name`` ever seen, oldest first."""
+        rows = await self._rows(
+            "SELECT digest, weights_blob FROM digest_history WHERE host = ? AND name = ?"
+            " ORDER BY first_seen",
+            (host, name),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    async def cached_shows(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Shows are keyed by manifest digest: the same digest always shows the same thing."""
+        wanted = list(digests)
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for digest, raw in await self._rows(
+                f"SELECT digest, json FROM shows WHERE digest IN ({marks})", chunk
+            ):
+                found[digest] = json.loads(raw)
+        return found
+
+    async def cache_shows(self, shows: Mapping[str, Mapping[str, Any]]) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO shows VALUES (?, ?)",
+            [(digest, json.dumps(raw)) for digest, raw in shows.items()],
+        )
+
+    # --- lineage and recipes ------------------------------------------------------------------
+
+    async def recipes(self, host: str) -> dict[str, StoredRecipe]:
+        rows = await self._rows(
+            "SELECT child, base, base_digest, source, guessed, recipe FROM links WHERE host = ?",
+            (host,),
+        )
+        return {r[0]: StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4])), r[5]) for r in rows}
+
+    async def save_recipes(self, host: str, recipes: Iterable[StoredRecipe]) -> None:
+        now = time.time()
+        await self._write(
+            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    host,
+                    r.link.child,
+                    r.link.base,
+                    r.link.base_digest,
+                    r.link.source,
+                    r.text,
+                    int(r.link.guessed),
+                    now,
+                )
+                for r in recipes
+            ],
+        )
+
+    # --- backups ------------------------------------------------------------------------------
+
+    async def backups(self, host: str) -> dict[str, str]:
+        rows = await self._rows(
+            "SELECT backup, original FROM backups WHERE host = ? ORDER BY created_at", (host,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def add_backup(self, host: str, backup: str, original: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?)",
+            [(host, backup, original, time.time())],
+        )
+
+    async def remove_backup(self, host: str, backup: str) -> None:
+        await self._write("DELETE FROM backups WHERE host = ? AND backup = ?", [(host, backup)])
+
+    # --- history of actions -------------------------------------------------------------------
+
+    async def start_event(self, host: str, name: str, kind: str, **fields: Any) -> int:
+        columns = ["host", "name", "kind", "status", "started_at", *fields]
+        values = [host, name, kind, "running", time.time(), *fields.values()]
+        marks = ", ".join("?" for _ in columns)
+        cursor = await self._db.execute(
+            f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", values
+        )
+        await self._db.commit()
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def finish_event(self, event_id: int, status: str, **fields: Any) -> None:
+        sets = ", ".join(f"{column} = ?" for column in ["status", "finished_at", *fields])
+        await self._write(
+            f"UPDATE events SET {sets} WHERE id = ?",
+            [(status, time.time(), *fields.values(), event_id)],
+        )
+
+    async def history(self, host: str, name: str | None = None) -> list[Event]:
+        where, params = ("host = ? AND (name = ? OR backup = ?)", (host, name, name))
+        if name is None:
+            where, params = "host = ?", (host,)  # type: ignore[assignment]
+        rows = await self._rows(
+            "SELECT id, name, kind, status, base, base_digest, digest_before, digest_after,"
+            f" backup, error, log, started_at, finished_at FROM events WHERE {where}"
+            " ORDER BY id DESC",
+            params,
+        )
+        return [Event(*r) for r in rows]
+
+    async def failed_builds(self, host: str) -> dict[str, str]:
+        """Models whose latest build failed, with the error: they show as ``failed``."""
+        rows = await self._rows(
+            "SELECT name, status, error FROM events WHERE host = ? AND kind = 'build'"
+            " AND id IN (SELECT MAX(id) FROM events WHERE host = ? AND kind = 'build'"
+            " GROUP BY name)",
+            (host, host),
+        )
+        return {r[0]: r[2] or "unknown error" for r in rows if r[1] == "failed"}
+
+    # --- registry checks and prompts ----------------------------------------------------------
+
+    async def upstream(self, host: str) -> dict[str, Upstream]:
+        rows = await self._rows("SELECT name, digest, error FROM upstream WHERE host = ?", (host,))
+        return {r[0]: Upstream(r[1], r[2]) for r in rows}
+
+    async def save_upstream(self, host: str, results: Mapping[str, Upstream]) -> None:
+        now = time.time()
+        await self._write(
+            "INSERT OR REPLACE INTO upstream VALUES (?, ?, ?, ?, ?)",
+            [(host, name, u.digest, u.error, now) for name, u in results.items()],
+        )
+
+    async def prompts(self, host: str, name: str) -> list[str]:
+        rows = await self._rows(
+            "SELECT prompt FROM prompts WHERE host = ? AND name = ? ORDER BY used_at DESC",
+            (host, name),
+        )
+        return [r[0] for r in rows]
+
+    async def add_prompt(self, host: str, name: str, prompt: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO prompts VALUES (?, ?, ?, ?)",
+            [(host, name, prompt, time.time())],
+        )

@@ -1,0 +1,155 @@
+"""The poll loop's one step: tags, shows for changed digests only, store, lineage snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from .client import OllamaClient, ShowResult, TagEntry
+from .lineage import Kind, Link, ModelFacts, Snapshot, build_snapshot, infer_links
+from .overrides import derive_recipe
+from .store import Store, StoredRecipe
+
+
+class Syncer:
+    """Keeps an up-to-date lineage snapshot of one server at one request per quiet poll."""
+
+    def __init__(
+        self, client: OllamaClient, store: Store, host: str, *, concurrency: int = 16
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.host = host
+        self.snapshot = Snapshot()
+        self.building: set[str] = set()
+        self.requests = {"tags": 0, "show": 0}
+        self._facts: dict[str, ModelFacts] | None = None
+        self._concurrency = asyncio.Semaphore(concurrency)
+
+    async def load(self) -> Snapshot:
+        """The last known tree from the store alone: what to show before the server answers."""
+        self._facts = await self.store.models(self.host)
+        await self.refresh()
+        return self.snapshot
+
+    async def poll(self) -> bool:
+        """One sync step; True when the snapshot changed (so the screen has work to do)."""
+        if self._facts is None:
+            await self.load()
+        assert self._facts is not None
+        self.requests["tags"] += 1
+        tags = {t.name: t for t in await self.client.tags()}
+        known = self._facts
+        changed = [t for name, t in tags.items() if _differs(known.get(name), t)]
+        gone = [name for name in known if name not in tags]
+        if not changed and not gone:
+            return False
+        shows = await self._shows(changed)
+        fresh_facts = [_facts_from(t, shows[t.digest]) for t in changed]
+        await self.store.save_models(self.host, fresh_facts, gone)
+        for name in gone:
+            known.pop(name)
+        known.update((f.name, f) for f in fresh_facts)
+        await self._adopt_new_derivatives(shows)
+        return await self.refresh()
+
+    async def refresh(self) -> bool:
+        """Recompute the snapshot from memory and the store (after a build, a track, …)."""
+        facts = list((self._facts or {}).values())
+        recipes = await self.store.recipes(self.host)
+        snapshot = build_snapshot(
+            facts,
+            {child: r.link for child, r in recipes.items()},
+            backups=await self.store.backups(self.host),
+            upstream=await self.store.upstream(self.host),
+            building=frozenset(self.building),
+            failed=await self.store.failed_builds(self.host),
+        )
+        if snapshot == self.snapshot:
+            return False
+        self.snapshot = snapshot
+        return True
+
+    async def show(self, name: str) -> ShowResult:
+        """A model's show, from the digest-keyed cache when the digest is known."""
+        facts = (self._facts or {}).get(name)
+        if facts is not None:
+            cached = await self.store.cached_shows([facts.digest])
+            if facts.digest in cached:
+                return ShowResult(cached[facts.digest])
+        return await self.client.show(name)
+
+    async def _shows(self, entries: list[TagEntry]) -> dict[str, Mapping[str, Any]]:
+        cached: dict[str, Mapping[str, Any]] = dict(
+            await self.store.cached_shows(t.digest for t in entries)
+        )
+        missing = [t for t in entries if t.digest not in cached]
+
+        async def fetch(entry: TagEntry) -> None:
+            async with self._concurrency:
+                self.requests["show"] += 1
+                cached[entry.digest] = (await self.client.show(entry.name)).raw
+
+        await asyncio.gather(*(fetch(t) for t in missing))
+        await self.store.cache_shows({t.digest: cached[t.digest] for t in missing})
+        return cached
+
+    async def _adopt_new_derivatives(self, shows: Mapping[str, Mapping[str, Any]]) -> None:
+        """First sight needs no set-up: record each new derivative's recipe and build base."""
+        assert self._facts is not None
+        recipes = await self.store.recipes(self.host)
+        backups = await self.store.backups(self.host)
+        facts = self._facts
+        inferred = infer_links(list(facts.values()), {}, backups)
+        new: list[StoredRecipe] = []
+        for child, link in inferred.items():
+            if child in recipes or child not in facts or link.base not in facts:
+                continue
+            new.append(await self._first_recipe(facts[child], facts[link.base], link, shows))
+        if new:
+            await self.store.save_recipes(self.host, new)
+
+    async def _first_recipe(
+        self,
+        child: ModelFacts,
+        base: ModelFacts,
+        link: Link,
+        shows: Mapping[str, Mapping[str, Any]],
+    ) -> StoredRecipe:
+        """Diff the child against the base version with the same weights, if ever seen."""
+        built_from: str | None = None
+        if child.weights_blob and child.weights_blob == base.weights_blob:
+            built_from = base.digest
+        else:
+            for digest, blob in reversed(await self.store.digest_history(self.host, base.name)):
+                if blob and blob == child.weights_blob:
+                    built_from = digest
+                    break
+        wanted = [d for d in (child.digest, built_from or base.digest) if d not in shows]
+        known = {**shows, **(await self.store.cached_shows(wanted))}
+        base_show = known.get(built_from or base.digest) or known[base.digest]
+        recipe = derive_recipe(known[child.digest], base_show, base.name)
+        guessed = built_from is None
+        return StoredRecipe(
+            Link(child.name, base.name, built_from, link.source, guessed), recipe.to_modelfile()
+        )
+
+    def derivative_names(self) -> list[str]:
+        return [n.name for n in self.snapshot.walk() if n.kind is Kind.DERIVATIVE]
+
+
+def _differs(known: ModelFacts | None, tag: TagEntry) -> bool:
+    return known is None or known.digest != tag.digest or known.modified_at != tag.modified_at
+
+
+def _facts_from(tag: TagEntry, show: Mapping[str, Any]) -> ModelFacts:
+    result = ShowResult(show)
+    return ModelFacts(
+        name=tag.name,
+        digest=tag.digest,
+        size=tag.size,
+        modified_at=tag.modified_at,
+        parent_model=tag.parent_model or result.parent_model,
+        weights_blob=result.weights_blob,
+    )
