@@ -25,5 +25,5 @@ def test_host_forms_match_the_ollama_cli(raw: str | None, url: str) -> None:
 
 @pytest.mark.parametrize("raw", ["gpu-box:notaport", "gpu-box:70000", "ftp://gpu-box"])
 def test_bad_hosts_are_refused_with_the_reason(raw: str) -> None:
-    with pytest.raises(ConfigError, match="port|scheme"):
+    with pytest.raises(ConfigError, match=r"port|scheme"):
         parse_host(raw)

@@ -16,8 +16,8 @@ from . import __version__
 from .client import OllamaError, Progress, Unreachable
 from .config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
 from .lineage import Snapshot
-from .modelfile import ModelfileError
-from .names import InvalidModelName
+from .modelfile import ModelfileError, parse_modelfile
+from .names import InvalidModelName, parse_model_name
 from .rebuild import RebuildError
 from .session import Session, open_session
 from .store import StoreError
@@ -119,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR if not isinstance(exc, (RebuildError, OllamaError)) else EXIT_ATTENTION
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `status | head` closed the pipe: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 @contextmanager
@@ -148,7 +152,26 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     yield Settings(host=host, db_path=db or default_db_path(), registry=registry, **common)
 
 
+def _validate(args: argparse.Namespace) -> None:
+    """Refuse bad names and Modelfiles before a single request goes out."""
+    for attr in ("child", "base", "name"):
+        if getattr(args, attr, None):
+            parse_model_name(getattr(args, attr))
+    for name in getattr(args, "names", None) or ():
+        parse_model_name(name)
+    if getattr(args, "file", None):
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ModelfileError(f"cannot read {args.file}: {exc.strerror}") from exc
+        try:
+            parse_modelfile(text)
+        except ModelfileError as exc:
+            raise ModelfileError(f"{args.file}: {exc}") from exc
+
+
 async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    _validate(args)
     commands: dict[str, Callable[[Session, argparse.Namespace], Awaitable[int]]] = {
         "status": _status,
         "track": _track,

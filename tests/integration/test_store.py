@@ -1,0 +1,97 @@
+"""The database: bytes on disk, schema version, two instances at once."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+
+import pytest
+
+from ollama_lineage.lineage import Link, ModelFacts, Upstream
+from ollama_lineage.store import MIGRATIONS, Store, StoredRecipe, StoreError
+
+HOST = "127.0.0.1:11434"
+
+
+async def test_new_database_is_private_versioned_and_in_wal_mode(tmp_path):
+    path = tmp_path / "deep" / "lineage.sqlite3"
+    store = await Store.open(path)
+    await store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_a_database_from_a_newer_version_is_refused_not_damaged(tmp_path):
+    path = tmp_path / "lineage.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer ollama-lineage"):
+        await Store.open(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 99
+
+
+async def test_an_unwritable_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="cannot open the database"):
+        await Store.open(blocker / "lineage.sqlite3")
+
+
+async def test_models_history_and_show_cache_survive_a_restart(tmp_path):
+    path = tmp_path / "lineage.sqlite3"
+    store = await Store.open(path)
+    v1 = ModelFacts("qwq:latest", "a" * 64, 10, "t1", "", "w1")
+    v2 = ModelFacts("qwq:latest", "b" * 64, 10, "t2", "", "w2")
+    await store.save_models(HOST, [v1], [])
+    await store.save_models(HOST, [v2], [])
+    await store.cache_shows({"b" * 64: {"modelfile": "FROM x"}})
+    await store.close()
+
+    store = await Store.open(path)
+    assert await store.models(HOST) == {"qwq:latest": v2}
+    assert await store.digest_history(HOST, "qwq:latest") == [("a" * 64, "w1"), ("b" * 64, "w2")]
+    assert await store.cached_shows(["b" * 64, "c" * 64]) == {"b" * 64: {"modelfile": "FROM x"}}
+    assert await store.models("other-host:1") == {}
+    await store.save_models(HOST, [], ["qwq:latest"])
+    assert await store.models(HOST) == {}
+    await store.close()
+
+
+async def test_failed_build_shows_until_a_later_build_succeeds(tmp_path):
+    store = await Store.open(tmp_path / "db")
+    first = await store.start_event(HOST, "m:latest", "build", base="b:latest")
+    await store.finish_event(first, "failed", error="boom")
+    assert await store.failed_builds(HOST) == {"m:latest": "boom"}
+    second = await store.start_event(HOST, "m:latest", "build", base="b:latest")
+    await store.finish_event(second, "success", digest_after="d" * 64)
+    assert await store.failed_builds(HOST) == {}
+    history = await store.history(HOST, "m:latest")
+    assert [(e.kind, e.status) for e in history] == [("build", "success"), ("build", "failed")]
+    await store.close()
+
+
+async def test_two_instances_write_at_once_without_locking_errors(tmp_path):
+    path = tmp_path / "shared.sqlite3"
+    one, two = await Store.open(path), await Store.open(path)
+
+    async def hammer(store: Store, tag: str) -> None:
+        for i in range(40):
+            facts = ModelFacts(f"{tag}{i}:latest", f"{i:064x}", i, "t", "", None)
+            await store.save_models(HOST, [facts], [])
+            await store.save_upstream(HOST, {facts.name: Upstream(digest=facts.digest)})
+            link = Link(facts.name, "base:latest", None, "recorded")
+            await store.save_recipes(HOST, [StoredRecipe(link, "FROM base:latest\n")])
+            event = await store.start_event(HOST, facts.name, "build")
+            await store.finish_event(event, "success")
+
+    await asyncio.gather(hammer(one, "a"), hammer(two, "b"))
+    assert len(await one.models(HOST)) == 80
+    assert len(await two.recipes(HOST)) == 80
+    await one.close()
+    await two.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
