@@ -192,11 +192,23 @@ class OllamaClient:
         return str((await self._json("GET", "/api/version")).get("version", ""))
 
     async def tags(self) -> list[TagEntry]:
-        data = await self._json("GET", "/api/tags")
+        return self.parse_tags(await self.tags_body())
+
+    async def tags_body(self) -> bytes:
+        """The raw listing: a quiet poll compares bytes and never parses them."""
+        return (await self._send("GET", "/api/tags")).content
+
+    def parse_tags(self, body: bytes) -> list[TagEntry]:
+        data = self._decode(body.decode("utf-8", "replace"), "/api/tags")
         models = data.get("models")
         if not isinstance(models, list):
             raise ProtocolError(f"Ollama at {self.base_url} sent /api/tags without a model list")
-        return [TagEntry.from_json(m) for m in models if isinstance(m, Mapping)]
+        try:
+            return [TagEntry.from_json(m) for m in models if isinstance(m, Mapping)]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ProtocolError(
+                f"Ollama at {self.base_url} sent /api/tags with a malformed model entry: {exc}"
+            ) from None
 
     async def show(self, name: str) -> ShowResult:
         return ShowResult(await self._json("POST", "/api/show", {"model": name}))
@@ -222,7 +234,13 @@ class OllamaClient:
 
     async def _progress(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[Progress]:
         async for line in self._stream(path, body):
-            yield Progress.from_json(line)
+            try:
+                progress = Progress.from_json(line)
+            except (TypeError, ValueError) as exc:
+                raise ProtocolError(
+                    f"Ollama at {self.base_url} sent a malformed progress line for {path}: {exc}"
+                ) from None
+            yield progress
 
     async def _stream(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         try:
@@ -243,15 +261,21 @@ class OllamaClient:
     async def _json(
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
+        response = await self._send(method, path, body)
+        if not response.content.strip():
+            return {}
+        return self._decode(response.text, path)
+
+    async def _send(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
         try:
             response = await self._http.request(method, path, json=body)
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         if response.status_code >= 400:
             self._raise_for(response)
-        if not response.content.strip():
-            return {}
-        return self._decode(response.text, path)
+        return response
 
     def _decode(self, text: str, path: str) -> dict[str, Any]:
         try:

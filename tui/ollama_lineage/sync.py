@@ -25,6 +25,7 @@ class Syncer:
         self.building: set[str] = set()
         self.requests = {"tags": 0, "show": 0}
         self._facts: dict[str, ModelFacts] | None = None
+        self._last_listing = b""
         self._concurrency = asyncio.Semaphore(concurrency)
 
     async def load(self) -> Snapshot:
@@ -39,11 +40,15 @@ class Syncer:
             await self.load()
         assert self._facts is not None
         self.requests["tags"] += 1
-        tags = {t.name: t for t in await self.client.tags()}
+        listing = await self.client.tags_body()
+        if listing == self._last_listing:
+            return False
+        tags = {t.name: t for t in self.client.parse_tags(listing)}
         known = self._facts
         changed = [t for name, t in tags.items() if _differs(known.get(name), t)]
         gone = [name for name in known if name not in tags]
         if not changed and not gone:
+            self._last_listing = listing
             return False
         shows = await self._shows(changed)
         fresh_facts = [_facts_from(t, shows[t.digest]) for t in changed]
@@ -52,6 +57,7 @@ class Syncer:
             known.pop(name)
         known.update((f.name, f) for f in fresh_facts)
         await self._adopt_new_derivatives(shows)
+        self._last_listing = listing
         return await self.refresh()
 
     async def refresh(self) -> bool:
