@@ -1,0 +1,24 @@
+"""Shared fixtures: a running stand-in Ollama per test (fresh state each time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ollama_lineage.fake_ollama import FakeOllama
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOllama]:
+    """The demo scenario, with instant pulls (the demo's visible pull speed slows tests)."""
+    with FakeOllama(scenario="demo") as server:
+        server.set_pull_speed(None)
+        yield server
+
+
+@pytest.fixture
+def fake_empty() -> Iterator[FakeOllama]:
+    """Nothing local; upstream knows qwq:latest and llama3.2:latest."""
+    with FakeOllama(scenario="empty") as server:
+        yield server

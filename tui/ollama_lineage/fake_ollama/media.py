@@ -1,0 +1,11 @@
+"""Media types of Ollama manifests and layers."""
+
+MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+CONFIG = "application/vnd.docker.container.image.v1+json"
+MODEL = "application/vnd.ollama.image.model"
+TEMPLATE = "application/vnd.ollama.image.template"
+SYSTEM = "application/vnd.ollama.image.system"
+PARAMS = "application/vnd.ollama.image.params"
+LICENSE = "application/vnd.ollama.image.license"
+MESSAGES = "application/vnd.ollama.image.messages"
+ADAPTER = "application/vnd.ollama.image.adapter"
