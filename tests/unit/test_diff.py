@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ollama_lineage.diff import (
+    DiffRow,
+    DiffSummary,
+    ParamRow,
+    format_value,
+    parameter_table,
+    side_by_side,
+    summarize,
+)
+from ollama_lineage.modelfile import ParamValue
+
+
+def test_identical_texts_are_all_same() -> None:
+    text = "FROM qwq:latest\nPARAMETER num_ctx 20000\n"
+    assert side_by_side(text, text) == [
+        DiffRow(1, "FROM qwq:latest", 1, "FROM qwq:latest", "same"),
+        DiffRow(2, "PARAMETER num_ctx 20000", 2, "PARAMETER num_ctx 20000", "same"),
+    ]
+    assert str(summarize(side_by_side(text, text))) == "no changes"
+
+
+def test_empty_texts() -> None:
+    assert side_by_side("", "") == []
+    assert side_by_side("", "a\n") == [DiffRow(None, "", 1, "a", "added")]
+
+
+def test_pure_insert_keeps_line_numbers_on_both_sides() -> None:
+    rows = side_by_side("a\nb\nc", "a\nb\nnew\nc")
+    assert rows == [
+        DiffRow(1, "a", 1, "a", "same"),
+        DiffRow(2, "b", 2, "b", "same"),
+        DiffRow(None, "", 3, "new", "added"),
+        DiffRow(3, "c", 4, "c", "same"),
+    ]
+
+
+def test_pure_delete() -> None:
+    rows = side_by_side("a\ngone\nb", "a\nb")
+    assert rows[1] == DiffRow(2, "gone", None, "", "removed")
+    assert rows[2] == DiffRow(3, "b", 2, "b", "same")
+
+
+def test_replace_blocks_pair_line_by_line_and_spill_over() -> None:
+    left = "FROM qwq\nPARAMETER num_ctx 2048\nPARAMETER top_k 40\nSYSTEM x"
+    right = "FROM qwq\nPARAMETER num_ctx 20000\nSYSTEM x"
+    assert side_by_side(left, right) == [
+        DiffRow(1, "FROM qwq", 1, "FROM qwq", "same"),
+        DiffRow(2, "PARAMETER num_ctx 2048", 2, "PARAMETER num_ctx 20000", "changed"),
+        DiffRow(3, "PARAMETER top_k 40", None, "", "removed"),
+        DiffRow(4, "SYSTEM x", 3, "SYSTEM x", "same"),
+    ]
+    assert side_by_side("x\n1", "x\n2\n3\n4")[1:] == [
+        DiffRow(2, "1", 2, "2", "changed"),
+        DiffRow(None, "", 3, "3", "added"),
+        DiffRow(None, "", 4, "4", "added"),
+    ]
+
+
+def test_trailing_newline_is_not_an_extra_line() -> None:
+    assert side_by_side("a\n", "a") == [DiffRow(1, "a", 1, "a", "same")]
+    assert side_by_side("a\n\n", "a\n")[-1] == DiffRow(2, "", None, "", "removed")
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=8), st.lists(st.sampled_from("abc"), max_size=8))
+def test_rows_rebuild_both_sides_in_order(left: list[str], right: list[str]) -> None:
+    rows = side_by_side("\n".join(left), "\n".join(right))
+    assert [r.left for r in rows if r.left_no is not None] == left
+    assert [r.right for r in rows if r.right_no is not None] == right
+    assert [r.left_no for r in rows if r.left_no is not None] == list(range(1, len(left) + 1))
+    assert [r.right_no for r in rows if r.right_no is not None] == list(range(1, len(right) + 1))
+    sides = {"same": (True, True), "changed": (True, True), "removed": (True, False)}
+    for row in rows:
+        assert (row.left_no is not None, row.right_no is not None) == sides.get(
+            row.kind, (False, True)
+        )
+        assert (row.left == row.right) == (row.kind == "same")
+
+
+def test_summary_counts_and_wording() -> None:
+    rows = side_by_side("a\nb\nc\nd", "a\nB\nC\nd\ne")
+    assert summarize(rows) == DiffSummary(added=1, removed=0, changed=2)
+    assert str(summarize(rows)) == "2 changed, 1 added"
+    assert str(DiffSummary(added=0, removed=3, changed=0)) == "3 removed"
+    assert str(DiffSummary(added=1, removed=1, changed=1)) == "1 changed, 1 added, 1 removed"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, ""),
+        (20000, "20000"),
+        (20000.0, "20000"),
+        (0.7, "0.7"),
+        (True, "true"),
+        ("<|eot_id|>", "<|eot_id|>"),
+        (["<|eot_id|>", "User:"], "<|eot_id|>, User:"),
+    ],
+)
+def test_format_value(value: ParamValue | None, text: str) -> None:
+    assert format_value(value) == text
+
+
+def test_parameter_table_flags() -> None:
+    base: dict[str, ParamValue] = {"num_ctx": 2048, "stop": ["<|eot_id|>"], "temperature": 0.6}
+    derived: dict[str, ParamValue] = {**base, "num_ctx": 20000, "num_thread": 16}
+    after: dict[str, ParamValue] = {**derived, "stop": ["<|eot_id|>", "<|end|>"]}
+    assert parameter_table(base, derived, after) == [
+        ParamRow("num_ctx", "2048", "20000", "20000", overridden=True, changes_on_rebuild=False),
+        ParamRow("num_thread", "", "16", "16", overridden=True, changes_on_rebuild=False),
+        ParamRow(
+            "stop",
+            "<|eot_id|>",
+            "<|eot_id|>",
+            "<|eot_id|>, <|end|>",
+            overridden=False,
+            changes_on_rebuild=True,
+        ),
+        ParamRow("temperature", "0.6", "0.6", "0.6", overridden=False, changes_on_rebuild=False),
+    ]
+
+
+def test_parameter_table_param_dropped_by_rebuild() -> None:
+    [row] = parameter_table({}, {"top_k": 40}, {})
+    assert row == ParamRow("top_k", "", "40", "", overridden=True, changes_on_rebuild=True)
