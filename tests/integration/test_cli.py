@@ -12,9 +12,8 @@ from ollama_lineage.fake_ollama import FakeOllama
 
 
 @pytest.fixture
-def demo():
-    with FakeOllama(scenario="demo") as fake:
-        yield fake
+def demo(fake):
+    return fake
 
 
 def run(fake: FakeOllama, db: Path, *args: str) -> int:

@@ -164,6 +164,10 @@ def _validate(args: argparse.Namespace) -> None:
             text = args.file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ModelfileError(f"cannot read {args.file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ModelfileError(
+                f"{args.file}: not a UTF-8 text Modelfile (byte {exc.start}: {exc.reason})"
+            ) from None
         try:
             parse_modelfile(text)
         except ModelfileError as exc:
@@ -278,7 +282,8 @@ def _print_progress(progress: Progress) -> None:
 async def _pull(session: Session, args: argparse.Namespace) -> int:
     digest = await session.rebuilder.pull(args.name, _print_progress)
     print(f"{args.name} is now {digest[:12]}")
-    stale = [n.name for n in session.syncer.snapshot.derivatives() if n.state.needs_attention]
+    snapshot = session.syncer.snapshot
+    stale = [n.name for n in snapshot.descendants(args.name) if n.state.needs_attention]
     if stale:
         print("now out of date: " + ", ".join(stale))
     return EXIT_OK

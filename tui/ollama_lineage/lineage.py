@@ -85,8 +85,15 @@ class Snapshot:
         redo = {State.STALE, State.STALE_UPSTREAM, State.FAILED}
         return [n.name for n in self.walk() if n.kind is Kind.DERIVATIVE and n.state in redo]
 
-    def derivatives(self) -> list[Node]:
-        return [n for n in self.walk() if n.kind is Kind.DERIVATIVE]
+    def descendants(self, name: str) -> list[Node]:
+        """Everything built on ``name``, directly or not, parents first."""
+        found: list[Node] = []
+        stack = list(reversed(self.nodes[name].children)) if name in self.nodes else []
+        while stack:
+            node = self.nodes[stack.pop()]
+            found.append(node)
+            stack.extend(reversed(node.children))
+        return found
 
 
 def model_reference(parent_model: str) -> str | None:

@@ -1,0 +1,76 @@
+"""Upstream check, pull, A/B compare: the article's workflow, one subcommand each."""
+
+from __future__ import annotations
+
+import json
+
+from ollama_lineage.cli import main
+
+
+def cli(fake, tmp_path, *args, registry=None):
+    extra = ["--registry", registry or fake.registry_url]
+    return main([*args, "--host", fake.host, "--db", str(tmp_path / "db"), *extra])
+
+
+def states(capsys) -> dict[str, str]:
+    return {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
+
+
+def test_upstream_update_is_seen_without_pulling(fake, tmp_path, capsys):
+    fake.clear_requests()
+    cli(fake, tmp_path, "status", "--json", "--check-upstream")
+    found = states(capsys)
+    assert found["qwq:latest"] == "update available"
+    assert found["phi4:latest"] == "current"
+    assert not [r for r in fake.requests if r.path == "/api/pull"]
+    heads = [r for r in fake.requests if r.method == "HEAD" and r.path.startswith("/v2/")]
+    assert "/v2/library/qwq/manifests/latest" in {r.path for r in heads}
+    # Derivatives are never checked upstream: their digests can't match a registry's.
+    assert not [r for r in heads if "20K" in r.path]
+
+
+def test_unreachable_registry_reads_not_checked_and_nothing_fails(fake, tmp_path, capsys):
+    code = cli(fake, tmp_path, "status", "--check-upstream", registry="http://127.0.0.1:9")
+    out = capsys.readouterr().out
+    assert code == 1  # the demo's stale and orphaned models, not an error
+    line = next(x for x in out.splitlines() if " qwq:latest " in x)
+    assert "current" in line and "not checked" in line
+
+
+def test_pull_turns_derivatives_stale_and_is_recorded(fake, tmp_path, capsys):
+    before = fake.digest("qwq:latest")
+    assert cli(fake, tmp_path, "pull", "qwq:latest") == 0
+    out = capsys.readouterr().out
+    assert "now out of date: qwq:latest_20K, qwq:latest_20K-coder" in out
+    assert "%" in out  # progress lines with totals
+    assert fake.digest("qwq:latest") != before
+    cli(fake, tmp_path, "history", "qwq:latest", "--json")
+    (event,) = json.loads(capsys.readouterr().out)
+    assert (event["kind"], event["status"]) == ("pull", "success")
+    assert event["digest_before"] == before
+    assert event["digest_after"] == fake.digest("qwq:latest")
+
+
+def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(fake, tmp_path, capsys):
+    fake.pull("qwq:latest")
+    assert cli(fake, tmp_path, "rebuild", "qwq:latest_20K", "--yes") == 0
+    fake.clear_requests()
+    capsys.readouterr()
+    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "Why is the sky blue?") == 0
+    out = capsys.readouterr().out
+    generates = [r.body for r in fake.requests if r.path == "/api/generate"]
+    assert len(generates) == 2
+    assert {g["prompt"] for g in generates} == {"Why is the sky blue?"}
+    assert all(g["options"] == {"seed": 42, "temperature": 0} for g in generates)
+    models = {g["model"] for g in generates}
+    assert "qwq:latest_20K" in models
+    assert any(m.startswith("qwq:latest_20K.bak-") for m in models)
+    headers = [x for x in out.splitlines() if x.startswith("== ")]
+    assert len(headers) == 2 and all("tok/s" in h for h in headers)
+    sections = out.split("== ")[1:]
+    assert sections[0].split("\n", 1)[1] != sections[1].split("\n", 1)[1]
+
+
+def test_compare_without_a_backup_says_what_to_do(fake, tmp_path, capsys):
+    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 1
+    assert "no backup to compare with; rebuild it first" in capsys.readouterr().err
