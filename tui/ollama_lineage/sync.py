@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .client import OllamaClient, ShowResult, TagEntry
-from .lineage import Kind, Link, ModelFacts, Snapshot, build_snapshot, infer_links
+from .lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
 from .overrides import derive_recipe
 from .store import Store, StoredRecipe
 
@@ -140,9 +140,6 @@ class Syncer:
         return StoredRecipe(
             Link(child.name, base.name, built_from, link.source, guessed), recipe.to_modelfile()
         )
-
-    def derivative_names(self) -> list[str]:
-        return [n.name for n in self.snapshot.walk() if n.kind is Kind.DERIVATIVE]
 
 
 def _differs(known: ModelFacts | None, tag: TagEntry) -> bool:
