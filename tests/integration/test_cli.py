@@ -148,3 +148,14 @@ def test_track_from_a_modelfile_then_export_round_trips(demo, tmp_path, capsys):
     assert run(demo, db, "export", "my-gguf:latest") == 0
     assert capsys.readouterr().out == "FROM phi4:latest\nPARAMETER num_ctx 8192\n"
     assert writes(demo) == []
+
+
+def test_a_backup_named_by_the_rule_nests_even_without_a_record(demo, tmp_path, capsys):
+    demo.copy("qwq:latest_20K", "qwq:latest_20K.bak-20260101-000000")
+    _, models = status(demo, tmp_path / "db", capsys)
+    backup = models["qwq:latest_20K.bak-20260101-000000"]
+    assert (backup["kind"], backup["state"], backup["base"]) == (
+        "backup",
+        "backup",
+        "qwq:latest_20K",
+    )

@@ -8,6 +8,7 @@ from typing import Any
 
 from .client import OllamaClient, ShowResult, TagEntry
 from .lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
+from .names import backup_origin
 from .overrides import derive_recipe
 from .store import Store, StoredRecipe
 
@@ -67,7 +68,7 @@ class Syncer:
         snapshot = build_snapshot(
             facts,
             {child: r.link for child, r in recipes.items()},
-            backups=await self.store.backups(self.host),
+            backups=await self.backups(),
             upstream=await self.store.upstream(self.host),
             building=frozenset(self.building),
             failed=await self.store.failed_builds(self.host),
@@ -76,6 +77,15 @@ class Syncer:
             return False
         self.snapshot = snapshot
         return True
+
+    async def backups(self) -> dict[str, str]:
+        """Backups this app made, plus any named by its rule (made with another database)."""
+        found = {
+            name: origin
+            for name in self._facts or {}
+            if (origin := backup_origin(name)) is not None and origin in (self._facts or {})
+        }
+        return {**found, **await self.store.backups(self.host)}
 
     async def show(self, name: str) -> ShowResult:
         """A model's show, from the digest-keyed cache when the digest is known."""
@@ -105,7 +115,7 @@ class Syncer:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
         recipes = await self.store.recipes(self.host)
-        backups = await self.store.backups(self.host)
+        backups = await self.backups()
         facts = self._facts
         inferred = infer_links(list(facts.values()), {}, backups)
         new: list[StoredRecipe] = []
