@@ -121,6 +121,9 @@ class Rebuilder:
                     on_progress(progress)
         except OllamaError as exc:
             await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
+            # The tree must say `failed` now, not `building` until some later refresh.
+            self.syncer.building.discard(plan.child)
+            await self.syncer.refresh()
             raise RebuildError(f"rebuild of {plan.child} failed, old model kept: {exc}") from exc
         finally:
             self.syncer.building.discard(plan.child)

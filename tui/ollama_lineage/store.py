@@ -6,6 +6,7 @@ recover the base version a derivative was built from.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -86,6 +87,10 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # One connection, many coroutines (poll loop, rebuild, upstream check): interleaving
+        # a write with another's half-read cursor makes SQLite answer "database is locked"
+        # (or "API misuse") at once, whatever the busy timeout. One operation at a time.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -121,12 +126,13 @@ class Store:
         await self._db.close()
 
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._db.execute(sql, tuple(params)) as cursor:
+        async with self._lock, self._db.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
     async def _write(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        await self._db.executemany(sql, [tuple(r) for r in rows])
-        await self._db.commit()
+        async with self._lock:
+            await self._db.executemany(sql, [tuple(r) for r in rows])
+            await self._db.commit()
 
     # --- models and their digests over time -------------------------------------------------
 
@@ -144,21 +150,22 @@ class Store:
         """Record what the server lists now; one transaction, so a crash leaves no half state."""
         now = time.time()
         changed = list(changed)
-        await self._db.executemany(
-            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (host, m.name, m.digest, m.size, m.modified_at, m.parent_model, m.weights_blob, now)
-                for m in changed
-            ],
-        )
-        await self._db.executemany(
-            "INSERT OR IGNORE INTO digest_history VALUES (?, ?, ?, ?, ?)",
-            [(host, m.name, m.digest, m.weights_blob, now) for m in changed],
-        )
-        await self._db.executemany(
-            "DELETE FROM models WHERE host = ? AND name = ?", [(host, n) for n in gone]
-        )
-        await self._db.commit()
+        rows = [
+            (host, m.name, m.digest, m.size, m.modified_at, m.parent_model, m.weights_blob, now)
+            for m in changed
+        ]
+        async with self._lock:
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            await self._db.executemany(
+                "INSERT OR IGNORE INTO digest_history VALUES (?, ?, ?, ?, ?)",
+                [(host, m.name, m.digest, m.weights_blob, now) for m in changed],
+            )
+            await self._db.executemany(
+                "DELETE FROM models WHERE host = ? AND name = ?", [(host, n) for n in gone]
+            )
+            await self._db.commit()
 
     async def digest_history(self, host: str, name: str) -> list[tuple[str, str | None]]:
         """(digest, weights blob) of every version of ``name`` ever seen, oldest first."""
@@ -239,10 +246,11 @@ class Store:
         columns = ["host", "name", "kind", "status", "started_at", *fields]
         values = [host, name, kind, "running", time.time(), *fields.values()]
         marks = ", ".join("?" for _ in columns)
-        cursor = await self._db.execute(
-            f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", values
-        )
-        await self._db.commit()
+        async with self._lock:
+            cursor = await self._db.execute(
+                f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", values
+            )
+            await self._db.commit()
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 

@@ -55,7 +55,7 @@ class Syncer:
         fresh_facts = [_facts_from(t, shows[t.digest]) for t in changed]
         await self.store.save_models(self.host, fresh_facts, gone)
         for name in gone:
-            known.pop(name)
+            known.pop(name, None)  # an overlapping poll may have dropped it already
         known.update((f.name, f) for f in fresh_facts)
         await self._adopt_new_derivatives(shows)
         self._last_listing = listing
@@ -107,7 +107,16 @@ class Syncer:
                 self.requests["show"] += 1
                 cached[entry.digest] = (await self.client.show(entry.name)).raw
 
-        await asyncio.gather(*(fetch(t) for t in missing))
+        tasks = [asyncio.ensure_future(fetch(t)) for t in missing]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # One show failed: stop the others rather than leave them running unawaited
+            # (the CLI would close the client under them and leak their sockets).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         await self.store.cache_shows({t.digest: cached[t.digest] for t in missing})
         return cached
 

@@ -1,0 +1,681 @@
+"""Faults against the real stand-in server: what breaks, what the user reads, what survives.
+
+Every test talks HTTP to FakeOllama. httpx is only replaced where the fake cannot produce the
+fault (unknown fields, wrong types); those transports wrap the real server's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ollama_lineage.cli import main
+from ollama_lineage.client import (
+    ApiError,
+    NotFound,
+    OllamaClient,
+    ProtocolError,
+    Unreachable,
+)
+from ollama_lineage.config import Settings
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.lineage import Kind
+from ollama_lineage.modelfile import ModelfileError, parse_modelfile
+from ollama_lineage.rebuild import Plan, Rebuilder, RebuildError
+from ollama_lineage.session import Session, open_session
+from ollama_lineage.states import State
+from ollama_lineage.store import Store
+from ollama_lineage.sync import Syncer
+
+CHILD, BASE = "qwq:latest_20K", "qwq:latest"
+WRITES = ("/api/create", "/api/copy", "/api/delete")
+BLOB = "sha256-" + "ab" * 32
+HANG_GUARD = 10.0  # seconds: a fault must end in an error, never in a hang
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def settings(fake: FakeOllama, db: Path, **extra: Any) -> Settings:
+    return Settings(host=fake.url, db_path=db, registry=fake.registry_url, **extra)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "lineage.sqlite3"
+
+
+@pytest.fixture
+async def session(fake: FakeOllama, db: Path) -> AsyncIterator[Session]:
+    async with open_session(settings(fake, db, timeout=5.0)) as opened:
+        yield opened
+
+
+def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables that hold what the app knows (not the schema, not prompts)."""
+    tables = ("models", "digest_history", "shows", "links", "backups", "events", "upstream")
+    with sqlite3.connect(db) as raw:
+        return {t: sorted(raw.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def integrity(db: Path) -> str:
+    with sqlite3.connect(db) as raw:
+        return str(raw.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def events(db: Path, name: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(db) as raw:
+        return raw.execute(
+            "SELECT kind, status, error, backup, digest_before, digest_after, finished_at"
+            " FROM events WHERE name = ? ORDER BY id",
+            (name,),
+        ).fetchall()
+
+
+def count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as raw:
+        return int(raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def states(session: Session) -> dict[str, str]:
+    return {n.name: n.state.word for n in session.syncer.snapshot.walk()}
+
+
+def writes(fake: FakeOllama) -> list[str]:
+    return [r.path for r in fake.requests if r.path in WRITES]
+
+
+def one_line_error(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def cli(fake: FakeOllama, db: Path, *args: str) -> int:
+    return main([*args, "--host", fake.host, "--db", str(db)])
+
+
+async def guarded(awaitable: Any) -> Any:
+    return await asyncio.wait_for(awaitable, HANG_GUARD)
+
+
+async def stale_plan(session: Session, fake: FakeOllama, minute: int = 0) -> Plan:
+    """qwq:latest moved on, so qwq:latest_20K is stale: the plan of its rebuild."""
+    await session.syncer.poll()
+    fake.pull(BASE)
+    await session.syncer.poll()
+    assert session.syncer.snapshot.nodes[CHILD].state is State.STALE
+    return await session.rebuilder.plan(CHILD, now=datetime(2025, 1, 2, 3, minute, 5))
+
+
+# --- the server is down ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["rebuild", CHILD, "--yes"],
+        ["pull", BASE],
+        ["history", CHILD],
+        ["export", CHILD],
+    ],
+    ids=lambda c: " ".join(c),
+)
+def test_cli_with_the_server_down_says_one_line_and_exits_2(fake, db, capsys, command):
+    fake.stop()
+    code = cli(fake, db, *command)
+    out, err = capsys.readouterr()
+    assert code == 2
+    line = one_line_error(err)
+    assert line.startswith(f"error: cannot reach Ollama at {fake.url} (")
+    assert "OLLAMA_HOST" in line
+    assert out == ""
+
+
+async def test_poll_with_the_server_down_raises_unreachable_and_keeps_nothing(fake, db):
+    fake.stop()
+    async with open_session(settings(fake, db)) as s:
+        with pytest.raises(Unreachable, match=rf"^cannot reach Ollama at {fake.url} \("):
+            await guarded(s.syncer.poll())
+        assert s.syncer.snapshot.nodes == {}
+    assert count(db, "models") == 0
+    assert integrity(db) == "ok"
+
+
+async def test_load_gives_the_last_known_tree_when_the_server_is_down_at_start(fake, db):
+    async with open_session(settings(fake, db)) as first:
+        await first.syncer.poll()
+        seen = states(first)
+    assert seen[CHILD] == "fresh" and seen["llama3.2:latest-mario"] == "stale"
+    stored = dump(db)
+
+    fake.stop()
+    async with open_session(settings(fake, db)) as second:
+        snapshot = await second.syncer.load()
+        assert {n.name: n.state.word for n in snapshot.walk()} == seen
+        with pytest.raises(Unreachable, match="cannot reach Ollama"):
+            await guarded(second.syncer.poll())
+        assert second.syncer.snapshot is snapshot
+    assert dump(db) == stored
+
+
+async def test_server_going_down_mid_session_then_coming_back(fake, db, session):
+    assert await session.syncer.poll() is True
+    before, stored = session.syncer.snapshot, dump(db)
+
+    fake.stop()
+    for _ in range(2):
+        with pytest.raises(Unreachable, match=rf"cannot reach Ollama at {fake.url}"):
+            await guarded(session.syncer.poll())
+    assert session.syncer.snapshot is before
+    assert dump(db) == stored
+
+    fake.start()  # same port
+    assert fake.url == session.settings.host
+    assert await guarded(session.syncer.poll()) is False
+    assert session.syncer.snapshot == before
+    fake.pull(BASE)
+    assert await guarded(session.syncer.poll()) is True
+    assert session.syncer.snapshot.nodes[CHILD].state is State.STALE
+    after = dump(db)
+    for table in ("links", "events", "backups"):
+        assert after[table] == stored[table]
+    assert set(stored["digest_history"]) <= set(after["digest_history"])
+    assert integrity(db) == "ok"
+
+
+async def test_server_down_before_a_rebuild_records_a_failed_build(fake, db, session):
+    plan = await stale_plan(session, fake)
+    fake.stop()
+    with pytest.raises(RebuildError, match=r"old model kept: cannot reach Ollama"):
+        await guarded(session.rebuilder.run(plan))
+    (row,) = events(db, CHILD)
+    assert row[:2] == ("build", "failed") and "cannot reach Ollama" in row[2]
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
+    assert await session.store.backups(session.syncer.host) == {}  # the copy never happened
+    assert integrity(db) == "ok"
+
+
+# --- a rebuild that breaks half-way ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("midstream", "Ollama: quantization failed: out of disk"),
+        ("drop", "the connection dropped mid-answer"),
+        ("status", "Ollama: quantization failed: out of disk"),
+    ],
+)
+async def test_create_failing_keeps_the_old_model_and_records_why(fake, db, session, mode, said):
+    plan = await stale_plan(session, fake)
+    before = fake.digest(CHILD)
+    fake.clear_requests()
+    fake.fail("/api/create", status=500, error="quantization failed: out of disk", mode=mode)
+
+    with pytest.raises(RebuildError) as caught:
+        await guarded(session.rebuilder.run(plan))
+    message = str(caught.value)
+    assert message.startswith(f"rebuild of {CHILD} failed, old model kept: ")
+    assert said in message and "\n" not in message
+
+    assert fake.digest(CHILD) == before
+    assert fake.digest(plan.backup) == before
+    assert writes(fake) == ["/api/copy", "/api/create"]
+    assert await session.store.backups(session.syncer.host) == {plan.backup: CHILD}
+    (row,) = events(db, CHILD)
+    kind, status, error, backup, digest_before, digest_after, finished = row
+    assert (kind, status, backup, digest_before, digest_after) == (
+        "build",
+        "failed",
+        plan.backup,
+        before,
+        None,
+    )
+    assert said in error and finished is not None
+
+    node = session.syncer.snapshot.nodes[CHILD]
+    assert node.state is State.FAILED
+    assert "old model kept" in node.reason and said in node.reason
+    assert CHILD not in session.syncer.building
+    assert integrity(db) == "ok"
+
+    # A second process (or the next start) sees the failure from the database alone.
+    async with open_session(settings(fake, db)) as other:
+        assert (await other.syncer.load()).nodes[CHILD].state is State.FAILED
+
+    retry = await session.rebuilder.plan(CHILD, now=datetime(2025, 1, 2, 3, 30, 5))
+    after = await guarded(session.rebuilder.run(retry))
+    assert after == fake.digest(CHILD) != before
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
+    assert await session.store.failed_builds(session.syncer.host) == {}
+    builds = [r[:2] for r in events(db, CHILD) if r[0] == "build"]
+    assert builds == [("build", "failed"), ("build", "success")]
+    assert fake.digest(plan.backup) is None  # keep_backups=1: the older backup was pruned
+    assert fake.digest(retry.backup) == before
+    assert integrity(db) == "ok"
+
+
+async def test_backup_copy_failing_sends_no_create(fake, db, session):
+    plan = await stale_plan(session, fake)
+    before = fake.digest(CHILD)
+    fake.clear_requests()
+    fake.fail("/api/copy", status=500, error="no space left on device")
+    with pytest.raises(RebuildError, match="old model kept: Ollama: no space left on device"):
+        await guarded(session.rebuilder.run(plan))
+    assert writes(fake) == ["/api/copy"]
+    assert fake.digest(CHILD) == before and fake.digest(plan.backup) is None
+    assert await session.store.backups(session.syncer.host) == {}
+    assert events(db, CHILD)[0][:2] == ("build", "failed")
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated"])
+async def test_malformed_create_stream_fails_the_build_cleanly(fake, db, session, kind):
+    plan = await stale_plan(session, fake)
+    before = fake.digest(CHILD)
+    fake.malformed("/api/create", kind=kind)
+    with pytest.raises(RebuildError, match=r"old model kept: .*malformed JSON for /api/create"):
+        await guarded(session.rebuilder.run(plan))
+    assert events(db, CHILD)[0][:2] == ("build", "failed")
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
+    assert integrity(db) == "ok"
+    assert fake.digest(CHILD) == before
+    await session.syncer.poll()  # the failure stays until a rebuild succeeds
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
+
+
+async def test_slow_create_times_out_as_a_failed_build(fake, db):
+    async with open_session(settings(fake, db, timeout=0.5)) as s:
+        plan = await stale_plan(s, fake)
+        before = fake.digest(CHILD)
+        fake.set_latency(2.0, "/api/create")
+        with pytest.raises(RebuildError, match=r"old model kept: cannot reach .*\(timed out\)"):
+            await guarded(s.rebuilder.run(plan))
+        assert fake.digest(CHILD) == before
+        assert s.syncer.snapshot.nodes[CHILD].state is State.FAILED
+    assert events(db, CHILD)[0][:2] == ("build", "failed")
+
+
+# --- bad answers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "status", "error", "raised"),
+    [
+        ("/api/tags", 500, "llama runner process has terminated", ApiError),
+        ("/api/tags", 503, "server busy, please try again", ApiError),
+        ("/api/show", 500, "failed to read manifest", ApiError),
+        ("/api/show", 404, "model 'qwq:latest' not found", NotFound),
+    ],
+)
+async def test_error_statuses_carry_ollamas_message_and_leave_the_store(
+    fake, db, session, route, status, error, raised
+):
+    fake.fail(route, status=status, error=error)
+    with pytest.raises(raised) as caught:
+        await guarded(session.syncer.poll())
+    assert type(caught.value) is raised
+    assert str(caught.value) == f"Ollama: {error}"
+    assert caught.value.status == status
+    assert count(db, "models") == 0 and count(db, "links") == 0
+    assert session.syncer.snapshot.nodes == {}
+    # The fault was one call: the next poll gets the whole tree.
+    assert await guarded(session.syncer.poll()) is True
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
+    assert integrity(db) == "ok"
+
+
+@pytest.mark.parametrize("route", ["/api/tags", "/api/show"])
+@pytest.mark.parametrize("kind", ["garbage", "truncated"])
+async def test_malformed_json_is_one_clear_line_and_leaves_the_store(
+    fake, db, session, route, kind
+):
+    fake.malformed(route, kind=kind)
+    with pytest.raises(ProtocolError) as caught:
+        await guarded(session.syncer.poll())
+    message = str(caught.value)
+    assert message.startswith(f"Ollama at {fake.url} sent malformed JSON for {route}: ")
+    assert "\n" not in message and len(message) < 200
+    assert count(db, "models") == 0 and count(db, "shows") == 0
+    assert await guarded(session.syncer.poll()) is True
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
+
+
+@pytest.mark.parametrize(("route", "code"), [("/api/tags", 1), ("/api/show", 1)])
+def test_cli_reports_a_malformed_answer_in_one_line(fake, db, capsys, route, code):
+    fake.malformed(route, kind="garbage")
+    exit_code = cli(fake, db, "status")
+    line = one_line_error(capsys.readouterr().err)
+    assert "malformed JSON for " + route in line
+    assert exit_code == code
+
+
+class Reshaped(httpx.AsyncBaseTransport):
+    """Forwards to the real stand-in, then rewrites each JSON object of the answer.
+
+    The fake answers exactly what today's Ollama sends; newer (or odd) servers add fields or
+    change types, which only a rewrite of the real answer can show.
+    """
+
+    def __init__(self, rewrite: Any) -> None:
+        self._real = httpx.AsyncHTTPTransport()
+        self._rewrite = rewrite
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._real.handle_async_request(request)
+        body = await response.aread()
+        await response.aclose()
+        kind = response.headers.get("content-type", "")
+        if "json" in kind and body.strip():
+            lines = [
+                json.dumps(self._rewrite(request.url.path, json.loads(line)))
+                for line in body.decode().splitlines()
+                if line.strip()
+            ]
+            body = ("\n".join(lines) + "\n").encode()
+        headers = [
+            (k, v)
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "transfer-encoding")
+        ]
+        return httpx.Response(response.status_code, headers=headers, content=body)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+def with_extra_fields(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    data = {**data, "x_future": {"nested": [1, 2, {"deep": None}]}, "remote_host": "x"}
+    for model in data.get("models") or []:
+        model["x_capabilities"] = ["vision", "tools"]
+        model["details"] = {**model.get("details", {}), "x_shard": 3}
+    if "details" in data:
+        data["details"] = {**data["details"], "x_shard": 3}
+    return data
+
+
+async def test_unknown_extra_fields_are_ignored(fake, db, tmp_path):
+    async with open_session(settings(fake, db)) as plain:
+        await plain.syncer.poll()
+        expected = states(plain)
+    store = await Store.open(tmp_path / "extra.sqlite3")
+    client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(with_extra_fields))
+    try:
+        syncer = Syncer(client, store, "extra:1")
+        await guarded(syncer.poll())
+        assert {n.name: n.state.word for n in syncer.snapshot.walk()} == expected
+        fake.pull(BASE)
+        await syncer.poll()
+        rebuilder = Rebuilder(syncer)
+        plan = await rebuilder.plan(CHILD)
+        digest = await guarded(rebuilder.run(plan))  # streamed lines carry the extras too
+        assert digest == fake.digest(CHILD)
+        assert syncer.snapshot.nodes[CHILD].state is State.FRESH
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+def size_as_text(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    if path == "/api/tags":
+        data["models"][0]["size"] = "very big"
+    return data
+
+
+def details_as_list(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    if path == "/api/tags":
+        data["models"][1]["details"] = ["not", "an", "object"]
+    return data
+
+
+@pytest.mark.parametrize("rewrite", [size_as_text, details_as_list])
+async def test_tags_fields_of_the_wrong_type_are_a_protocol_error(fake, db, rewrite):
+    store = await Store.open(db)
+    client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(rewrite))
+    try:
+        with pytest.raises(ProtocolError, match=r"sent /api/tags with a malformed model entry"):
+            await guarded(Syncer(client, store, "odd:1").poll())
+    finally:
+        await client.aclose()
+        await store.close()
+    assert count(db, "models") == 0
+
+
+def total_as_text(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "total": "lots"} if path == "/api/create" else data
+
+
+async def test_a_progress_line_of_the_wrong_type_fails_the_build_not_the_app(fake, db):
+    store = await Store.open(db)
+    client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(total_as_text))
+    try:
+        syncer = Syncer(client, store, "odd:1")
+        await syncer.poll()
+        fake.pull(BASE)
+        await syncer.poll()
+        rebuilder = Rebuilder(syncer)
+        plan = await rebuilder.plan(CHILD)
+        with pytest.raises(RebuildError, match=r"old model kept: .*malformed progress line"):
+            await guarded(rebuilder.run(plan))
+        assert syncer.snapshot.nodes[CHILD].state is State.FAILED
+    finally:
+        await client.aclose()
+        await store.close()
+    assert events(db, CHILD)[0][:2] == ("build", "failed")  # not left `running`
+
+
+async def test_a_multi_megabyte_show_still_syncs_and_a_rebuild_refuses_clearly(fake, db):
+    template = "{{ .Prompt }}" + "lorem ipsum dolor sit amet " * 150_000  # ~4 MB
+    fake.create("huge:latest", from_="phi4:latest", template=template)
+    async with open_session(settings(fake, db)) as s:
+        assert await guarded(s.syncer.poll()) is True
+        node = s.syncer.snapshot.nodes["huge:latest"]
+        assert node.kind is Kind.DERIVATIVE and node.state is State.FRESH
+        assert (await s.syncer.show("huge:latest")).template == template
+        with pytest.raises(RebuildError, match="larger than 1000000 bytes"):
+            await s.rebuilder.plan("huge:latest")
+    with sqlite3.connect(db) as raw:
+        assert max(len(r[0]) for r in raw.execute("SELECT json FROM shows")) > len(template)
+    assert integrity(db) == "ok"
+
+
+@pytest.mark.parametrize("route", ["/api/tags", "/api/show"])
+async def test_answers_slower_than_the_timeout_are_unreachable_timed_out(fake, db, route):
+    fake.set_latency(2.0, route)
+    store = await Store.open(db)
+    client = OllamaClient(fake.url, timeout=0.5)
+    try:
+        syncer = Syncer(client, store, "slow:1")
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(Unreachable, match=r"cannot reach Ollama at .* \(timed out\)"):
+            await guarded(syncer.poll())
+        assert asyncio.get_running_loop().time() - started < 1.9
+    finally:
+        await client.aclose()
+        await store.close()
+    assert count(db, "models") == 0
+
+
+# --- two instances on one database --------------------------------------------------------------
+
+
+async def test_two_instances_sync_and_rebuild_at_once(fake, db):
+    async with (
+        open_session(settings(fake, db)) as one,
+        open_session(settings(fake, db)) as two,
+    ):
+        await asyncio.gather(one.syncer.poll(), two.syncer.poll())
+        fake.pull(BASE)
+        fake.pull("llama3.2:latest")
+        await asyncio.gather(one.syncer.poll(), two.syncer.poll())
+        plan = await one.rebuilder.plan(CHILD, now=datetime(2025, 1, 2, 3, 4, 5))
+
+        async def keep_polling(s: Session, times: int) -> None:
+            for _ in range(times):
+                await s.syncer.poll()
+                await s.store.add_prompt(s.syncer.host, CHILD, f"p{id(s)}")
+                await asyncio.sleep(0)
+
+        results = await guarded(
+            asyncio.gather(
+                one.rebuilder.run(plan),
+                keep_polling(two, 15),
+                keep_polling(two, 15),
+                two.upstream.check_all(),
+                return_exceptions=True,
+            )
+        )
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        digest = results[0]
+        assert digest == fake.digest(CHILD)
+
+        await two.syncer.poll()
+        for s in (one, two):
+            node = s.syncer.snapshot.nodes[CHILD]
+            assert node.facts is not None and node.facts.digest == digest
+            assert node.state is State.FRESH
+            backup = s.syncer.snapshot.nodes[plan.backup]
+            assert backup.kind is Kind.BACKUP and backup.base == CHILD
+        history = await two.store.history(two.syncer.host, CHILD)
+        assert (history[0].kind, history[0].status) == ("build", "success")
+    assert integrity(db) == "ok"
+    assert events(db, CHILD)[-1][:2] == ("build", "success")
+
+
+# --- hostile input, refused before any request -------------------------------------------------
+
+HOSTILE = [
+    pytest.param(
+        f"FROM /usr/share/ollama/.ollama/models/blobs/{BLOB}\n", 1, "not a file path", id="blob"
+    ),
+    pytest.param("FROM ./model.gguf\n", 1, "not a file path", id="relative-gguf"),
+    pytest.param("FROM model.gguf\n", 1, "not a file path", id="bare-gguf"),
+    pytest.param("FROM ~/models/x\n", 1, "not a file path", id="home"),
+    pytest.param("FROM C:\\models\\x.gguf\n", 1, "not a file path", id="windows"),
+    pytest.param("FROM qwq:latest\nFROM phi4:latest\n", 2, "exactly one FROM", id="two-from"),
+    pytest.param("# nothing here\nSYSTEM hi\n", None, "no FROM line", id="no-from"),
+    pytest.param(
+        'FROM qwq:latest\nTEMPLATE """' + "x" * 1_000_001 + '"""\n',
+        None,
+        "larger than 1000000 bytes",
+        id="huge-template",
+    ),
+    pytest.param("FROM qwq:latest\nSYSTEM a\x00b\n", 2, "U+0000", id="nul"),
+    pytest.param("FROM qwq:latest\n\nSYSTEM \x1b[31mred\n", 3, "U+001B", id="escape"),
+    pytest.param("FROM qwq:latest\nRUN rm -rf /\n", 2, "command must be one of", id="run"),
+    pytest.param("FROM qwq:latest\nSTOP now\n", 2, "command must be one of", id="stop"),
+    pytest.param("FROM qwq:latest\nREQUIRES 0.9\n", 2, "not supported in a recipe", id="req"),
+    pytest.param("FROM qwq:latest\nPARAMETER num_ctx lots\n", 2, "invalid int", id="int"),
+    pytest.param(
+        "FROM qwq:latest\nPARAMETER num_ctx 99999999999999999999\n", 2, "invalid int", id="big"
+    ),
+    pytest.param("FROM qwq:latest\nPARAMETER temperature hot\n", 2, "invalid float", id="float"),
+    pytest.param("FROM qwq:latest\nPARAMETER use_mmap maybe\n", 2, "invalid bool", id="bool"),
+    pytest.param("FROM qwq:latest\nPARAMETER evil 1\n", 2, "unknown parameter", id="param"),
+    pytest.param("FROM qwq:latest\nPARAMETER num_ctx\n", 2, "needs a name and a value", id="bare"),
+    pytest.param("FROM qwq:latest\nMESSAGE root hi\n", 2, "message role", id="role"),
+    pytest.param("FROM qwq:latest\nADAPTER /etc/passwd\n", 2, "ADAPTER must name", id="adapter"),
+    pytest.param('FROM qwq:latest\nSYSTEM """never\nclosed\n', 2, "unexpected EOF", id="eof"),
+    pytest.param("FROM bad name!\n", 1, "FROM must name a model", id="bad-from-name"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "said"), HOSTILE)
+def test_hostile_modelfiles_are_refused_by_the_parser(text, line, said):
+    with pytest.raises(ModelfileError) as caught:
+        parse_modelfile(text)
+    assert caught.value.line == line
+    assert said in str(caught.value)
+    assert "\n" not in str(caught.value)
+    if line is not None:
+        assert str(caught.value).startswith(f"line {line}: ")
+
+
+@pytest.mark.parametrize(("text", "line", "said"), HOSTILE)
+def test_hostile_modelfiles_are_refused_by_track_before_any_request(
+    fake, db, tmp_path, capsys, text, line, said
+):
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text(text, encoding="utf-8", newline="")
+    fake.clear_requests()
+    code = cli(fake, db, "track", CHILD, "--from", BASE, "-f", str(modelfile))
+    out, err = capsys.readouterr()
+    assert code == 2
+    message = one_line_error(err)
+    assert message.startswith(f"error: {modelfile}: ")
+    assert said in message
+    if line is not None:
+        assert f"line {line}: " in message
+    assert len(message) < 300  # a huge value is never echoed back whole
+    assert fake.requests == [] and writes(fake) == []
+    assert not db.exists()  # refused before even opening the database
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"GGUF\x03\x00\x00\x00\xff\xfe\x80\x81" * 8, id="a-gguf-file"),
+        pytest.param(b"FROM qwq:latest\nSYSTEM caf\xe9\n", id="latin-1"),
+    ],
+)
+def test_a_binary_or_non_utf8_modelfile_is_refused_in_one_line(fake, db, tmp_path, capsys, content):
+    modelfile = tmp_path / "model.gguf"
+    modelfile.write_bytes(content)
+    fake.clear_requests()
+    code = cli(fake, db, "track", CHILD, "--from", BASE, "-f", str(modelfile))
+    message = one_line_error(capsys.readouterr().err)
+    assert code == 2
+    assert str(modelfile) in message and "UTF-8" in message
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("child", "base"),
+    [
+        ("bad name!", BASE),
+        (CHILD, "../../etc/passwd"),
+        ("qwq:latest/../x", BASE),
+        (CHILD, "a" * 81 + ":latest"),
+        ("x\x1b[2J:latest", BASE),
+    ],
+    ids=["space-bang", "dotdot-base", "dotdot-child", "too-long", "escape"],
+)
+def test_invalid_names_are_refused_by_track_before_any_request(fake, db, capsys, child, base):
+    fake.clear_requests()
+    code = cli(fake, db, "track", child, "--from", base)
+    message = one_line_error(capsys.readouterr().err)
+    assert code == 2
+    assert message.startswith("error: invalid model name ")
+    assert "\x1b" not in message  # echoed escaped, never raw to the terminal
+    assert fake.requests == []
+    assert not db.exists()
+
+
+async def test_overlapping_polls_of_one_session_while_models_come_and_go(fake, db, session):
+    """The TUI's poll loop and a rebuild's own poll can overlap on one Syncer."""
+    await session.syncer.poll()
+    fake.delete("phi4:latest")
+    fake.copy("my-gguf:latest", "my-gguf:copy")
+    results = await guarded(
+        asyncio.gather(*(session.syncer.poll() for _ in range(4)), return_exceptions=True)
+    )
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert True in results
+    nodes = session.syncer.snapshot.nodes
+    assert "phi4:latest" not in nodes and "my-gguf:copy" in nodes
+    assert "phi4:latest" not in await session.store.models(session.syncer.host)
+    assert integrity(db) == "ok"

@@ -1,0 +1,82 @@
+"""Build the app against the stand-in server with a throwaway database and quick polls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from ollama_lineage.app import LineageApp
+from ollama_lineage.config import Settings
+from ollama_lineage.fake_ollama import FakeOllama
+
+AppFactory = Callable[..., LineageApp]
+
+
+@pytest.fixture
+def make_app(fake: FakeOllama, tmp_path: Path) -> AppFactory:
+    def build(**overrides: object) -> LineageApp:
+        options: dict[str, object] = {
+            "host": fake.url,
+            "db_path": tmp_path / "lineage.sqlite3",
+            "registry": fake.registry_url,
+            "poll_seconds": 0.2,
+            "upstream_every": 3600.0,
+        }
+        options.update(overrides)
+        return LineageApp(Settings(**options))  # type: ignore[arg-type]
+
+    return build
+
+
+async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let workers run until ``check()`` holds; fail with the condition if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def rows(app: LineageApp) -> list[str]:
+    """The tree's visible rows as a user reads them (depth-first, only expanded branches)."""
+    tree = app.main.lineage
+    lines = []
+    for line in range(tree.last_line + 1):
+        node = tree._get_node(line)
+        if node is not None:
+            lines.append(node.label.plain)
+    return lines
+
+
+def row(app: LineageApp, name: str) -> str:
+    """The row of ``name`` ("" while it is not in the tree)."""
+    found = [r for r in rows(app) if r.split()[1:2] == [name]]
+    return found[0] if found else ""
+
+
+async def ready(pilot: Pilot[None]) -> LineageApp:
+    app = pilot.app
+    assert isinstance(app, LineageApp)
+    await wait_for(pilot, lambda: app._session and not app.main.lineage.loading and rows(app))
+    await wait_for(pilot, lambda: app.main.detail.detail is not None)
+    return app
+
+
+async def select(pilot: Pilot[None], name: str) -> None:
+    """Move the cursor with j/k like a user, until it rests on ``name``."""
+    app = pilot.app
+    assert isinstance(app, LineageApp)
+    names = [r.split()[1] for r in rows(app)]
+    here = app.main.lineage.cursor_line
+    target = names.index(name)
+    for _ in range(abs(target - here)):
+        await pilot.press("j" if target > here else "k")
+    await wait_for(
+        pilot,
+        lambda: app.main.detail.detail is not None and app.main.detail.detail.node.name == name,
+    )

@@ -1,0 +1,60 @@
+"""Write screenshots/*.svg from the real app on the demo scenario.
+
+Run: python tests/tui/make_screenshots.py  (from the repository root)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from ollama_lineage.app import LineageApp
+from ollama_lineage.config import Settings
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.screens.rebuild import RebuildScreen
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.tui.conftest import ready, row, select, wait_for  # noqa: E402
+
+
+async def main() -> None:
+    out = ROOT / "screenshots"
+    out.mkdir(exist_ok=True)
+    with FakeOllama(scenario="demo") as fake, tempfile.TemporaryDirectory() as tmp:
+        fake.set_pull_speed(None)
+        settings = Settings(
+            host=fake.url,
+            db_path=Path(tmp) / "demo.sqlite3",
+            registry=fake.registry_url,
+            poll_seconds=0.2,
+        )
+        app = LineageApp(settings)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await ready(pilot)
+            await wait_for(pilot, lambda: "update available" in row(app, "qwq:latest"))
+            await select(pilot, "llama3.2:latest-mario")
+            app.save_screenshot("main-tree.svg", str(out))
+            fake.pull("qwq:latest")
+            await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K"))
+            await select(pilot, "qwq:latest_20K")
+            await pilot.press("d")
+            await pilot.pause(0.3)
+            app.save_screenshot("modelfile-diff.svg", str(out))
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+            await pilot.pause(0.3)
+            app.save_screenshot("rebuild-plan.svg", str(out))
+            await pilot.press("enter")
+            modal = app.screen
+            assert isinstance(modal, RebuildScreen)
+            await wait_for(pilot, lambda: modal.finished)
+            app.save_screenshot("rebuild-done.svg", str(out))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

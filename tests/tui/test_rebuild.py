@@ -1,0 +1,94 @@
+"""r, R and their modal: what the user sees and exactly what the server receives."""
+
+from __future__ import annotations
+
+from textual.widgets import Log
+
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.screens.rebuild import RebuildScreen
+
+from .conftest import AppFactory, ready, row, rows, select, wait_for
+
+
+def posts(fake: FakeOllama, path: str) -> list[dict[str, object]]:
+    return [r.body for r in fake.requests if r.method == "POST" and r.path == path]
+
+
+async def test_rebuild_sends_one_create_with_the_overrides(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "qwq:latest_20K")
+        fake.clear_requests()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        assert modal.plan is not None and modal.plan.request["from"] == "qwq:latest"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished)
+        assert modal.failures == 0
+        creates = posts(fake, "/api/create")
+        assert len(creates) == 1
+        assert creates[0]["from"] == "qwq:latest"
+        assert creates[0]["parameters"] == {"num_ctx": 20000, "num_thread": 16}
+        copies = posts(fake, "/api/copy")
+        assert copies == [{"source": "qwq:latest_20K", "destination": modal.plan.backup}]
+        assert any("success" in line for line in modal.query_one(Log).lines)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: modal.plan.backup in " ".join(rows(app)))
+        assert "fresh" in row(app, "qwq:latest_20K")
+        assert "backup" in row(app, modal.plan.backup)
+
+
+async def test_stale_model_turns_fresh_after_rebuild(make_app: AppFactory) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "llama3.2:latest-mario")
+        assert "stale" in row(app, "llama3.2:latest-mario")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "fresh" in row(app, "llama3.2:latest-mario"))
+        assert app.main.lineage.selected.name == "llama3.2:latest-mario"
+
+
+async def test_failed_create_keeps_the_old_model_and_says_why(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "llama3.2:latest-mario")
+        digest = fake.digest("llama3.2:latest-mario")
+        fake.fail("/api/create", error="no space left on device")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished)
+        assert modal.failures == 1
+        assert any("no space left" in line for line in modal.query_one(Log).lines)
+        assert fake.digest("llama3.2:latest-mario") == digest
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "failed" in row(app, "llama3.2:latest-mario"))
+
+
+async def test_rebuild_all_goes_parents_first(make_app: AppFactory, fake: FakeOllama) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
+        fake.clear_requests()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        assert modal.names == ["llama3.2:latest-mario", "qwq:latest_20K", "qwq:latest_20K-coder"]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished, timeout=10)
+        assert [b["model"] for b in posts(fake, "/api/create")] == modal.names
+        await pilot.press("escape")
+        for name in modal.names:
+            await wait_for(pilot, lambda name=name: "fresh" in row(app, name))

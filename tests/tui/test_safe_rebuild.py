@@ -1,0 +1,138 @@
+"""Pull, rollback, backup deletion, compare, track and edit, driven by their keys."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.screens.compare import CompareScreen
+from ollama_lineage.screens.confirm import ConfirmScreen
+from ollama_lineage.screens.pick_base import PickBaseScreen
+from ollama_lineage.screens.pull import PullScreen
+from ollama_lineage.screens.rebuild import RebuildScreen
+
+from .conftest import AppFactory, ready, row, rows, select, wait_for
+
+
+async def rebuild(pilot: Pilot[None], name: str) -> str:
+    """Rebuild ``name`` through the modal; return its backup's name."""
+    app = pilot.app
+    await select(pilot, name)
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+    modal = app.screen
+    assert isinstance(modal, RebuildScreen) and modal.plan is not None
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: modal.finished)
+    await pilot.press("escape")
+    await wait_for(pilot, lambda: modal.plan.backup in " ".join(rows(app)))  # type: ignore[union-attr]
+    return modal.plan.backup
+
+
+async def test_pull_shows_progress_and_refreshes_the_tree(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await wait_for(pilot, lambda: "update available" in row(app, "qwq:latest"))
+        await select(pilot, "qwq:latest")
+        await pilot.press("p")
+        assert isinstance(app.screen, PullScreen)
+        modal = app.screen
+        await wait_for(pilot, lambda: modal.finished)
+        assert "is now" in str(modal.query_one("#pull-status").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K"))
+        assert any(r.path == "/api/pull" for r in fake.requests)
+
+
+async def test_rollback_and_delete_backup_ask_first(make_app: AppFactory, fake: FakeOllama) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        digest = fake.digest("llama3.2:latest-mario")
+        backup = await rebuild(pilot, "llama3.2:latest-mario")
+        assert fake.digest("llama3.2:latest-mario") != digest
+        await pilot.press("b")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: fake.digest("llama3.2:latest-mario") == digest)
+        await select(pilot, backup)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert fake.digest(backup) is not None
+        await pilot.press("x", "y")
+        await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
+        assert fake.digest(backup) is None
+
+
+async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: FakeOllama) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        backup = await rebuild(pilot, "qwq:latest_20K")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        await pilot.press(*"why is the sky blue?", "enter")
+        await wait_for(pilot, lambda: "tok/s" in str(screen.query_one("#compare-stats-1").render()))
+        assert screen.texts[0] and screen.texts[1]
+        generated = [r.body["model"] for r in fake.requests if r.path == "/api/generate"]
+        assert sorted(generated) == sorted([backup, "qwq:latest_20K"])
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: fake.digest(backup) is None)
+        await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
+
+
+async def test_track_adopts_an_untracked_model(make_app: AppFactory, fake: FakeOllama) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "my-gguf:latest")
+        await pilot.press("t")
+        picker = app.screen
+        assert isinstance(picker, PickBaseScreen)
+        await pilot.press(*["j"] * picker.bases.index("phi4:latest"), "enter")
+        await wait_for(pilot, lambda: row(app, "my-gguf:latest").split()[2:3] != ["untracked"])
+        names = [r.split()[1] for r in rows(app)]
+        assert names.index("my-gguf:latest") == names.index("phi4:latest") + 1
+
+
+@pytest.fixture
+def editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An $EDITOR that replaces the file with ``next.txt``, as a user typing would."""
+    replacement = tmp_path / "next.txt"
+    script = tmp_path / "edit.py"
+    script.write_text(f"import shutil, sys\nshutil.copyfile({str(replacement)!r}, sys.argv[1])\n")
+    monkeypatch.setenv("VISUAL", f"{sys.executable} {script}")
+    return replacement
+
+
+async def test_edit_recipe_keeps_broken_text_then_saves(
+    make_app: AppFactory, fake: FakeOllama, editor: Path
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "qwq:latest_20K")
+        editor.write_text("FROM qwq:latest\nPARAMETER num_ctx lots\n")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: "qwq:latest_20K" in app._drafts)
+        assert "lots" in app._drafts["qwq:latest_20K"]
+        editor.write_text("FROM qwq:latest\nPARAMETER num_ctx 32768\nPARAMETER num_thread 16\n")
+        fake.clear_requests()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: "qwq:latest_20K" not in app._drafts)
+        detail = app.main.detail
+        await wait_for(
+            pilot,
+            lambda: (
+                detail.detail
+                and detail.detail.plan
+                and detail.detail.plan.request["parameters"]["num_ctx"] == 32768
+            ),
+        )
+        assert "changed" in detail.query_one("DiffView").summary
+        assert not [r for r in fake.requests if r.method == "POST" and r.path == "/api/create"]

@@ -1,0 +1,75 @@
+"""The one table of actions: bindings, Footer, help screen and command palette all read it.
+
+Keeping them in one place means a key shown in the help is the key that works, and every
+action the user can bind can also be found by name in ctrl+p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+from .states import State
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    keys: str
+    description: str
+    help: str
+    footer: bool = False
+    scope: str = "app"  # "app" actions are global; "tree" ones act on the focused tree
+
+    @property
+    def display_keys(self) -> str:
+        names = {"slash": "/", "question_mark": "?"}
+        return " / ".join(names.get(k, k) for k in self.keys.split(","))
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.keys, self.id, self.description, show=self.footer, id=self.id, tooltip=self.help
+        )
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action("cursor_down", "j,down", "Down", "move to the next model", scope="tree"),
+    Action("cursor_up", "k,up", "Up", "move to the previous model", scope="tree"),
+    Action("collapse", "h,left", "Collapse", "fold the model's derivatives", scope="tree"),
+    Action("expand", "l,right", "Expand", "unfold the model's derivatives", scope="tree"),
+    Action("select_cursor", "enter", "Open", "fold or unfold, and show details", scope="tree"),
+    Action("rebuild", "r", "Rebuild", "rebuild the derivative from its current base", True),
+    Action("rebuild_all", "R", "All stale", "rebuild every stale derivative, parents first", True),
+    Action("diff", "d", "Diff", "show the Modelfile diff tab", True),
+    Action("toggle_diff", "v", "vs base", "diff against the base instead of after-rebuild"),
+    Action("overview", "o", "Overview", "show the overview tab"),
+    Action("params", "a", "Parameters", "show the parameters tab"),
+    Action("history", "y", "History", "show the history tab"),
+    Action("zoom", "z", "Zoom", "give the detail pane the whole width (and back)"),
+    Action("pull", "p", "Pull", "pull the newest version of a base model", True),
+    Action("compare", "c", "Compare", "same prompt to the backup and the rebuilt model"),
+    Action("rollback", "b", "Roll back", "restore the model from its newest backup"),
+    Action("delete_backup", "x", "Delete backup", "delete the selected backup"),
+    Action("edit", "e", "Edit recipe", "edit the recipe in $EDITOR (nothing is sent until r)"),
+    Action("track", "t", "Track", "adopt an untracked model: pick its base"),
+    Action("filter", "slash", "Filter", "filter the tree by name", True),
+    Action("help", "question_mark", "Help", "list every key", True),
+    Action("command_palette", "ctrl+p", "Commands", "search every action by name"),
+    Action("quit", "q", "Quit", "leave the app", True),
+)
+
+
+def bindings(scope: str) -> list[BindingType]:
+    return [a.binding() for a in ACTIONS if a.scope == scope]
+
+
+def help_markdown() -> str:
+    """The help screen's table, generated so it can never disagree with the bindings."""
+    rows = "\n".join(f"| `{a.display_keys}` | {a.description} | {a.help} |" for a in ACTIONS)
+    return (
+        "# ollama-lineage keys\n\n"
+        "| Key | Action | What it does |\n|---|---|---|\n"
+        f"{rows}\n\n"
+        "## States\n\n" + " · ".join(f"{s.symbol} {s.word}" for s in State) + "\n"
+    )

@@ -1,0 +1,452 @@
+"""The Textual app: owns the session, runs every server call in a worker, routes intents.
+
+Widgets and screens only paint and post messages; this module is the one place where a key
+or a message turns into a call to the sync, rebuild, registry or compare services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import tempfile
+from collections.abc import Awaitable
+from contextlib import AsyncExitStack
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, SuspendNotSupported
+
+from .actions import bindings
+from .client import OllamaError
+from .commands import ActionsProvider
+from .compare import compare_models, latest_backup
+from .config import Settings
+from .detail import load_detail
+from .lineage import Kind, Node
+from .modelfile import ModelfileError, parse_modelfile
+from .rebuild import RebuildError
+from .screens.compare import CompareScreen
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen
+from .screens.main import MainScreen
+from .screens.pick_base import PickBaseScreen
+from .screens.pull import PullScreen
+from .screens.rebuild import RebuildScreen
+from .session import Session, open_session
+from .widgets.lineage_tree import Clock, LineageTree, utc_now
+
+
+def styles_dir() -> Path:
+    """Next to the package in a wheel; the repository's top-level styles/ in a checkout."""
+    bundled = Path(__file__).parent / "styles"
+    return bundled if bundled.is_dir() else Path(__file__).parents[2] / "styles"
+
+
+class LineageApp(App[None]):
+    TITLE = "ollama-lineage"
+    CSS_PATH = [styles_dir() / name for name in ("states.tcss", "app.tcss", "dialogs.tcss")]
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock = clock
+        self._session: Session | None = None
+        self._stack = AsyncExitStack()
+        self._lock = asyncio.Lock()  # one service call touching the syncer at a time
+        self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
+        self.unreachable: str | None = None
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(self.clock)
+
+    @property
+    def main(self) -> MainScreen:
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    @property
+    def session(self) -> Session:
+        assert self._session is not None, "the session opens on mount"
+        return self._session
+
+    async def on_mount(self) -> None:
+        self._session = await self._stack.enter_async_context(open_session(self.settings))
+        self.main.lineage.loading = True
+        self.main.lineage.focus()
+        self.call_after_refresh(self._start_loops)
+
+    def _start_loops(self) -> None:
+        """Owned by the main screen, so they stop before its widgets go away on exit."""
+        self.main.run_worker(self.poll_loop, group="poll")  # type: ignore[arg-type]
+        self.main.run_worker(self.upstream_loop, group="upstream")  # type: ignore[arg-type]
+
+    async def on_unmount(self) -> None:
+        await self._stack.aclose()
+
+    def selected(self) -> Node | None:
+        return self.main.lineage.selected
+
+    def apply_snapshot(self) -> None:
+        """Push the syncer's snapshot into the tree, and reload the detail if its model moved."""
+        tree = self.main.lineage
+        before = tree.selected
+        tree.show(self.session.syncer.snapshot)
+        after = tree.selected
+        if after is not None and after != before:
+            self.load_detail(after.name)
+
+    # --- background loops ------------------------------------------------------------------
+
+    async def poll_loop(self) -> None:
+        syncer = self.session.syncer
+        async with self._lock:
+            await syncer.load()
+        if syncer.snapshot.nodes:
+            self._loaded()
+        while True:
+            try:
+                async with self._lock:
+                    changed = await syncer.poll()
+                if not self.is_running:
+                    return
+            except OllamaError as exc:
+                self._set_unreachable(str(exc))
+            else:
+                self._set_unreachable(None)
+                if changed or self.main.lineage.loading:
+                    self._loaded()
+            await asyncio.sleep(self.settings.poll_seconds)
+
+    def _loaded(self) -> None:
+        tree = self.main.lineage
+        if tree.loading:
+            tree.loading = False
+            tree.focus()
+        self.apply_snapshot()
+
+    def _set_unreachable(self, message: str | None) -> None:
+        if message == self.unreachable:
+            return
+        self.unreachable = message
+        self.main.banner.show_error(message)
+        if message is not None and self.main.lineage.loading:
+            self._loaded()
+
+    async def upstream_loop(self) -> None:
+        while True:
+            if self.unreachable is None and self.session.syncer.snapshot.nodes:
+                async with self._lock:
+                    before = self.session.syncer.snapshot
+                    await self.session.upstream.check_all()
+                if self.session.syncer.snapshot != before:
+                    self.apply_snapshot()
+                await asyncio.sleep(self.settings.upstream_every)
+            else:
+                await asyncio.sleep(self.settings.poll_seconds)
+
+    # --- the detail pane -------------------------------------------------------------------
+
+    def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
+        if event.name:
+            self.load_detail(event.name)
+
+    def load_detail(self, name: str) -> None:
+        work = partial(self._load_detail, name)
+        self.main.run_worker(work, group="detail", exclusive=True)  # type: ignore[arg-type]
+
+    async def _load_detail(self, name: str) -> None:
+        await asyncio.sleep(0.03)  # holding j over many rows loads only where it stops
+        node = self.session.syncer.snapshot.nodes.get(name)
+        if node is None:
+            return
+        try:
+            detail = await load_detail(self.session, node, self.clock())
+        except OllamaError as exc:
+            self._set_unreachable(str(exc))
+            return
+        if self.is_running:  # not while shutting down: the widgets are going
+            self.main.detail.show_detail(detail, self.clock())
+
+    def _show_tab(self, tab: str) -> None:
+        self.main.detail.show_tab(tab)
+
+    def action_diff(self) -> None:
+        self._show_tab("diff")
+
+    def action_overview(self) -> None:
+        self._show_tab("overview")
+
+    def action_params(self) -> None:
+        self._show_tab("params")
+
+    def action_history(self) -> None:
+        self._show_tab("history")
+
+    def action_toggle_diff(self) -> None:
+        self.main.detail.toggle_diff()
+        self._show_tab("diff")
+
+    def action_zoom(self) -> None:
+        self.main.toggle_class("-zoomed")
+        self._reload_selected()  # the diff columns follow the new width
+
+    def action_filter(self) -> None:
+        self.main.open_filter()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def _needs(self, kinds: tuple[Kind, ...], verb: str) -> Node | None:
+        node = self.selected()
+        if node is None or node.kind not in kinds:
+            what = " or ".join(k.value for k in kinds)
+            self.notify(f"{verb} works on a {what}; move the cursor to one", severity="warning")
+            return None
+        return node
+
+    # --- rebuild ---------------------------------------------------------------------------
+
+    def action_rebuild(self) -> None:
+        node = self._needs((Kind.DERIVATIVE,), "r (rebuild)")
+        if node is not None:
+            self.open_rebuild(node.name)
+
+    @work(group="plan")
+    async def open_rebuild(self, name: str) -> None:
+        try:
+            plan = await self.session.rebuilder.plan(name, now=self.clock())
+        except (RebuildError, OllamaError) as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        self.push_screen(RebuildScreen([name], plan))
+
+    def action_rebuild_all(self) -> None:
+        names = self.session.syncer.snapshot.stale_in_order()
+        if not names:
+            self.notify("nothing is stale")
+            return
+        self.push_screen(RebuildScreen(names))
+
+    @on(RebuildScreen.Confirmed)
+    def _rebuild_confirmed(self, event: RebuildScreen.Confirmed) -> None:
+        self.run_rebuilds(event.screen)
+
+    @work(exclusive=True, group="change")
+    async def run_rebuilds(self, screen: RebuildScreen) -> None:
+        rebuilder = self.session.rebuilder
+        for index, name in enumerate(screen.names):
+            if screen.cancelled:
+                screen.finish(screen.names[index:])
+                return
+            screen.start(index, name)
+
+            def progress(update: object, screen: RebuildScreen = screen) -> None:
+                screen.progress(update)  # type: ignore[arg-type]
+                self.apply_snapshot()
+
+            try:
+                async with self._lock:
+                    plan = screen.plan or await rebuilder.plan(name, now=self.clock())
+                    digest = await rebuilder.run(plan, progress)
+            except (RebuildError, OllamaError) as exc:
+                screen.failed(name, str(exc))
+            else:
+                screen.done(name, digest)
+            self.apply_snapshot()
+        screen.finish([])
+        self._reload_selected()
+
+    def _reload_selected(self) -> None:
+        node = self.selected()
+        if node is not None:
+            self.load_detail(node.name)
+
+    # --- pull, rollback, delete backup -----------------------------------------------------
+
+    def action_pull(self) -> None:
+        node = self._needs((Kind.BASE, Kind.MISSING), "p (pull)")
+        if node is not None:
+            screen = PullScreen(node.name)
+            self.push_screen(screen)
+            self.run_pull(screen)
+
+    @work(exclusive=True, group="pull")
+    async def run_pull(self, screen: PullScreen) -> None:
+        try:
+            async with self._lock:
+                digest = await self.session.rebuilder.pull(screen.model, screen.progress)
+        except (RebuildError, OllamaError) as exc:
+            screen.finish(str(exc), failed=True)
+        else:
+            screen.finish(f"{screen.model} is now {digest[:12]}")
+        self.apply_snapshot()
+        self._reload_selected()
+
+    @on(PullScreen.Cancelled)
+    def _pull_cancelled(self) -> None:
+        self.workers.cancel_group(self, "pull")
+        self.notify("pull cancelled; the old version is still there")
+
+    def action_rollback(self) -> None:
+        node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "b (roll back)")
+        if node is None:
+            return
+        name = node.base if node.kind is Kind.BACKUP and node.base else node.name
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.change(self.session.rebuilder.rollback(name), f"{name} rolled back")
+
+        self.push_screen(
+            ConfirmScreen(f"Roll [b]{name}[/b] back to its newest backup?", "Roll back"), answered
+        )
+
+    def action_delete_backup(self) -> None:
+        node = self._needs((Kind.BACKUP,), "x (delete backup)")
+        if node is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.change(self.session.rebuilder.delete_backup(node.name), f"deleted {node.name}")
+
+        self.push_screen(
+            ConfirmScreen(f"Delete the backup [b]{node.name}[/b]?", "Delete"), answered
+        )
+
+    @work(exclusive=True, group="change")
+    async def change(self, call: Awaitable[object], done: str) -> None:
+        """Run one service coroutine under the lock, then say how it went."""
+        try:
+            async with self._lock:
+                await call
+        except (RebuildError, OllamaError) as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+        else:
+            self.notify(done)
+        self.apply_snapshot()
+        self._reload_selected()
+
+    # --- compare ---------------------------------------------------------------------------
+
+    def action_compare(self) -> None:
+        node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "c (compare)")
+        if node is not None:
+            self.open_compare(node.base if node.kind is Kind.BACKUP and node.base else node.name)
+
+    @work(group="plan")
+    async def open_compare(self, name: str) -> None:
+        try:
+            backup = await latest_backup(self.session, name)
+        except RebuildError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        prompts = await self.session.store.prompts(self.settings.host_key, name)
+        self.push_screen(CompareScreen(name, backup, prompts))
+
+    @on(CompareScreen.Run)
+    def _compare_run(self, event: CompareScreen.Run) -> None:
+        self.run_compare(event.screen, event.prompt)
+
+    @work(exclusive=True, group="compare")
+    async def run_compare(self, screen: CompareScreen, prompt: str) -> None:
+        try:
+            results = await compare_models(
+                self.session,
+                screen.backup,
+                screen.model,
+                prompt,
+                {"seed": 42, "temperature": 0},
+                screen.chunk,
+            )
+        except OllamaError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
+        screen.finish(results)
+
+    @on(CompareScreen.Chosen)
+    def _compare_chosen(self, event: CompareScreen.Chosen) -> None:
+        screen = event.screen
+        rebuilder = self.session.rebuilder
+        self.pop_screen()
+        if event.choice == "keep":
+            self.change(rebuilder.delete_backup(screen.backup), f"kept {screen.model}")
+        else:
+            self.change(rebuilder.rollback(screen.model), f"{screen.model} rolled back")
+
+    # --- track and edit --------------------------------------------------------------------
+
+    def action_track(self) -> None:
+        node = self._needs((Kind.BASE, Kind.DERIVATIVE), "t (track)")
+        if node is None:
+            return
+        snapshot = self.session.syncer.snapshot
+        bases = [
+            n.name
+            for n in snapshot.walk()
+            if n.kind is Kind.BASE and n.facts and n.name != node.name
+        ]
+
+        def picked(base: str | None) -> None:
+            if base:
+                self.change(
+                    self.session.rebuilder.track(node.name, base),
+                    f"{node.name} tracked from {base}",
+                )
+
+        self.push_screen(PickBaseScreen(node.name, bases), picked)
+
+    def action_edit(self) -> None:
+        node = self._needs((Kind.DERIVATIVE,), "e (edit recipe)")
+        if node is not None:
+            self.edit_recipe(node.name)
+
+    @work(exclusive=True, group="change")
+    async def edit_recipe(self, name: str) -> None:
+        try:
+            stored = await self.session.rebuilder.recipe(name)
+        except RebuildError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        text = run_editor(self, self._drafts.get(name, stored.text))
+        try:
+            recipe = parse_modelfile(text)
+        except ModelfileError as exc:
+            self._drafts[name] = text
+            self.notify(f"recipe not saved: {exc}; press e to fix it", severity="error", timeout=10)
+            return
+        self._drafts.pop(name, None)
+        try:
+            async with self._lock:
+                await self.session.rebuilder.track(name, recipe.base, text)
+        except (RebuildError, OllamaError) as exc:
+            self._drafts[name] = text
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(f"recipe of {name} saved; nothing is sent until r")
+        self.apply_snapshot()
+        self.load_detail(name)
+        self._show_tab("diff")
+
+
+def run_editor(app: App[None], text: str) -> str:
+    """$VISUAL / $EDITOR (vi) on a temp file, with the terminal handed over meanwhile."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "Modelfile"
+        path.write_text(text, encoding="utf-8")
+        command = [*shlex.split(editor), str(path)]
+        try:
+            with app.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:  # headless (tests): the "editor" is a script
+            subprocess.run(command, check=False)
+        return path.read_text(encoding="utf-8")

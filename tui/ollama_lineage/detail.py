@@ -1,0 +1,68 @@
+"""What the detail pane shows for one model, gathered in one go by an app worker.
+
+The pane only paints this; the shows it needs come from the store's digest-keyed cache, so
+moving the cursor costs SQLite reads, not server requests, once a model has been seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from .diff import ParamRow, parameter_table
+from .lineage import Kind, Node
+from .overrides import full_spec
+from .rebuild import Plan, RebuildError
+from .session import Session
+from .store import Event
+
+
+@dataclass(frozen=True)
+class Detail:
+    node: Node
+    current: str = ""
+    after: str | None = None
+    base_text: str | None = None
+    plan: Plan | None = None
+    problem: str | None = None
+    recipe: str | None = None
+    guessed: bool = False
+    built_from: str | None = None
+    params: list[ParamRow] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
+    """Everything for the four tabs; a plan only where a rebuild is possible."""
+    events = await session.store.history(session.settings.host_key, node.name)
+    if node.facts is None:
+        return Detail(node, problem=node.reason, events=events)
+    show = await session.syncer.show(node.name)
+    recipes = await session.store.recipes(session.settings.host_key)
+    stored = recipes.get(node.name)
+    base_name = stored.link.base if stored else (node.base or node.name)
+    current = full_spec(show.raw, base_name)
+    detail = Detail(
+        node,
+        current=current.to_modelfile(),
+        recipe=stored.text if stored else None,
+        guessed=bool(stored and stored.link.guessed),
+        built_from=stored.link.base_digest if stored else None,
+        params=parameter_table(current.parameters, current.parameters, current.parameters),
+        events=events,
+    )
+    if node.kind is not Kind.DERIVATIVE:
+        return detail
+    try:
+        plan = await session.rebuilder.plan(node.name, now=now)
+    except RebuildError as exc:
+        return replace(detail, problem=str(exc))
+    base = full_spec((await session.syncer.show(plan.base)).raw, plan.base)
+    return replace(
+        detail,
+        current=plan.current.to_modelfile(),
+        after=plan.after.to_modelfile(),
+        base_text=base.to_modelfile(),
+        plan=plan,
+        params=parameter_table(base.parameters, plan.current.parameters, plan.after.parameters),
+    )

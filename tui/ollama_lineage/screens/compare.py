@@ -1,0 +1,90 @@
+"""``c``: one prompt to the backup and the rebuilt model, answers streaming side by side.
+
+Then keep the new model (the backup is deleted) or roll back to the backup. The app runs the
+generations and the keep/rollback; this screen shows them and reports what the user chose.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Footer, Input, Static
+
+from ..client import GenerateChunk
+from ..compare import SideResult
+
+
+class CompareScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f2", "choose('keep')", "Keep new (delete backup)"),
+        Binding("f3", "choose('rollback')", "Roll back"),
+    ]
+
+    class Run(Message):
+        def __init__(self, screen: CompareScreen, prompt: str) -> None:
+            super().__init__()
+            self.screen = screen
+            self.prompt = prompt
+
+    class Chosen(Message):
+        def __init__(self, screen: CompareScreen, choice: str) -> None:
+            super().__init__()
+            self.screen = screen
+            self.choice = choice
+
+    def __init__(self, model: str, backup: str, prompts: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.backup = backup
+        self.prompts = prompts
+        self.texts = ["", ""]
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            f"Compare [b]{escape(self.backup)}[/b] (old) with [b]{escape(self.model)}[/b] (new)"
+            " — same prompt, seed 42, temperature 0",
+            id="compare-title",
+        )
+        yield Input(
+            value=self.prompts[0] if self.prompts else "",
+            placeholder="prompt (↑ history via →), enter runs both",
+            suggester=SuggestFromList(self.prompts, case_sensitive=False),
+            id="compare-prompt",
+        )
+        with Horizontal(id="compare-sides"):
+            for index, name in enumerate((self.backup, self.model)):
+                with Vertical(classes="compare-side"):
+                    yield Static(escape(name), classes="compare-name")
+                    with VerticalScroll():
+                        yield Static("", id=f"compare-text-{index}")
+                    yield Static("", id=f"compare-stats-{index}", classes="compare-stats")
+        yield Footer()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            return
+        self.texts = ["", ""]
+        for index in (0, 1):
+            self.query_one(f"#compare-text-{index}", Static).update("")
+            self.query_one(f"#compare-stats-{index}", Static).update("generating…")
+        self.post_message(self.Run(self, event.value))
+
+    def chunk(self, index: int, chunk: GenerateChunk) -> None:
+        self.texts[index] += chunk.response
+        self.query_one(f"#compare-text-{index}", Static).update(escape(self.texts[index]))
+
+    def finish(self, results: list[SideResult]) -> None:
+        for index, side in enumerate(results):
+            self.query_one(f"#compare-stats-{index}", Static).update(
+                f"{side.tokens_per_second:.1f} tok/s · total {side.total_seconds:.2f}s · "
+                f"load {side.load_seconds:.2f}s"
+            )
+
+    def action_choose(self, choice: str) -> None:
+        self.post_message(self.Chosen(self, choice))

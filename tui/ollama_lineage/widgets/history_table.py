@@ -1,0 +1,28 @@
+"""Builds, pulls, rollbacks and backup deletions of one model, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from textual.widgets import DataTable
+
+from ..store import Event
+from . import format as fmt
+
+
+class HistoryTable(DataTable[str]):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.add_columns("when", "what", "status", "digest", "note")
+
+    def show_events(self, events: list[Event], now: datetime) -> None:
+        self.clear()
+        for event in sorted(events, key=lambda e: e.id, reverse=True):
+            when = datetime.fromtimestamp(event.started_at, timezone.utc)
+            change = (
+                f"{fmt.short_digest(event.digest_before)} → {fmt.short_digest(event.digest_after)}"
+            )
+            note = event.error or (f"backup {event.backup}" if event.backup else "")
+            self.add_row(fmt.ago(when, now), event.kind, event.status, change, note)

@@ -1,0 +1,201 @@
+"""The live tree: bases at the root, derivatives and backups beneath, updated in place.
+
+Each poll that changes something hands a new Snapshot to ``show``; only rows whose model
+changed are relabelled and only appearing or vanishing models are added or removed, so the
+cursor and the folds the user made stay where they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from ..actions import bindings
+from ..lineage import Node, Snapshot
+from ..states import State
+from . import format as fmt
+
+PREFIX = 4  # fold icon + state symbol
+WORD = 18  # the longest state word ("update available") and its gap
+META = 12  # size and age
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LineageTree(Tree[str]):
+    """Rows read ``symbol name  state  size age``; colour comes from the tcss state classes."""
+
+    BINDINGS = bindings("tree")
+    COMPONENT_CLASSES = {state.css_class for state in State} | {"lineage-tree--meta"}
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
+
+    class ModelHighlighted(Message):
+        """The cursor moved onto a model (None: the tree is empty)."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, *, clock: Clock = utc_now, id: str | None = None) -> None:
+        super().__init__("models", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+        self.clock = clock
+        self.snapshot = Snapshot()
+        self.query_text = ""
+        self._rows: dict[str, TreeNode[str]] = {}
+        self._shown: dict[str, Node] = {}
+
+    @property
+    def selected(self) -> Node | None:
+        node = self.cursor_node
+        return self.snapshot.nodes.get(node.data) if node and node.data else None
+
+    def show(self, snapshot: Snapshot, query: str | None = None) -> None:
+        """Bring the rows in line with ``snapshot`` (and the filter) without a rebuild."""
+        keep = self.cursor_node.data if self.cursor_node else None
+        self.snapshot = snapshot
+        if query is not None:
+            self.query_text = query
+        parents = {kid: n.name for n in snapshot.nodes.values() for kid in n.children}
+        visible = self._visible(snapshot, parents)
+        for name, row in list(self._rows.items()):
+            if name not in self._rows:
+                continue  # already gone with a removed parent
+            parent = row.parent.data if row.parent and row.parent is not self.root else None
+            if name not in visible or parents.get(name) != parent:
+                self._forget(row)
+                row.remove()
+        columns = self._columns(snapshot, visible)
+        for node in snapshot.walk():
+            if node.name in visible:
+                self._place(node, parents.get(node.name), visible, columns)
+        self._restore_cursor(keep)
+
+    def _visible(self, snapshot: Snapshot, parents: dict[str, str]) -> set[str]:
+        query = self.query_text.lower()
+        if not query:
+            return set(snapshot.nodes)
+        shown: set[str] = set()
+        for name in snapshot.nodes:
+            if query in name.lower():
+                current: str | None = name
+                while current is not None and current not in shown:
+                    shown.add(current)
+                    current = parents.get(current)
+        return shown
+
+    def _forget(self, row: TreeNode[str]) -> None:
+        for child in row.children:
+            self._forget(child)
+        if row.data is not None:
+            self._rows.pop(row.data, None)
+            self._shown.pop(row.data, None)
+
+    def _place(
+        self, node: Node, parent: str | None, visible: set[str], columns: tuple[int, bool]
+    ) -> None:
+        label = self._label(node, columns)
+        row = self._rows.get(node.name)
+        if row is None:
+            holder = self._rows[parent] if parent else self.root
+            siblings = [n for n in (self._siblings(parent)) if n in visible]
+            later = siblings[siblings.index(node.name) + 1 :]
+            before = next((self._rows[n] for n in later if n in self._rows), None)
+            row = holder.add(label, node.name, before=before, expand=True)
+            self._rows[node.name] = row
+        elif row.label != label:
+            row.set_label(label)
+        row.allow_expand = any(kid in visible for kid in node.children)
+        self._shown[node.name] = node
+
+    def _siblings(self, parent: str | None) -> tuple[str, ...]:
+        return self.snapshot.nodes[parent].children if parent else self.snapshot.roots
+
+    def _restore_cursor(self, name: str | None) -> None:
+        """Rows added or removed above the cursor shift lines: follow the model, not the line."""
+        row = self._rows.get(name) if name else None
+        self._tree_lines  # noqa: B018 - rebuilds the line index so row.line is current
+        if row is not None and row.line >= 0 and row.line != self.cursor_line:
+            self.move_cursor(row)
+        elif self.cursor_node is None and self._rows:
+            self.cursor_line = 0
+
+    def _columns(self, snapshot: Snapshot, visible: set[str]) -> tuple[int, bool]:
+        """Where the state word starts, and whether size and age still fit beside it."""
+        widest = max(  # backups' long names may overflow rather than squeeze every row
+            (
+                len(n) + self.guide_depth * snapshot.nodes[n].depth
+                for n in visible
+                if snapshot.nodes[n].state is not State.BACKUP
+            ),
+            default=0,
+        )
+        room = self.scrollable_content_region.width or 10_000
+        if PREFIX + widest + WORD + META <= room:
+            return widest, True
+        return max(min(widest, room - PREFIX - WORD), 0), False
+
+    def _label(self, node: Node, columns: tuple[int, bool]) -> Text:
+        width, with_meta = columns
+        state = node.state
+        style = self.get_component_rich_style(state.css_class, partial=True)
+        pad = max(width - self.guide_depth * node.depth - len(node.name), 0)
+        label = Text.assemble(
+            (f"{state.symbol} ", style),
+            (node.name, Style(bold=state is not State.BACKUP)),
+            " " * pad,
+            (f"  {state.word:<{WORD - 2}}", style),
+        )
+        facts = node.facts
+        if with_meta and facts:
+            when = fmt.age(fmt.parse_time(facts.modified_at), self.clock())
+            meta = self.get_component_rich_style("lineage-tree--meta", partial=True)
+            label.append(f" {fmt.size(facts.size):>6} {when:>4}", meta)
+        return label
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        """Leaves get a blank where the fold icon goes, so the columns line up."""
+        text = super().render_label(node, base_style, style)
+        return text if node.allow_expand else Text.assemble("  ", text)
+
+    def relabel(self) -> None:
+        """Labels hold a width-dependent column: redo them when the width changes."""
+        columns = self._columns(self.snapshot, set(self._rows))
+        for name, row in self._rows.items():
+            label = self._label(self.snapshot.nodes[name], columns)
+            if row.label != label:
+                row.set_label(label)
+
+    def action_collapse(self) -> None:
+        """Fold the branch, or step out to the parent when there is nothing to fold."""
+        row = self.cursor_node
+        if row is None:
+            return
+        if row.allow_expand and row.is_expanded:
+            row.collapse()
+        elif row.parent is not None and row.parent is not self.root:
+            self.move_cursor(row.parent)
+
+    def action_expand(self) -> None:
+        row = self.cursor_node
+        if row is not None and row.allow_expand:
+            row.expand()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.relabel()
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        event.stop()
+        self.post_message(self.ModelHighlighted(event.node.data))

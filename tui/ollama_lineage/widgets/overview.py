@@ -1,0 +1,54 @@
+"""The Overview tab: what the model is, what it was built from, and why it has its state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ..detail import Detail
+from ..diff import side_by_side, summarize
+from ..states import State
+from . import format as fmt
+
+
+class Overview(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static(id="overview-title")
+        yield Static(id="overview-state")
+        yield Static(id="overview-facts")
+
+    def show_detail(self, detail: Detail, now: datetime) -> None:
+        node = detail.node
+        self.query_one("#overview-title", Static).update(f"[b]{escape(node.name)}[/b]")
+        state = self.query_one("#overview-state", Static)
+        for other in State:
+            state.remove_class(other.css_class)
+        state.add_class(node.state.css_class)
+        state.update(f"{node.state.symbol} {node.state.word} — {escape(node.reason)}")
+        facts = node.facts
+        lines = [f"kind        {node.kind.value}"]
+        if facts:
+            lines += [
+                f"digest      {fmt.short_digest(facts.digest)}",
+                f"size        {fmt.size(facts.size) or '-'}",
+                f"modified    {fmt.ago(fmt.parse_time(facts.modified_at), now)}",
+            ]
+        if node.base:
+            lines.append(f"base        {escape(node.base)}")
+        if detail.built_from:
+            built = fmt.short_digest(detail.built_from)
+            lines.append(f"built from  {escape(node.base or '')} {built}")
+        if detail.guessed:
+            lines.append(
+                "recipe      [b]guessed[/b]: the base changed before first sight; check the diff"
+            )
+        if detail.plan:
+            rows = side_by_side(detail.current, detail.after or "")
+            lines.append(f"rebuild     {summarize(rows)} (r to rebuild, d for the diff)")
+        elif detail.problem and detail.problem != node.reason:
+            lines.append(f"rebuild     {escape(detail.problem)}")
+        self.query_one("#overview-facts", Static).update("\n".join(lines))
