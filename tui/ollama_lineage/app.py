@@ -18,6 +18,7 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import App, SuspendNotSupported
+from textual.widgets import TabbedContent
 
 from .actions import bindings
 from .client import OllamaError
@@ -193,6 +194,13 @@ class LineageApp(App[None]):
     def action_toggle_diff(self) -> None:
         self.main.detail.toggle_diff()
         self._show_tab("diff")
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Diff and Parameters need columns: the tree gives up its size and age for them."""
+        wide = event.pane.id in ("diff", "params")
+        if self.main.has_class("-wide-detail") != wide:
+            self.main.set_class(wide, "-wide-detail")
+            self._reload_selected()  # the diff columns follow the new width
 
     def action_zoom(self) -> None:
         self.main.toggle_class("-zoomed")

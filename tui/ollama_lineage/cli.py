@@ -139,7 +139,6 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         from .fake_ollama import FakeOllama
 
         with FakeOllama(scenario="demo") as fake, tempfile.TemporaryDirectory() as tmp:
-            fake.set_pull_speed(400_000_000)
             fake.set_token_delay(0.03)
             yield Settings(
                 host=fake.url,
