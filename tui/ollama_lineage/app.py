@@ -156,7 +156,7 @@ class LineageApp(App[None]):
     # --- the detail pane -------------------------------------------------------------------
 
     def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
-        if event.name:
+        if event.name and self.screen_stack:  # a late highlight while quitting has no screen
             self.load_detail(event.name)
 
     def load_detail(self, name: str) -> None:
