@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import pytest
+
 from ollama_lineage.cli import main
+from ollama_lineage.config import Settings
+from ollama_lineage.session import open_session
 
 
 def cli(fake, tmp_path, *args, registry=None):
@@ -74,3 +79,21 @@ def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(fake, tmp_path, c
 def test_compare_without_a_backup_says_what_to_do(fake, tmp_path, capsys):
     assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 1
     assert "no backup to compare with; rebuild it first" in capsys.readouterr().err
+
+
+async def test_a_cancelled_pull_is_recorded_and_keeps_the_old_version(fake, tmp_path):
+    fake.set_pull_speed(2_000_000_000)  # qwq takes ~10 s: time to cancel it
+    before = fake.digest("qwq:latest")
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.url)
+    async with open_session(settings) as session:
+        await session.syncer.poll()
+        started = asyncio.Event()
+        pull = asyncio.create_task(session.rebuilder.pull("qwq:latest", lambda p: started.set()))
+        await asyncio.wait_for(started.wait(), 5)
+        pull.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pull
+        (event,) = await session.store.history(settings.host_key, "qwq:latest")
+    assert (event.kind, event.status) == ("pull", "cancelled")
+    assert event.finished_at is not None
+    assert fake.digest("qwq:latest") == before

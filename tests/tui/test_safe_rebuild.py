@@ -118,9 +118,13 @@ async def test_edit_recipe_keeps_broken_text_then_saves(
         app = await ready(pilot)
         await select(pilot, "qwq:latest_20K")
         editor.write_text("FROM qwq:latest\nPARAMETER num_ctx lots\n")
+        fake.clear_requests()
         await pilot.press("e")
         await wait_for(pilot, lambda: "qwq:latest_20K" in app._drafts)
         assert "lots" in app._drafts["qwq:latest_20K"]
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("line 2" in m and "invalid int value" in m for m in errors), errors
+        assert not [r for r in fake.requests if r.method in ("POST", "DELETE")]
         editor.write_text("FROM qwq:latest\nPARAMETER num_ctx 32768\nPARAMETER num_thread 16\n")
         fake.clear_requests()
         await pilot.press("e")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,6 +120,9 @@ class Rebuilder:
                 log.append(progress.status)
                 if on_progress:
                     on_progress(progress)
+        except asyncio.CancelledError:
+            await store.finish_event(event, "cancelled", log="\n".join(log))
+            raise
         except OllamaError as exc:
             await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
             # The tree must say `failed` now, not `building` until some later refresh.
@@ -199,6 +203,9 @@ class Rebuilder:
         except OllamaError as exc:
             await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
             raise RebuildError(f"pull of {name} failed: {exc}") from exc
+        except asyncio.CancelledError:
+            await store.finish_event(event, "cancelled", log="\n".join(log))
+            raise
         await self.syncer.poll()
         after = self._digest(name)
         await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
