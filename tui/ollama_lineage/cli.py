@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
-from .client import OllamaError, Progress, Unreachable
+from .client import OllamaError, Progress
 from .config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
 from .lineage import Snapshot
 from .modelfile import ModelfileError, parse_modelfile
@@ -111,12 +111,11 @@ def main(argv: list[str] | None = None) -> int:
                 LineageApp(settings).run()
                 return EXIT_OK
             return asyncio.run(_run_command(args, settings))
-    except Unreachable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except USER_ERRORS as exc:
+        # A failed operation (old model kept) is 1, like "something to do"; a server or
+        # input that cannot be used at all is 2, so cron can tell them apart.
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR if not isinstance(exc, (RebuildError, OllamaError)) else EXIT_ATTENTION
+        return EXIT_ATTENTION if isinstance(exc, RebuildError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -18,6 +18,9 @@ from .store import StoredRecipe
 from .sync import Syncer
 
 ProgressCallback = Callable[[Progress], None]
+# Recipes in the store were written by this app from what the server holds, so a model with a
+# multi-megabyte template must still rebuild; the 1 MB default guards files people hand us.
+STORED_RECIPE_LIMIT = 64 * 1024 * 1024
 
 
 class RebuildError(Exception):
@@ -69,7 +72,7 @@ class Rebuilder:
     async def plan(self, name: str, *, now: datetime | None = None) -> Plan:
         stored = await self.recipe(name)
         try:
-            recipe = parse_modelfile(stored.text)
+            recipe = parse_modelfile(stored.text, max_bytes=STORED_RECIPE_LIMIT)
         except ModelfileError as exc:
             raise RebuildError(f"the stored recipe of {name} does not parse: {exc}") from exc
         snapshot = self.syncer.snapshot
