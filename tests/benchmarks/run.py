@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
+from naive_list_show import naive_script
 
 from ollama_lineage.client import OllamaClient
 from ollama_lineage.store import Store
@@ -73,16 +74,6 @@ def server_requests(url: str) -> dict[str, int]:
         counts[request["path"]] = counts.get(request["path"], 0) + 1
     _seen["count"] = len(recorded)
     return counts
-
-
-def naive_script(url: str) -> float:
-    """What a user's shell loop does: list, then show each model one by one."""
-    started = time.perf_counter()
-    with httpx.Client(base_url=url, timeout=60) as http:
-        names = [m["name"] for m in http.get("/api/tags").json()["models"]]
-        for name in names:
-            http.post("/api/show", json={"model": name}).raise_for_status()
-    return time.perf_counter() - started
 
 
 async def sync_once(url: str, db: Path) -> tuple[float, float, int]:
