@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ollama_lineage.cli import main
@@ -159,3 +160,16 @@ def test_a_backup_named_by_the_rule_nests_even_without_a_record(demo, tmp_path, 
         "backup",
         "qwq:latest_20K",
     )
+
+
+def test_servers_before_v0_30_give_the_same_tree_from_show(tmp_path, capsys):
+    # Before v0.30 /api/tags leaves parent_model empty; /api/show still has it.
+    with FakeOllama(scenario="demo", version="0.29.0") as old:
+        listing = httpx.get(f"{old.url}/api/tags").json()["models"]
+        assert {m["details"]["parent_model"] for m in listing} == {""}
+        _, models = status(old, tmp_path / "db", capsys)
+    assert models["qwq:latest_20K"]["base"] == "qwq:latest"
+    assert models["qwq:latest_20K"]["state"] == "fresh"
+    assert models["qwq:latest_20K-coder"]["base"] == "qwq:latest_20K"
+    assert models["llama3.2:latest-mario"]["state"] == "stale"
+    assert models["my-gguf:latest"]["state"] == "untracked"
