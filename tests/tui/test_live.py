@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ollama_lineage.fake_ollama import FakeOllama
 
 from .conftest import AppFactory, ready, row, select, wait_for
@@ -58,3 +60,15 @@ async def test_starts_with_last_known_tree_when_server_is_down(
         await wait_for(pilot, lambda: app.main.banner.has_class("-visible"))
         await wait_for(pilot, lambda: "qwq:latest_20K" in " ".join(app.main.lineage._rows))
         assert "fresh" in row(app, "qwq:latest_20K")
+
+
+async def test_an_unusable_database_exits_with_one_line_not_a_traceback(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    app = make_app(db_path=blocker / "lineage.sqlite3")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+    assert app.return_code == 2
+    assert app._session is None  # no poll, no request: nothing can be lost

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Awaitable
@@ -37,6 +38,7 @@ from .screens.pick_base import PickBaseScreen
 from .screens.pull import PullScreen
 from .screens.rebuild import RebuildScreen
 from .session import Session, open_session
+from .store import StoreError
 from .widgets.lineage_tree import Clock, LineageTree, utc_now
 
 
@@ -79,7 +81,11 @@ class LineageApp(App[None]):
         return self._session
 
     async def on_mount(self) -> None:
-        self._session = await self._stack.enter_async_context(open_session(self.settings))
+        try:
+            self._session = await self._stack.enter_async_context(open_session(self.settings))
+        except StoreError as exc:
+            self.exit(return_code=2, message=f"error: {exc}")
+            return
         self.main.lineage.loading = True
         self.main.lineage.focus()
         self.call_after_refresh(self._start_loops)
@@ -120,6 +126,8 @@ class LineageApp(App[None]):
                     return
             except OllamaError as exc:
                 self._set_unreachable(str(exc))
+            except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
+                self._set_unreachable(f"database {self.settings.db_path}: {exc}")
             else:
                 self._set_unreachable(None)
                 if changed or self.main.lineage.loading:

@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.command is None:
                 from .app import LineageApp
 
-                LineageApp(settings).run()
-                return EXIT_OK
+                app = LineageApp(settings)
+                app.run()
+                return app.return_code or EXIT_OK
             return asyncio.run(_run_command(args, settings))
     except USER_ERRORS as exc:
         # A failed operation (old model kept) is 1, like "something to do"; a server or
