@@ -173,3 +173,18 @@ def test_servers_before_v0_30_give_the_same_tree_from_show(tmp_path, capsys):
     assert models["qwq:latest_20K-coder"]["base"] == "qwq:latest_20K"
     assert models["llama3.2:latest-mario"]["state"] == "stale"
     assert models["my-gguf:latest"]["state"] == "untracked"
+
+
+def test_a_new_recipe_for_the_same_base_does_not_make_a_stale_model_fresh(demo, tmp_path, capsys):
+    db = tmp_path / "db"
+    status(demo, db, capsys)  # first sight records what qwq:latest_20K was built from
+    demo.create("qwq:latest", from_="qwq:latest", template="{{ .Prompt }} (new template)")
+    _, models = status(demo, db, capsys)
+    assert models["qwq:latest_20K"]["state"] == "stale"  # same weights, new template
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text("FROM qwq:latest\nPARAMETER num_ctx 32768\nPARAMETER num_thread 16\n")
+    assert (
+        run(demo, db, "track", "qwq:latest_20K", "--from", "qwq:latest", "-f", str(modelfile)) == 0
+    )
+    _, models = status(demo, db, capsys)
+    assert models["qwq:latest_20K"]["state"] == "stale"

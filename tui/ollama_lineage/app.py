@@ -432,7 +432,11 @@ class LineageApp(App[None]):
         except RebuildError as exc:
             self.notify(str(exc), severity="error")
             return
-        text = run_editor(self, self._drafts.get(name, stored.text))
+        try:
+            text = run_editor(self, self._drafts.get(name, stored.text))
+        except OSError as exc:
+            self.notify(f"cannot run the editor: {exc}; set $VISUAL or $EDITOR", severity="error")
+            return
         try:
             recipe = parse_modelfile(text)
         except ModelfileError as exc:

@@ -232,14 +232,17 @@ class Rebuilder:
         else:
             child_show = await self.syncer.show(child)
             recipe = derive_recipe(child_show.raw, (await self.syncer.show(base)).raw, base)
-        child_facts, base_facts = nodes[child].facts, nodes[base].facts
-        assert child_facts is not None and base_facts is not None
-        same_weights = child_facts.weights_blob == base_facts.weights_blob
-        built_from = base_facts.digest if same_weights else None
-        stored = StoredRecipe(
-            Link(child, base, built_from, "recorded", guessed=not same_weights),
-            recipe.to_modelfile(),
-        )
+        existing = (await self.syncer.store.recipes(self.host)).get(child)
+        if existing is not None and existing.link.base == base:
+            # A new recipe for the same base: what the model was built from has not changed.
+            link = _relink(existing.link, child, existing.link.base_digest)
+        else:
+            child_facts, base_facts = nodes[child].facts, nodes[base].facts
+            assert child_facts is not None and base_facts is not None
+            same_weights = child_facts.weights_blob == base_facts.weights_blob
+            built_from = base_facts.digest if same_weights else None
+            link = Link(child, base, built_from, "recorded", guessed=not same_weights)
+        stored = StoredRecipe(link, recipe.to_modelfile())
         await self.syncer.store.save_recipes(self.host, [stored])
         await self.syncer.refresh()
         return stored
