@@ -188,3 +188,11 @@ def test_a_new_recipe_for_the_same_base_does_not_make_a_stale_model_fresh(demo, 
     )
     _, models = status(demo, db, capsys)
     assert models["qwq:latest_20K"]["state"] == "stale"
+
+
+def test_rebuilding_on_a_stale_base_says_so(demo, tmp_path, capsys):
+    db = tmp_path / "db"
+    demo.pull("qwq:latest")
+    capsys.readouterr()
+    assert run(demo, db, "rebuild", "qwq:latest_20K-coder", "--yes") == 0
+    assert "note: qwq:latest_20K is itself out of date" in capsys.readouterr().out

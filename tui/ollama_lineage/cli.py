@@ -248,6 +248,10 @@ async def _rebuild(session: Session, args: argparse.Namespace) -> int:
         print("  request: " + json.dumps(plan.request))
         if plan.guessed:
             print("  note: recipe guessed (base had changed before first sight); check the diff")
+        if plan.stale_base and plan.stale_base not in names:
+            print(
+                f"  note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
+            )
         if not args.yes and not _confirm("  rebuild? [y/N] "):
             print("  skipped")
             continue

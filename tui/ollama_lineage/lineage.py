@@ -14,6 +14,8 @@ from enum import Enum
 from .names import InvalidModelName, normalize_name
 from .states import State
 
+NEEDS_REBUILD = frozenset({State.STALE, State.STALE_UPSTREAM, State.FAILED})
+
 
 class Kind(Enum):
     BASE = "base"
@@ -82,8 +84,9 @@ class Snapshot:
 
     def stale_in_order(self) -> list[str]:
         """Derivatives a bulk rebuild must redo, each after its parent."""
-        redo = {State.STALE, State.STALE_UPSTREAM, State.FAILED}
-        return [n.name for n in self.walk() if n.kind is Kind.DERIVATIVE and n.state in redo]
+        return [
+            n.name for n in self.walk() if n.kind is Kind.DERIVATIVE and n.state in NEEDS_REBUILD
+        ]
 
     def descendants(self, name: str) -> list[Node]:
         """Everything built on ``name``, directly or not, parents first."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from .client import OllamaClient, OllamaError, Progress
 from .diff import DiffRow, side_by_side
-from .lineage import Kind, Link
+from .lineage import NEEDS_REBUILD, Kind, Link
 from .modelfile import ModelfileError, Recipe, parse_modelfile
 from .names import backup_name, parse_model_name
 from .overrides import full_spec, predict_after
@@ -40,6 +40,7 @@ class Plan:
     current: Recipe
     after: Recipe
     request: dict[str, Any] = field(default_factory=dict)
+    stale_base: str | None = None  # the base is itself out of date: rebuild it first
 
     @property
     def diff(self) -> list[DiffRow]:
@@ -91,6 +92,7 @@ class Rebuilder:
             current=full_spec(child_show.raw, recipe.base),
             after=predict_after(base_show.raw, recipe),
             request=recipe.create_request(name),
+            stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
         )
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:

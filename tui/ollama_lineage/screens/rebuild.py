@@ -73,6 +73,11 @@ class RebuildScreen(ModalScreen[None]):
                 "[b]⚠ guessed recipe[/b]: the base had changed before this app first saw the "
                 "model, so an upstream change may look like an override. Check the diff."
             )
+        if plan.stale_base:
+            lines.append(
+                f"[b]⚠ {escape(plan.stale_base)} is itself out of date[/b]: this builds on its "
+                "old version. R rebuilds parents first."
+            )
         lines += ["", "POST /api/create", escape(json.dumps(plan.request, indent=2))]
         return "\n".join(lines)
 
