@@ -11,7 +11,7 @@ from datetime import datetime
 
 from .diff import ParamRow, parameter_table
 from .lineage import Kind, Node
-from .overrides import full_spec
+from .overrides import full_spec, with_weights
 from .rebuild import Plan, RebuildError
 from .session import Session
 from .store import Event
@@ -44,7 +44,7 @@ async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
     current = full_spec(show.raw, base_name)
     detail = Detail(
         node,
-        current=current.to_modelfile(),
+        current=with_weights(current, show.weights_blob),
         recipe=stored.text if stored else None,
         guessed=bool(stored and stored.link.guessed),
         built_from=stored.link.base_digest if stored else None,
@@ -57,12 +57,13 @@ async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
         plan = await session.rebuilder.plan(node.name, now=now)
     except RebuildError as exc:
         return replace(detail, problem=str(exc))
-    base = full_spec((await session.syncer.show(plan.base)).raw, plan.base)
+    base_show = await session.syncer.show(plan.base)
+    base = full_spec(base_show.raw, plan.base)
     return replace(
         detail,
-        current=plan.current.to_modelfile(),
-        after=plan.after.to_modelfile(),
-        base_text=base.to_modelfile(),
+        current=plan.current_text,
+        after=plan.after_text,
+        base_text=with_weights(base, base_show.weights_blob),
         plan=plan,
         params=parameter_table(base.parameters, plan.current.parameters, plan.after.parameters),
     )

@@ -57,3 +57,9 @@ def predict_after(base: Mapping[str, Any], recipe: Recipe) -> Recipe:
         messages=recipe.messages or spec.messages,
         adapters=recipe.adapters,
     )
+
+
+def with_weights(spec: Recipe, weights_blob: str | None) -> str:
+    """The Modelfile headed by the weights it runs on: a new base often changes only those."""
+    head = f"# weights {weights_blob[:12]}\n" if weights_blob else ""
+    return head + spec.to_modelfile()

@@ -13,7 +13,7 @@ from .diff import DiffRow, side_by_side
 from .lineage import NEEDS_REBUILD, Kind, Link
 from .modelfile import ModelfileError, Recipe, parse_modelfile
 from .names import backup_name, parse_model_name
-from .overrides import full_spec, predict_after
+from .overrides import full_spec, predict_after, with_weights
 from .store import StoredRecipe
 from .sync import Syncer
 
@@ -41,10 +41,20 @@ class Plan:
     after: Recipe
     request: dict[str, Any] = field(default_factory=dict)
     stale_base: str | None = None  # the base is itself out of date: rebuild it first
+    weights_before: str | None = None
+    weights_after: str | None = None
+
+    @property
+    def current_text(self) -> str:
+        return with_weights(self.current, self.weights_before)
+
+    @property
+    def after_text(self) -> str:
+        return with_weights(self.after, self.weights_after)
 
     @property
     def diff(self) -> list[DiffRow]:
-        return side_by_side(self.current.to_modelfile(), self.after.to_modelfile())
+        return side_by_side(self.current_text, self.after_text)
 
 
 class Rebuilder:
@@ -93,6 +103,8 @@ class Rebuilder:
             after=predict_after(base_show.raw, recipe),
             request=recipe.create_request(name),
             stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
+            weights_before=child_show.weights_blob,
+            weights_after=base_show.weights_blob,
         )
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:
