@@ -103,6 +103,8 @@ class LineageApp(App[None]):
 
     def apply_snapshot(self) -> None:
         """Push the syncer's snapshot into the tree, and reload the detail if its model moved."""
+        if not self.is_running:  # a worker finishing while the app quits: no widgets left
+            return
         tree = self.main.lineage
         before = tree.selected
         tree.show(self.session.syncer.snapshot)
@@ -119,22 +121,24 @@ class LineageApp(App[None]):
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
+            problem: str | None = None
             try:
                 async with self._lock:
                     changed = await syncer.poll()
-                if not self.is_running:
-                    return
             except OllamaError as exc:
-                self._set_unreachable(str(exc))
+                problem = str(exc)
             except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
-                self._set_unreachable(f"database {self.settings.db_path}: {exc}")
-            else:
-                self._set_unreachable(None)
-                if changed or self.main.lineage.loading:
-                    self._loaded()
+                problem = f"database {self.settings.db_path}: {exc}"
+            if not self.is_running:  # quitting: the widgets are going away
+                return
+            self._set_unreachable(problem)
+            if problem is None and (changed or self.main.lineage.loading):
+                self._loaded()
             await asyncio.sleep(self.settings.poll_seconds)
 
     def _loaded(self) -> None:
+        if not self.is_running:  # quitting: the widgets are going away
+            return
         tree = self.main.lineage
         if tree.loading:
             tree.loading = False
@@ -142,7 +146,7 @@ class LineageApp(App[None]):
         self.apply_snapshot()
 
     def _set_unreachable(self, message: str | None) -> None:
-        if message == self.unreachable:
+        if message == self.unreachable or not self.is_running:
             return
         self.unreachable = message
         self.main.banner.show_error(message)
