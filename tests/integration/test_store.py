@@ -95,3 +95,11 @@ async def test_two_instances_write_at_once_without_locking_errors(tmp_path):
     await two.close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"my notes, not sqlite\n" * 100)
+    with pytest.raises(StoreError, match="cannot use the database"):
+        await Store.open(path)
+    assert path.read_bytes() == b"my notes, not sqlite\n" * 100

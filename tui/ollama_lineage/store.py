@@ -100,10 +100,17 @@ class Store:
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             db = await aiosqlite.connect(path, timeout=15.0)
-            store = cls(db, path)
-            await store._prepare()
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"cannot open the database {path}: {exc}; try --db PATH") from exc
+        store = cls(db, path)
+        try:
+            await store._prepare()
+        except aiosqlite.Error as exc:
+            await db.close()
+            raise StoreError(f"cannot use the database {path}: {exc}; try --db PATH") from exc
+        except StoreError:
+            await db.close()
+            raise
         return store
 
     async def _prepare(self) -> None:
