@@ -196,3 +196,15 @@ def test_rebuilding_on_a_stale_base_says_so(demo, tmp_path, capsys):
     capsys.readouterr()
     assert run(demo, db, "rebuild", "qwq:latest_20K-coder", "--yes") == 0
     assert "note: qwq:latest_20K is itself out of date" in capsys.readouterr().out
+
+
+def test_names_are_matched_like_ollama_does(demo, tmp_path, capsys):
+    demo.pull("qwq:latest")
+    assert run(demo, tmp_path / "db", "rebuild", "QWQ:LATEST_20k", "--yes") == 0
+    (create,) = [r.body for r in demo.requests if r.path == "/api/create"]
+    assert create["model"] == "qwq:latest_20K"
+    capsys.readouterr()
+    full_name = "registry.ollama.ai/library/QWQ:latest_20K"
+    assert run(demo, tmp_path / "db", "history", full_name, "--json") == 0
+    (event,) = json.loads(capsys.readouterr().out)
+    assert (event["name"], event["kind"]) == ("qwq:latest_20K", "build")

@@ -187,7 +187,18 @@ async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     }
     async with open_session(settings) as session:
         await session.syncer.poll()
+        _resolve_names(args, session)
         return await commands[args.command](session, args)
+
+
+def _resolve_names(args: argparse.Namespace, session: Session) -> None:
+    """`QWQ` means `qwq:latest`, as it does to the ollama CLI."""
+    resolve = session.syncer.resolve
+    for attr in ("child", "base", "name"):
+        if getattr(args, attr, None):
+            setattr(args, attr, resolve(getattr(args, attr)))
+    if getattr(args, "names", None):
+        args.names = [resolve(n) for n in args.names]
 
 
 async def _status(session: Session, args: argparse.Namespace) -> int:

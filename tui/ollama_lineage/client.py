@@ -78,29 +78,8 @@ class ShowResult:
         return str(self.raw.get("modelfile") or "")
 
     @property
-    def parameters_text(self) -> str:
-        return str(self.raw.get("parameters") or "")
-
-    @property
     def template(self) -> str:
         return str(self.raw.get("template") or "")
-
-    @property
-    def system(self) -> str:
-        return str(self.raw.get("system") or "")
-
-    @property
-    def license(self) -> str:
-        value = self.raw.get("license") or ""
-        return "\n".join(value) if isinstance(value, list) else str(value)
-
-    @property
-    def messages(self) -> list[dict[str, str]]:
-        return [
-            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
-            for m in self.raw.get("messages") or []
-            if isinstance(m, Mapping)
-        ]
 
     @property
     def parent_model(self) -> str:

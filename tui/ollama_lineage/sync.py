@@ -8,7 +8,7 @@ from typing import Any
 
 from .client import OllamaClient, ShowResult, TagEntry
 from .lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
-from .names import backup_origin
+from .names import backup_origin, normalize_name, same_model
 from .overrides import derive_recipe
 from .store import Store, StoredRecipe
 
@@ -77,6 +77,13 @@ class Syncer:
             return False
         self.snapshot = snapshot
         return True
+
+    def resolve(self, name: str) -> str:
+        """The server's spelling of ``name``: Ollama matches names case-insensitively."""
+        wanted = normalize_name(name)
+        if wanted in self.snapshot.nodes:
+            return wanted
+        return next((n for n in self.snapshot.nodes if same_model(n, wanted)), wanted)
 
     async def backups(self) -> dict[str, str]:
         """Backups this app made, plus any named by its rule (made with another database)."""
