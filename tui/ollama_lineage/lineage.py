@@ -237,7 +237,7 @@ def _classify(
     link = links.get(name)
     if link is None:
         if model.parent_model:
-            why = f"made from {model.parent_model!r}, not a model; press t to adopt it"
+            why = f"made from {model.parent_model!r}, not a model; adopt it under a base (t, track)"
             return State.UNTRACKED, why, Kind.BASE
         return (*_base_state(model, upstream.get(name)), Kind.BASE)
     return (*_derivative_state(model, link, facts, building, failed, parent_state), Kind.DERIVATIVE)
