@@ -143,4 +143,5 @@ class RebuildScreen(ModalScreen[None]):
         bar = self.query_one(ProgressBar)
         if not self.failures:
             bar.update(total=1, progress=1)
+        self.query_one("#confirm", Button).display = False  # nothing left to confirm
         self.query_one("#cancel", Button).label = "Close (esc)"
