@@ -103,3 +103,13 @@ async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path)
     with pytest.raises(StoreError, match="cannot use the database"):
         await Store.open(path)
     assert path.read_bytes() == b"my notes, not sqlite\n" * 100
+
+
+async def test_backups_of_a_model_come_oldest_first_and_only_its_own(tmp_path):
+    store = await Store.open(tmp_path / "db")
+    await store.add_backup(HOST, "m:latest.bak-1", "m:latest")
+    await store.add_backup(HOST, "other:latest.bak-1", "other:latest")
+    await store.add_backup(HOST, "m:latest.bak-2", "m:latest")
+    assert await store.backups_of(HOST, "m:latest") == ["m:latest.bak-1", "m:latest.bak-2"]
+    assert await store.backups_of("elsewhere:1", "m:latest") == []
+    await store.close()

@@ -26,8 +26,7 @@ class SideResult:
 
 
 async def latest_backup(session: Session, name: str) -> str:
-    backups = await session.store.backups(session.settings.host_key)
-    mine = [backup for backup, original in backups.items() if original == name]
+    mine = await session.store.backups_of(session.settings.host_key, name)
     if not mine:
         raise RebuildError(f"{name} has no backup to compare with; rebuild it first")
     return mine[-1]

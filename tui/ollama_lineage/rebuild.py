@@ -161,7 +161,7 @@ class Rebuilder:
     async def rollback(self, name: str) -> str:
         """Copy the newest backup back over the model, with the recipe it had then."""
         store, host = self.syncer.store, self.host
-        backups = [b for b, original in (await store.backups(host)).items() if original == name]
+        backups = await store.backups_of(host, name)
         if not backups:
             raise RebuildError(f"{name} has no backup to roll back to")
         backup = backups[-1]
@@ -263,9 +263,7 @@ class Rebuilder:
 
     async def _prune_backups(self, original: str) -> None:
         """Keep the newest ``keep_backups`` backups of a model; older ones go."""
-        backups = [
-            b for b, o in (await self.syncer.store.backups(self.host)).items() if o == original
-        ]
+        backups = await self.syncer.store.backups_of(self.host, original)
         for backup in backups[: -self.keep_backups]:
             await self.delete_backup(backup)
 

@@ -238,6 +238,14 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
+    async def backups_of(self, host: str, original: str) -> list[str]:
+        """One model's backups, oldest first (the newest is the one to roll back to)."""
+        rows = await self._rows(
+            "SELECT backup FROM backups WHERE host = ? AND original = ? ORDER BY created_at",
+            (host, original),
+        )
+        return [r[0] for r in rows]
+
     async def add_backup(self, host: str, backup: str, original: str) -> None:
         await self._write(
             "INSERT OR REPLACE INTO backups VALUES (?, ?, ?, ?)",

@@ -161,10 +161,11 @@ class Syncer:
                 if blob and blob == child.weights_blob:
                     built_from = digest
                     break
-        wanted = [d for d in (child.digest, built_from or base.digest) if d not in shows]
+        wanted = [d for d in (child.digest, built_from, base.digest) if d and d not in shows]
         known = {**shows, **(await self.store.cached_shows(wanted))}
-        base_show = known.get(built_from or base.digest) or known[base.digest]
-        recipe = derive_recipe(known[child.digest], base_show, base.name)
+        if built_from not in known:  # never seen that base version: diff against today's
+            built_from = None
+        recipe = derive_recipe(known[child.digest], known[built_from or base.digest], base.name)
         guessed = built_from is None
         return StoredRecipe(
             Link(child.name, base.name, built_from, link.source, guessed), recipe.to_modelfile()
