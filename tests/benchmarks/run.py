@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 from naive_list_show import naive_script
 
-from ollama_lineage.client import OllamaClient
-from ollama_lineage.store import Store
-from ollama_lineage.sync import Syncer
+from ollama_lineage.ollama.client import OllamaClient
+from ollama_lineage.services.store import Store
+from ollama_lineage.services.sync import Syncer
 
 HERE = Path(__file__).parent
 TARGETS = {

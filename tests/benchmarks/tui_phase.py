@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 from textual.widgets.tree import TreeNode
 
-from ollama_lineage.app import LineageApp
 from ollama_lineage.config import Settings
-from ollama_lineage.lineage import Kind
-from ollama_lineage.states import State
+from ollama_lineage.core.lineage import Kind
+from ollama_lineage.core.states import State
+from ollama_lineage.ui.app import LineageApp
 
 POLL = 0.5
 QUIET_TICKS = 10

@@ -18,22 +18,22 @@ import httpx
 import pytest
 
 from ollama_lineage.cli import main
-from ollama_lineage.client import (
+from ollama_lineage.config import Settings
+from ollama_lineage.core.lineage import Kind
+from ollama_lineage.core.modelfile import ModelfileError, parse_modelfile
+from ollama_lineage.core.states import State
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ollama.client import (
     ApiError,
     NotFound,
     OllamaClient,
     ProtocolError,
     Unreachable,
 )
-from ollama_lineage.config import Settings
-from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.lineage import Kind
-from ollama_lineage.modelfile import ModelfileError, parse_modelfile
-from ollama_lineage.rebuild import Plan, Rebuilder, RebuildError
-from ollama_lineage.session import Session, open_session
-from ollama_lineage.states import State
-from ollama_lineage.store import Store
-from ollama_lineage.sync import Syncer
+from ollama_lineage.services.rebuild import Plan, Rebuilder, RebuildError
+from ollama_lineage.services.session import Session, open_session
+from ollama_lineage.services.store import Store
+from ollama_lineage.services.sync import Syncer
 
 CHILD, BASE = "qwq:latest_20K", "qwq:latest"
 WRITES = ("/api/create", "/api/copy", "/api/delete")

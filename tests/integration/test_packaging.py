@@ -17,7 +17,7 @@ HEADLESS_START = """
 import asyncio, sys
 from pathlib import Path
 import ollama_lineage
-from ollama_lineage.app import LineageApp, styles_dir
+from ollama_lineage.ui.app import LineageApp, styles_dir
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
 

@@ -9,7 +9,7 @@ import pytest
 
 from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
-from ollama_lineage.session import open_session
+from ollama_lineage.services.session import open_session
 
 
 def cli(fake, tmp_path, *args, registry=None):

@@ -8,8 +8,8 @@ import stat
 
 import pytest
 
-from ollama_lineage.lineage import Link, ModelFacts, Upstream
-from ollama_lineage.store import MIGRATIONS, Store, StoredRecipe, StoreError
+from ollama_lineage.core.lineage import Link, ModelFacts, Upstream
+from ollama_lineage.services.store import MIGRATIONS, Store, StoredRecipe, StoreError
 
 HOST = "127.0.0.1:11434"
 

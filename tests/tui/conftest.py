@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from ollama_lineage.app import LineageApp
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ui.app import LineageApp
 
 AppFactory = Callable[..., LineageApp]
 

@@ -10,10 +10,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ollama_lineage.app import LineageApp
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.screens.rebuild import RebuildScreen
+from ollama_lineage.ui.app import LineageApp
+from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))

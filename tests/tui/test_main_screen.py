@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import TabbedContent
 
-from ollama_lineage.screens.help import HelpScreen
-from ollama_lineage.widgets.diff_view import DiffView
+from ollama_lineage.ui.screens.help import HelpScreen
+from ollama_lineage.ui.widgets.diff_view import DiffView
 
 from .conftest import AppFactory, ready, row, rows, select, wait_for
 
@@ -73,7 +73,7 @@ async def test_command_palette_offers_every_action(make_app: AppFactory) -> None
         assert isinstance(palette, CommandPalette)
         await pilot.press("enter")
         await pilot.pause(0.2)
-        from ollama_lineage.screens.rebuild import RebuildScreen
+        from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
         assert isinstance(app.screen, RebuildScreen)
         assert app.screen.names == ["llama3.2:latest-mario"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.screens.main import MainScreen
+from ollama_lineage.ui.screens.main import MainScreen
 
 from .conftest import AppFactory, ready, row, rows, select, wait_for
 

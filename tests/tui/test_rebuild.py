@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Log
 
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.screens.rebuild import RebuildScreen
+from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
 from .conftest import AppFactory, ready, row, rows, select, wait_for
 

@@ -9,11 +9,11 @@ import pytest
 from textual.pilot import Pilot
 
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.screens.compare import CompareScreen
-from ollama_lineage.screens.confirm import ConfirmScreen
-from ollama_lineage.screens.pick_base import PickBaseScreen
-from ollama_lineage.screens.pull import PullScreen
-from ollama_lineage.screens.rebuild import RebuildScreen
+from ollama_lineage.ui.screens.compare import CompareScreen
+from ollama_lineage.ui.screens.confirm import ConfirmScreen
+from ollama_lineage.ui.screens.pick_base import PickBaseScreen
+from ollama_lineage.ui.screens.pull import PullScreen
+from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
 from .conftest import AppFactory, ready, row, rows, select, wait_for
 

@@ -12,10 +12,10 @@ from datetime import datetime
 import pytest
 from textual.pilot import Pilot
 
-from ollama_lineage.client import Progress
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.screens.help import HelpScreen
-from ollama_lineage.screens.rebuild import RebuildScreen
+from ollama_lineage.ollama.client import Progress
+from ollama_lineage.ui.screens.help import HelpScreen
+from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
 from .conftest import AppFactory, ready, row, select, wait_for
 

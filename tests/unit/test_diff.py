@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollama_lineage.diff import (
+from ollama_lineage.core.diff import (
     DiffRow,
     DiffSummary,
     ParamRow,
@@ -13,7 +13,7 @@ from ollama_lineage.diff import (
     side_by_side,
     summarize,
 )
-from ollama_lineage.modelfile import ParamValue
+from ollama_lineage.core.modelfile import ParamValue
 
 
 def test_identical_texts_are_all_same() -> None:

@@ -1,7 +1,7 @@
 """The tree's states, from facts alone (no server, no database)."""
 
-from ollama_lineage.lineage import Kind, Link, ModelFacts, Upstream, build_snapshot
-from ollama_lineage.states import State
+from ollama_lineage.core.lineage import Kind, Link, ModelFacts, Upstream, build_snapshot
+from ollama_lineage.core.states import State
 
 QWQ = ModelFacts("qwq:latest", "d1" * 32, weights_blob="w1")
 QWQ_20K = ModelFacts("qwq:latest_20K", "c1" * 32, parent_model="qwq:latest", weights_blob="w1")

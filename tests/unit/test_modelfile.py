@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollama_lineage.modelfile import (
+from ollama_lineage.core.modelfile import (
     DEPRECATED_PARAMETERS,
     PARAMETER_TYPES,
     Message,
@@ -17,7 +17,7 @@ from ollama_lineage.modelfile import (
     parse_modelfile,
     parse_show_parameters,
 )
-from ollama_lineage.names import ModelName
+from ollama_lineage.core.names import ModelName
 from tests.unit.test_names import model_names
 
 SEED = "FROM qwq:latest\nPARAMETER num_ctx 20000\nPARAMETER num_thread 16\n"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ollama_lineage.names import (
+from ollama_lineage.core.names import (
     BACKUP_MARK,
     InvalidModelName,
     ModelName,

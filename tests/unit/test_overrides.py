@@ -1,7 +1,7 @@
 """Recipes from what /api/show says: overrides, the after-rebuild prediction, weights."""
 
-from ollama_lineage.modelfile import Recipe
-from ollama_lineage.overrides import derive_recipe, predict_after, with_weights
+from ollama_lineage.core.modelfile import Recipe
+from ollama_lineage.core.overrides import derive_recipe, predict_after, with_weights
 
 STOP = 'stop                           "<|im_end|>"'
 BASE = {

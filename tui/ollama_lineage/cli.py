@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
-from .client import OllamaError, Progress
 from .config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
-from .lineage import Snapshot
-from .modelfile import ModelfileError, parse_modelfile
-from .names import InvalidModelName, parse_model_name
-from .rebuild import RebuildError
-from .session import Session, open_session
-from .store import StoreError
+from .core.lineage import Snapshot
+from .core.modelfile import ModelfileError, parse_modelfile
+from .core.names import InvalidModelName, parse_model_name
+from .ollama.client import OllamaError, Progress
+from .services.rebuild import RebuildError
+from .services.session import Session, open_session
+from .services.store import StoreError
 
 EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
 USER_ERRORS = (OllamaError, RebuildError, ModelfileError, InvalidModelName, StoreError, ConfigError)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _settings(args) as settings:
             if args.command is None:
-                from .app import LineageApp
+                from .ui.app import LineageApp
 
                 app = LineageApp(settings)
                 app.run()
@@ -310,7 +310,7 @@ async def _rollback(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _compare(session: Session, args: argparse.Namespace) -> int:
-    from .compare import compare_models, latest_backup
+    from .services.compare import compare_models, latest_backup
 
     backup = await latest_backup(session, args.name)
     results = await compare_models(

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from .diff import ParamRow, parameter_table
-from .lineage import Kind, Node
-from .overrides import full_spec, with_weights
+from ..core.diff import ParamRow, parameter_table
+from ..core.lineage import Kind, Node
+from ..core.overrides import full_spec, with_weights
 from .rebuild import Plan, RebuildError
 from .session import Session
 from .store import Event

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .client import OllamaClient, OllamaError, Progress
-from .diff import DiffRow, side_by_side
-from .lineage import NEEDS_REBUILD, Kind, Link
-from .modelfile import ModelfileError, Recipe, parse_modelfile
-from .names import backup_name, parse_model_name
-from .overrides import full_spec, predict_after, with_weights
+from ..core.diff import DiffRow, side_by_side
+from ..core.lineage import NEEDS_REBUILD, Kind, Link
+from ..core.modelfile import ModelfileError, Recipe, parse_modelfile
+from ..core.names import backup_name, parse_model_name
+from ..core.overrides import full_spec, predict_after, with_weights
+from ..ollama.client import OllamaClient, OllamaError, Progress
 from .store import StoredRecipe
 from .sync import Syncer
 
@@ -230,7 +230,7 @@ class Rebuilder:
 
     async def track(self, child: str, base: str, recipe_text: str | None = None) -> StoredRecipe:
         """Adopt ``child`` as built from ``base``: from a Modelfile, or from the difference."""
-        from .overrides import derive_recipe
+        from ..core.overrides import derive_recipe
 
         for name in (child, base):
             parse_model_name(name)

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static, TabbedContent, TabPane
 
-from ..detail import Detail
+from ...services.detail import Detail
 from .diff_view import DiffView
 from .history_table import HistoryTable
 from .overview import Overview

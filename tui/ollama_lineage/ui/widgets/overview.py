@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ..detail import Detail
-from ..diff import side_by_side, summarize
-from ..states import State
+from ...core.diff import side_by_side, summarize
+from ...core.states import State
+from ...services.detail import Detail
 from . import format as fmt
 
 

@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from .lineage import Kind, Upstream
-from .names import InvalidModelName, parse_model_name
+from ..core.lineage import Kind, Upstream
+from ..core.names import InvalidModelName, parse_model_name
 from .sync import Syncer
 
 DEFAULT_HOST = "registry.ollama.ai"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..diff import ParamRow
+from ...core.diff import ParamRow
 
 
 class ParamsTable(DataTable[Text]):

@@ -21,15 +21,17 @@ from textual import on, work
 from textual.app import App, SuspendNotSupported
 from textual.widgets import TabbedContent
 
+from ..config import Settings
+from ..core.lineage import Kind, Node
+from ..core.modelfile import ModelfileError, parse_modelfile
+from ..ollama.client import OllamaError
+from ..services.compare import compare_models, latest_backup
+from ..services.detail import load_detail
+from ..services.rebuild import RebuildError
+from ..services.session import Session, open_session
+from ..services.store import StoreError
 from .actions import bindings
-from .client import OllamaError
 from .commands import ActionsProvider
-from .compare import compare_models, latest_backup
-from .config import Settings
-from .detail import load_detail
-from .lineage import Kind, Node
-from .modelfile import ModelfileError, parse_modelfile
-from .rebuild import RebuildError
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
@@ -37,15 +39,13 @@ from .screens.main import MainScreen
 from .screens.pick_base import PickBaseScreen
 from .screens.pull import PullScreen
 from .screens.rebuild import RebuildScreen
-from .session import Session, open_session
-from .store import StoreError
 from .widgets.lineage_tree import Clock, LineageTree, utc_now
 
 
 def styles_dir() -> Path:
     """Next to the package in a wheel; the repository's top-level styles/ in a checkout."""
-    bundled = Path(__file__).parent / "styles"
-    return bundled if bundled.is_dir() else Path(__file__).parents[2] / "styles"
+    bundled = Path(__file__).parents[1] / "styles"
+    return bundled if bundled.is_dir() else Path(__file__).parents[3] / "styles"
 
 
 class LineageApp(App[None]):

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, ProgressBar, Static
 
-from ..client import Progress
+from ...ollama.client import Progress
 
 
 class PullScreen(ModalScreen[None]):

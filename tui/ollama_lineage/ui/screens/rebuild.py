@@ -17,9 +17,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Log, ProgressBar, Static
 
-from ..client import Progress
-from ..diff import summarize
-from ..rebuild import Plan
+from ...core.diff import summarize
+from ...ollama.client import Progress
+from ...services.rebuild import Plan
 
 
 class RebuildScreen(ModalScreen[None]):

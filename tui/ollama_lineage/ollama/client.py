@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from . import __version__
+from .. import __version__
 
 WEIGHTS_BLOB = re.compile(r"^FROM\s+\S*sha256[-:]([0-9a-f]{64})\s*$", re.MULTILINE | re.IGNORECASE)
 

@@ -15,8 +15,8 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
-from ..client import GenerateChunk
-from ..compare import SideResult
+from ...ollama.client import GenerateChunk
+from ...services.compare import SideResult
 
 
 class CompareScreen(Screen[None]):

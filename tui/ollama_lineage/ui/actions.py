@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
-from .states import State
+from ..core.states import State
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from .lineage import Link, ModelFacts, Upstream
+from ..core.lineage import Link, ModelFacts, Upstream
 
 MIGRATIONS: tuple[str, ...] = (
     """

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .client import GenerateChunk
+from ..ollama.client import GenerateChunk
 from .rebuild import RebuildError
 from .session import Session
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..diff import DiffRow, side_by_side, summarize
+from ...core.diff import DiffRow, side_by_side, summarize
 
 MARKS = {"same": " ", "changed": "≠", "removed": "−", "added": "+"}
 

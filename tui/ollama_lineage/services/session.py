@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from .client import OllamaClient
-from .config import Settings
+from ..config import Settings
+from ..ollama.client import OllamaClient
 from .rebuild import Rebuilder
-from .registry import UpstreamChecker
 from .store import Store
 from .sync import Syncer
+from .upstream import UpstreamChecker
 
 
 @dataclass

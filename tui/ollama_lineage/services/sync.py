@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from .client import OllamaClient, ShowResult, TagEntry
-from .lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
-from .names import BACKUP_MARK, backup_origin, normalize_name, same_model
-from .overrides import derive_recipe
+from ..core.lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
+from ..core.names import BACKUP_MARK, backup_origin, normalize_name, same_model
+from ..core.overrides import derive_recipe
+from ..ollama.client import OllamaClient, ShowResult, TagEntry
 from .store import Store, StoredRecipe
 
 

@@ -17,9 +17,9 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from ...core.lineage import Node, Snapshot
+from ...core.states import State
 from ..actions import bindings
-from ..lineage import Node, Snapshot
-from ..states import State
 from . import format as fmt
 
 PREFIX = 4  # fold icon + state symbol

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from textual.widgets import DataTable
 
-from ..store import Event
+from ...services.store import Event
 from . import format as fmt
 
 
