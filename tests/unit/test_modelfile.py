@@ -125,16 +125,34 @@ def test_typed_parameters() -> None:
         ("# only a comment\n", "no FROM line"),
         ("FROM qwq\nFROM llama3.2", "line 2: a recipe has exactly one FROM line"),
         ("FROM qwq\nPARAMETER foo 1", "line 2: unknown parameter 'foo'"),
-        ("FROM qwq\nPARAMETER num_ctx 1.5", "line 2: invalid int value [1.5]"),
-        ("FROM qwq\nPARAMETER num_ctx 1e+06", "line 2: invalid int value [1e+06]"),
+        (
+            "FROM qwq\nPARAMETER num_ctx 1.5",
+            'line 2: PARAMETER num_ctx: "1.5" is not an integer (invalid int value)',
+        ),
+        (
+            "FROM qwq\nPARAMETER num_ctx 1e+06",
+            'line 2: PARAMETER num_ctx: "1e+06" is not an integer (invalid int value)',
+        ),
         (
             "FROM qwq\nPARAMETER seed 9223372036854775808",
-            "line 2: invalid int value [9223372036854775808]",
+            'line 2: PARAMETER seed: "9223372036854775808" is out of range (invalid int value)',
         ),
-        ("FROM qwq\nPARAMETER temperature hot", "line 2: invalid float value [hot]"),
-        ("FROM qwq\nPARAMETER temperature nan", "line 2: invalid float value [nan]"),
-        ("FROM qwq\nPARAMETER top_p 1e39", "line 2: invalid float value [1e39]"),
-        ("FROM qwq\nPARAMETER use_mmap yes", "line 2: invalid bool value [yes]"),
+        (
+            "FROM qwq\nPARAMETER temperature hot",
+            'line 2: PARAMETER temperature: "hot" is not a number (invalid float value)',
+        ),
+        (
+            "FROM qwq\nPARAMETER temperature nan",
+            'line 2: PARAMETER temperature: "nan" is not a number (invalid float value)',
+        ),
+        (
+            "FROM qwq\nPARAMETER top_p 1e39",
+            'line 2: PARAMETER top_p: "1e39" is out of range (invalid float value)',
+        ),
+        (
+            "FROM qwq\nPARAMETER use_mmap yes",
+            'line 2: PARAMETER use_mmap: "yes" is not true or false (invalid bool value)',
+        ),
         ("FROM qwq\nPARAMETER num_ctx", "line 2: PARAMETER needs a name and a value"),
         ("FROM qwq\nPARAMETER num-ctx 8", "line 2: invalid parameter name 'num-ctx'"),
         (
@@ -197,12 +215,12 @@ def test_coerce_parameter_keeps_stop_as_one_string() -> None:
     assert coerce_parameter("temperature", "1") == 1.0
     assert coerce_parameter("use_mmap", "TRUE") is True
     assert coerce_parameter("seed", "-0009223372036854775808") == -(2**63)
-    with pytest.raises(ModelfileError, match=r"^invalid int value \[9{5000}\]$"):
+    with pytest.raises(ModelfileError, match=r'^PARAMETER seed: "9{5000}" is out of range'):
         coerce_parameter("seed", "9" * 5000)
     with pytest.raises(ModelfileError) as info:
         coerce_parameter("num_gpu", "١")  # Arabic-Indic digit: int() would take it, Go refuses
     assert info.value.line is None
-    assert str(info.value) == "invalid int value [١]"
+    assert str(info.value) == 'PARAMETER num_gpu: "١" is not an integer (invalid int value)'
 
 
 # --- rendering --------------------------------------------------------------------------------

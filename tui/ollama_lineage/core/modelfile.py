@@ -237,8 +237,23 @@ def coerce_parameter(name: str, raw: str, *, line: int | None = None) -> ParamVa
     else:
         parsed = _BOOL_TEXT.get(raw)
     if parsed is None:
-        raise ModelfileError(f"invalid {kind.__name__} value [{raw}]", line)
+        # Name the parameter and the value; Ollama's own words follow in brackets.
+        pattern = _DIGITS if kind is int else _FLOAT_TEXT if kind is float else None
+        why = _NOT_A[kind]
+        if pattern is not None and pattern.fullmatch(raw):
+            why = "is out of range"
+        raise ModelfileError(
+            f'PARAMETER {name}: "{raw}" {why} (invalid {kind.__name__} value)', line
+        )
     return parsed
+
+
+_DIGITS = re.compile(r"[+-]?[0-9]+")
+_NOT_A: dict[type, str] = {
+    int: "is not an integer",
+    float: "is not a number",
+    bool: "is not true or false",
+}
 
 
 # --- parsing -----------------------------------------------------------------------------
