@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -208,3 +212,142 @@ def test_names_are_matched_like_ollama_does(demo, tmp_path, capsys):
     assert run(demo, tmp_path / "db", "history", full_name, "--json") == 0
     (event,) = json.loads(capsys.readouterr().out)
     assert (event["name"], event["kind"]) == ("qwq:latest_20K", "build")
+
+
+# --- issue 10: a CLI for cron ------------------------------------------------------------------
+
+
+def test_rebuilding_a_model_the_server_lacks_says_so_without_tui_keys(demo, tmp_path, capsys):
+    demo.clear_requests()
+    code = run(demo, tmp_path / "db", "rebuild", "nosuch:model", "--yes")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"error: no model nosuch:model on {demo.url}\n"
+    assert writes(demo) == []
+
+
+def test_rebuilding_an_untracked_model_names_the_command_to_adopt_it(demo, tmp_path, capsys):
+    code = run(demo, tmp_path / "db", "rebuild", "my-gguf:latest", "--yes")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: my-gguf:latest has no recipe to rebuild from (untracked)")
+    assert "ollama-lineage track my-gguf:latest --from BASE" in err
+    assert " with t" not in err
+    assert writes(demo) == []
+
+
+def test_status_names_commands_not_keys(demo, tmp_path, capsys):
+    db = tmp_path / "db"
+    assert run(demo, db, "status", "--check-upstream", "--registry", demo.registry_url) == 1
+    out = capsys.readouterr().out
+    assert "ollama-lineage pull qwq:latest" in out  # update available upstream
+    assert "ollama-lineage track my-gguf:latest --from BASE" in out
+    assert "press " not in out and "(t, " not in out
+    _, models = status(demo, db, capsys)
+    assert all("press " not in m["reason"] for m in models.values())
+
+
+class NotOllama(BaseHTTPRequestHandler):
+    """Some other web server on the port: an HTML page for every path."""
+
+    def do_GET(self) -> None:
+        page = b"<html><head><title>404 Not Found</title></head>\n<body>nginx</body></html>\n"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotOllama)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_web_server_that_is_not_ollama_is_named_in_one_line(web_server, tmp_path, capsys):
+    code = main(["status", "--host", web_server, "--db", str(tmp_path / "db")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        f"error: {web_server} does not look like an Ollama server (HTTP 404); "
+        "check --host or OLLAMA_HOST\n"
+    )
+
+
+def test_a_wrong_path_on_the_stand_in_is_not_ollama_either(demo, tmp_path, capsys):
+    host = f"{demo.url}/not-here"
+    code = main(["rebuild", "--all-stale", "--yes", "--host", host, "--db", str(tmp_path / "db")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: {host} does not look like an Ollama server (HTTP 404)")
+    assert "page not found" not in err
+
+
+def test_history_without_a_name_shows_recent_activity_across_models(demo, tmp_path, capsys):
+    db = tmp_path / "db"
+    demo.pull("qwq:latest")
+    assert run(demo, db, "pull", "llama3.2:latest") == 0
+    assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes") == 0
+    capsys.readouterr()
+    assert run(demo, db, "history") == 0  # the last 24 hours by default
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert " qwq:latest_20K " in lines[0] and " build " in lines[0] and "success" in lines[0]
+    assert " llama3.2:latest " in lines[1] and " pull " in lines[1]
+
+    assert run(demo, db, "history", "--since", "1h", "--json") == 0
+    events = json.loads(capsys.readouterr().out)
+    assert [(e["name"], e["kind"]) for e in events] == [
+        ("qwq:latest_20K", "build"),
+        ("llama3.2:latest", "pull"),
+    ]
+    tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
+    assert run(demo, db, "history", "--since", tomorrow) == 0
+    assert capsys.readouterr().out == (f"no history for any model on {demo.url} since {tomorrow}\n")
+
+
+def test_history_refuses_a_since_it_cannot_read(demo, tmp_path, capsys):
+    demo.clear_requests()
+    assert run(demo, tmp_path / "db", "history", "--since", "last tuesday") == 2
+    assert "invalid --since value 'last tuesday': use e.g. 30m, 24h, 7d" in capsys.readouterr().err
+
+
+def test_rebuild_is_one_line_per_model_unless_verbose(demo, tmp_path, capsys):
+    db = tmp_path / "db"
+    demo.pull("qwq:latest")
+    capsys.readouterr()
+    assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes") == 0
+    out = capsys.readouterr().out
+    (line,) = out.splitlines()
+    assert line.startswith("qwq:latest_20K: rebuilt from qwq:latest (")
+    assert "backup qwq:latest_20K.bak-" in line
+    assert "{" not in out and "success" not in out
+
+    demo.pull("qwq:latest")
+    assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes", "-v") == 0
+    out = capsys.readouterr().out
+    assert '"from": "qwq:latest"' in out and '"num_ctx": 20000' in out
+    assert "  success" in out  # streamed progress
+    assert out.splitlines()[-1].startswith("qwq:latest_20K: rebuilt from qwq:latest (")
+
+
+def test_a_bad_parameter_value_names_the_parameter_and_the_value(demo, tmp_path, capsys):
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text("FROM qwq:latest\nPARAMETER num_ctx ;\n")
+    demo.clear_requests()
+    args = ["track", "qwq:latest_20K", "--from", "qwq:latest", "-f", str(modelfile)]
+    code = run(demo, tmp_path / "db", *args)
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f'error: {modelfile}: line 2: PARAMETER num_ctx: ";" is not an integer'
+        " (invalid int value)\n"
+    )
+    assert demo.requests == []

@@ -6,24 +6,56 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from . import __version__
 from .config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
-from .core.lineage import Snapshot
+from .core.lineage import Kind, Node, Snapshot
 from .core.modelfile import ModelfileError, parse_modelfile
 from .core.names import InvalidModelName, parse_model_name
-from .ollama.client import OllamaError, Progress
+from .core.states import State
+from .ollama.client import ApiError, OllamaError, Progress
 from .services.rebuild import RebuildError
+from .services.recipes import (
+    Action,
+    Applied,
+    FolderPlan,
+    RecipeError,
+    apply_change,
+    export_all,
+    plan_folder,
+    read_folder,
+    record_adoption,
+)
 from .services.session import Session, open_session
 from .services.store import StoreError
 
 EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
-USER_ERRORS = (OllamaError, RebuildError, ModelfileError, InvalidModelName, StoreError, ConfigError)
+# plan and apply follow terraform's -detailed-exitcode: 0 nothing to do, 2 changes, 1 error.
+PLAN_CHANGES, PLAN_ERROR = 2, 1
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (no such model, no recipe): exit 2, nothing sent."""
+
+
+USER_ERRORS = (
+    UsageError,
+    OllamaError,
+    RebuildError,
+    ModelfileError,
+    InvalidModelName,
+    StoreError,
+    ConfigError,
+    RecipeError,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("names", nargs="*", metavar="NAME")
     rebuild.add_argument("--all-stale", action="store_true", help="every stale derivative")
     rebuild.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    rebuild.add_argument(
+        "-v", "--verbose", action="store_true", help="print the create request and its progress"
+    )
 
     pull = sub.add_parser("pull", parents=[common], help="pull a base, then show what went stale")
     pull.add_argument("name")
@@ -75,13 +110,44 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--prompt", required=True)
     compare.add_argument("--seed", type=int, default=42)
 
-    history = sub.add_parser("history", parents=[common], help="builds, pulls and rollbacks")
-    history.add_argument("name")
+    history = sub.add_parser(
+        "history", parents=[common], help="builds, pulls and rollbacks (all models: --since)"
+    )
+    history.add_argument("name", nargs="?", help="one model (default: every model)")
+    history.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="30m, 24h, 7d or an ISO date/time (default without a name: 24h)",
+    )
     history.add_argument("--json", action="store_true")
 
-    export = sub.add_parser("export", parents=[common], help="print or write a recipe")
-    export.add_argument("name")
+    export = sub.add_parser("export", parents=[common], help="print or write recipes")
+    export.add_argument("name", nargs="?")
     export.add_argument("-o", "--output", type=Path)
+    export.add_argument(
+        "--all",
+        dest="all_dir",
+        type=Path,
+        metavar="DIR",
+        help="one NAME.Modelfile per tracked derivative (':' written '@', '/' written '+')",
+    )
+
+    plan = sub.add_parser(
+        "plan", parents=[common], help="compare a folder of recipes with the server"
+    )
+    plan.add_argument("dir", type=Path, metavar="DIR")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--prune", action="store_true", help="also list models to delete")
+
+    apply = sub.add_parser("apply", parents=[common], help="make the server follow a folder")
+    apply.add_argument("dir", type=Path, metavar="DIR")
+    apply.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    apply.add_argument(
+        "--prune", action="store_true", help="delete models this app created whose file is gone"
+    )
+    apply.add_argument(
+        "-v", "--verbose", action="store_true", help="print each create request and its progress"
+    )
 
     fake = sub.add_parser("fake-server", help="run the stand-in Ollama server")
     fake.add_argument("--port", type=int, default=11435)
@@ -114,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_run_command(args, settings))
     except USER_ERRORS as exc:
         # A failed operation (old model kept) is 1, like "something to do"; a server or
-        # input that cannot be used at all is 2, so cron can tell them apart.
-        print(f"error: {exc}", file=sys.stderr)
+        # input that cannot be used at all is 2, so cron can tell them apart. plan and apply
+        # use terraform's codes instead, where 2 means "changes".
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"error: {line}", file=sys.stderr)
+        if args.command in ("plan", "apply"):
+            return PLAN_ERROR
         return EXIT_ATTENTION if isinstance(exc, RebuildError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -175,6 +245,10 @@ def _validate(args: argparse.Namespace) -> None:
 
 async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
     _validate(args)
+    if args.command in ("plan", "apply"):
+        # A folder that does not parse, names a model twice or loops is refused before any
+        # request: nothing is sent, nothing applied.
+        args.folder = read_folder(args.dir)
     commands: dict[str, Callable[[Session, argparse.Namespace], Awaitable[int]]] = {
         "status": _status,
         "track": _track,
@@ -184,11 +258,47 @@ async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         "compare": _compare,
         "history": _history,
         "export": _export,
+        "plan": _plan,
+        "apply": _apply,
     }
     async with open_session(settings) as session:
-        await session.syncer.poll()
+        await _first_poll(session)
         _resolve_names(args, session)
+        _require_models(args, session)
         return await commands[args.command](session, args)
+
+
+async def _first_poll(session: Session) -> None:
+    """Ollama always answers /api/tags; a 404 there means some other server on that port."""
+    try:
+        await session.syncer.poll()
+    except ApiError as exc:
+        if exc.status in (404, 405) and session.syncer.requests["show"] == 0:
+            raise OllamaError(
+                f"{session.settings.host} does not look like an Ollama server "
+                f"(HTTP {exc.status}); check --host or OLLAMA_HOST"
+            ) from None
+        raise
+
+
+# The commands that act on a model the server must already have, and the arguments naming it.
+_NEEDS_MODEL = {
+    "track": ("child", "base"),
+    "rebuild": ("names",),
+    "rollback": ("name",),
+    "compare": ("name",),
+    "export": ("name",),
+}
+
+
+def _require_models(args: argparse.Namespace, session: Session) -> None:
+    nodes = session.syncer.snapshot.nodes
+    for attr in _NEEDS_MODEL.get(args.command, ()):
+        value = getattr(args, attr, None)
+        for name in value if isinstance(value, list) else [value] if value else []:
+            node = nodes.get(name)
+            if node is None or node.facts is None or node.kind is Kind.MISSING:
+                raise UsageError(f"no model {name} on {session.settings.host}")
 
 
 def _resolve_names(args: argparse.Namespace, session: Session) -> None:
@@ -220,7 +330,7 @@ def _as_json(snapshot: Snapshot) -> list[dict[str, object]]:
             "kind": n.kind.value,
             "state": n.state.word,
             "base": n.base,
-            "reason": n.reason,
+            "reason": cli_reason(n),
             "digest": n.facts.digest if n.facts else None,
             "depth": n.depth,
         }
@@ -234,13 +344,33 @@ def render_tree(snapshot: Snapshot) -> str:
     lines = []
     for node in snapshot.walk():
         label = "  " * node.depth + node.name
-        lines.append(f"{node.state.symbol} {label:<{width}} {node.state.word:<16} {node.reason}")
+        lines.append(
+            f"{node.state.symbol} {label:<{width}} {node.state.word:<16} {cli_reason(node)}"
+        )
     return "\n".join(lines) if lines else "(no models on the server)"
+
+
+# The tree's reasons name TUI keys ("press p to pull", "(t, track)"); the CLI names commands.
+_KEY_HINTS = (
+    (re.compile(r"press \w to (\w+)"), r"run: ollama-lineage \1 {name}"),
+    (re.compile(r"\((?:\w|ctrl\+\w), (\w+)\)"), r"(ollama-lineage \1)"),
+    (re.compile(r"(\w+) it with \w\b"), r"\1 it: ollama-lineage \1 {name}"),
+)
+
+
+def cli_reason(node: Node) -> str:
+    text = node.reason
+    for pattern, replacement in _KEY_HINTS:
+        text = pattern.sub(replacement.replace("{name}", node.name), text)
+    if node.state is State.UNTRACKED and "ollama-lineage track" in text:
+        text = text.replace("ollama-lineage track", f"ollama-lineage track {node.name} --from BASE")
+    return text
 
 
 async def _track(session: Session, args: argparse.Namespace) -> int:
     text = args.file.read_text(encoding="utf-8") if args.file else None
     stored = await session.rebuilder.track(args.child, args.base, text)
+    await record_adoption(session, args.child)
     node = session.syncer.snapshot.nodes[args.child]
     print(f"{args.child} tracked from {stored.link.base}: {node.state.word}")
     print(stored.text, end="")
@@ -248,40 +378,63 @@ async def _track(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _rebuild(session: Session, args: argparse.Namespace) -> int:
-    names = session.syncer.snapshot.stale_in_order() if args.all_stale else args.names
+    snapshot = session.syncer.snapshot
+    names = snapshot.stale_in_order() if args.all_stale else args.names
     if not names:
         print("nothing to rebuild" if args.all_stale else "name a model or pass --all-stale")
         return EXIT_OK if args.all_stale else EXIT_ERROR
+    recipes = await session.store.recipes(session.settings.host_key)
+    for name in names:
+        if name not in recipes:
+            node = session.syncer.snapshot.nodes[name]
+            raise UsageError(
+                f"{name} has no recipe to rebuild from ({node.state.word}); adopt it first: "
+                f"ollama-lineage track {name} --from BASE"
+            )
     failures = 0
     for name in names:
         plan = await session.rebuilder.plan(name)
-        print(f"{name}: create from {plan.base} ({plan.base_digest[:12]}), backup {plan.backup}")
-        print("  request: " + json.dumps(plan.request))
+        notes = []
         if plan.guessed:
-            print("  note: recipe guessed (base had changed before first sight); check the diff")
+            notes.append("note: recipe guessed (base had changed before first sight)")
         if plan.stale_base and plan.stale_base not in names:
-            print(
-                f"  note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
+            notes.append(
+                f"note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
             )
+        if args.verbose or not args.yes:
+            head = f"{name}: create from {plan.base} ({plan.base_digest[:12]})"
+            print(f"{head}, backup {plan.backup}")
+            if args.verbose:
+                print(_indent(json.dumps(plan.request, indent=2)))
+            for note in notes:
+                print(f"  {note}")
         if not args.yes and not _confirm("  rebuild? [y/N] "):
-            print("  skipped")
+            print(f"{name}: skipped")
             continue
+        before = session.syncer.snapshot.nodes[name].facts
         try:
-            digest = await session.rebuilder.run(plan, _print_progress)
+            digest = await session.rebuilder.run(plan, _print_progress if args.verbose else None)
         except RebuildError as exc:
             failures += 1
-            print(f"  {exc}", file=sys.stderr)
+            print(f"{name}: {exc}", file=sys.stderr)
             continue
-        print(
-            f"  done: {name} is now {digest[:12]} "
-            f"({session.syncer.snapshot.nodes[name].state.word})"
+        state = session.syncer.snapshot.nodes[name].state.word
+        was = before.digest[:12] if before else "-"
+        line = (
+            f"{name}: rebuilt from {plan.base} ({was} → {digest[:12]}, {state}), "
+            f"backup {plan.backup}"
         )
+        print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
     return EXIT_ATTENTION if failures else EXIT_OK
 
 
-def _confirm(question: str) -> bool:
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _confirm(question: str, what: str = "rebuild") -> bool:
     if not sys.stdin.isatty():
-        raise RebuildError("not asking on a non-interactive input: pass --yes to rebuild")
+        raise RebuildError(f"not asking on a non-interactive input: pass --yes to {what}")
     return input(question).strip().lower() in {"y", "yes"}
 
 
@@ -325,24 +478,57 @@ async def _compare(session: Session, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``30m``, ``24h``, ``7d``, ``2w`` ago, or an ISO date/time (local time): a Unix time."""
+    now = time.time() if now is None else now
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match:
+        return now - float(match[1]) * _UNIT_SECONDS[match[2]]
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ConfigError(
+            f"invalid --since value {text!r}: use e.g. 30m, 24h, 7d or 2026-01-31"
+        ) from None
+
+
 async def _history(session: Session, args: argparse.Namespace) -> int:
+    since_text = args.since or (None if args.name else "24h")
+    since = parse_since(since_text) if since_text else None
     events = await session.store.history(session.settings.host_key, args.name)
+    if since is not None:
+        events = [e for e in events if e.started_at >= since]
     if args.json:
         print(json.dumps([e.__dict__ for e in events], indent=2))
         return EXIT_OK
     if not events:
-        print(f"no history for {args.name}")
+        scope = args.name or f"any model on {session.settings.host}"
+        print(f"no history for {scope}" + (f" since {since_text}" if since_text else ""))
+    width = max((len(e.name) for e in events), default=0)
     for e in events:
-        from datetime import datetime
-
         when = datetime.fromtimestamp(e.started_at).strftime("%Y-%m-%d %H:%M:%S")
         change = f"{(e.digest_before or '-')[:12]} → {(e.digest_after or '-')[:12]}"
         extra = f" from {e.base}" if e.base else ""
-        print(f"{when}  {e.kind:<13} {e.status:<8} {change}{extra}  {e.error or ''}".rstrip())
+        who = "" if args.name else f"{e.name:<{width}}  "
+        print(f"{when}  {who}{e.kind:<13} {e.status:<8} {change}{extra}  {e.error or ''}".rstrip())
     return EXIT_OK
 
 
 async def _export(session: Session, args: argparse.Namespace) -> int:
+    if args.all_dir is not None:
+        if args.name or args.output:
+            raise ConfigError("export --all DIR writes every recipe: give no NAME and no -o")
+        exported = await export_all(session, args.all_dir)
+        for name, why in exported.skipped.items():
+            print(f"skipped {name}: {why}", file=sys.stderr)
+        print(f"wrote {len(exported.written)} recipes to {args.all_dir}")
+        return EXIT_OK
+    if not args.name:
+        raise ConfigError("name a model to export, or pass --all DIR")
     stored = await session.rebuilder.recipe(args.name)
     if args.output:
         args.output.write_text(stored.text, encoding="utf-8")
@@ -350,6 +536,75 @@ async def _export(session: Session, args: argparse.Namespace) -> int:
     else:
         print(stored.text, end="")
     return EXIT_OK
+
+
+async def _plan(session: Session, args: argparse.Namespace) -> int:
+    plan = await plan_folder(session, args.folder, prune=args.prune)
+    if args.json:
+        print(json.dumps({"host": session.settings.host, **plan.as_json()}, indent=2))
+    else:
+        print_plan(plan)
+    return PLAN_CHANGES if plan.changes else EXIT_OK
+
+
+def print_plan(plan: FolderPlan) -> None:
+    width = max((len(c.name) for c in plan.changes), default=0)
+    for change in plan.changes:
+        print(f"{change.action.symbol} {change.name:<{width}}  {change.reason}")
+        for line in change.diff:
+            print(f"    {line}")
+        for note in change.notes:
+            print(f"    note: {note}")
+    for warning in plan.warnings:
+        print(f"note: {warning}")
+    print(plan.summary)
+
+
+async def _apply(session: Session, args: argparse.Namespace) -> int:
+    plan = await plan_folder(session, args.folder, prune=args.prune)
+    if not plan.changes:
+        print(plan.summary)
+        return EXIT_OK
+    if not args.yes:
+        print_plan(plan)
+        if not _confirm("apply these changes? [y/N] ", "apply"):
+            print("nothing applied")
+            return EXIT_OK
+    done: list[str] = []
+    for change in plan.changes:
+        if args.verbose and change.action is not Action.DELETE:
+            recipe = args.folder[next(k for k in args.folder if k.lower() == change.name.lower())]
+            print(f"{change.action.symbol} {change.name}: create request")
+            print(_indent(json.dumps(recipe.recipe.create_request(change.name), indent=2)))
+        try:
+            applied = await apply_change(
+                session, change, args.folder, _print_progress if args.verbose else None
+            )
+        except (RebuildError, OllamaError) as exc:
+            left = len(plan.changes) - len(done) - 1
+            print(f"{change.action.symbol} {change.name}: {exc}", file=sys.stderr)
+            print(
+                f"apply stopped: {len(done)} done, {change.name} failed, {left} not started",
+                file=sys.stderr,
+            )
+            return PLAN_ERROR
+        done.append(change.name)
+        print(f"{change.action.symbol} {change.name}: {_applied_line(applied)}")
+    print(
+        f"Apply complete: {plan.count(Action.CREATE)} created, "
+        f"{plan.count(Action.REBUILD) + plan.count(Action.DRIFT)} rebuilt, "
+        f"{plan.count(Action.DELETE)} deleted."
+    )
+    return EXIT_OK
+
+
+def _applied_line(applied: Applied) -> str:
+    change, digest = applied.change, (applied.digest or "")[:12]
+    if change.action is Action.CREATE:
+        return f"created from {change.base} ({digest})"
+    if change.action is Action.DELETE:
+        return "deleted"
+    return f"rebuilt from {change.base} ({digest}), backup {applied.backup}"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,344 @@
+"""Recipes as code: export --all, plan and apply against the stand-in server."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from ollama_lineage.cli import main
+from ollama_lineage.core.lineage import ModelFacts, build_snapshot
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services.recipes import Recorded, file_name, find_drift, model_name
+
+BASE, CHILD, GRANDCHILD = "qwq:latest", "qwq:latest_20K", "qwq:latest_20K-coder"
+MARIO = "llama3.2:latest-mario"
+
+
+def run(fake: FakeOllama, db: Path, *args: str) -> int:
+    return main([*args, "--host", fake.host, "--db", str(db)])
+
+
+def writes(fake: FakeOllama) -> list[tuple[str, str]]:
+    """Every request that changes the server, as (route, model)."""
+    found = []
+    for r in fake.requests:
+        if r.path == "/api/copy":
+            found.append(("copy", r.body["destination"]))
+        elif r.path in ("/api/create", "/api/delete"):
+            found.append((r.path.rsplit("/", 1)[1], r.body["model"]))
+    return found
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "lineage.sqlite3"
+
+
+@pytest.fixture
+def folder(fake: FakeOllama, db: Path, tmp_path: Path, capsys) -> Path:
+    """The demo with its stale model rebuilt, exported: the server matches the folder."""
+    assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0
+    recipes = tmp_path / "recipes"
+    assert run(fake, db, "export", "--all", str(recipes)) == 0
+    capsys.readouterr()
+    fake.clear_requests()
+    return recipes
+
+
+def plan(fake, db, folder, capsys, *extra) -> tuple[int, str, str]:
+    """Exit code, stdout with the name column's padding squeezed to one space, stderr."""
+    capsys.readouterr()
+    code = run(fake, db, "plan", str(folder), *extra)
+    out, err = capsys.readouterr()
+    squeezed = "\n".join(" ".join(line.split()) for line in out.splitlines())
+    return code, squeezed + "\n", err
+
+
+# --- file names -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [
+        ("qwq:latest_20K", "qwq@latest_20K.Modelfile"),
+        ("me/coder:7b", "me+coder@7b.Modelfile"),
+        ("reg.local:5000/team/m:v1.2", "reg.local@5000+team+m@v1.2.Modelfile"),
+    ],
+)
+def test_file_names_map_both_ways(name, file):
+    assert file_name(name) == file
+    assert model_name(file) == name
+
+
+def test_a_file_name_without_a_tag_means_latest():
+    assert model_name("qwq.Modelfile") == "qwq:latest"
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def test_export_all_writes_one_recipe_per_tracked_derivative(fake, db, tmp_path, capsys):
+    out_dir = tmp_path / "recipes"
+    assert run(fake, db, "export", "--all", str(out_dir)) == 0
+    out, err = capsys.readouterr()
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "llama3.2@latest-mario.Modelfile",
+        "qwq@latest_20K-coder.Modelfile",
+        "qwq@latest_20K.Modelfile",
+    ]
+    # FROM the base's name and only the overrides: what `ollama create -f` takes.
+    assert (out_dir / "qwq@latest_20K.Modelfile").read_text() == (
+        "FROM qwq:latest\nPARAMETER num_ctx 20000\nPARAMETER num_thread 16\n"
+    )
+    coder = (out_dir / "qwq@latest_20K-coder.Modelfile").read_text()
+    assert coder.startswith("FROM qwq:latest_20K\n") and "TEMPLATE" not in coder
+    assert "wrote 3 recipes" in out
+    assert "skipped mistral:7b-long" in err  # orphaned: its base is gone
+    assert writes(fake) == []
+    # export NAME keeps working and says the same thing.
+    assert run(fake, db, "export", CHILD) == 0
+    assert capsys.readouterr().out == (out_dir / "qwq@latest_20K.Modelfile").read_text()
+
+
+def test_export_then_plan_has_nothing_to_do(fake, db, folder, capsys):
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 0
+    assert out.strip() == "No changes: the server matches the folder (3 models)."
+    assert writes(fake) == []
+
+
+# --- edit → plan → apply → plan ---------------------------------------------------------------
+
+
+def test_an_edited_file_is_planned_applied_and_then_plans_clean(fake, db, folder, capsys):
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
+
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 2
+    lines = out.splitlines()
+    assert lines[0].startswith(f"~ {CHILD}") and "recipe changed" in lines[0]
+    assert "- PARAMETER num_ctx 20000" in out and "+ PARAMETER num_ctx 32768" in out
+    assert f"~ {GRANDCHILD}" in out and f"its base {CHILD} is rebuilt first" in out
+    assert lines[-1] == (
+        "Plan: 0 to create, 2 to rebuild, 0 drifted (rebuilt from the file), 0 to delete;"
+        " 1 unchanged."
+    )
+    assert writes(fake) == []
+
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    out = capsys.readouterr().out
+    creates = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert [c["model"] for c in creates] == [CHILD, GRANDCHILD]  # parents first
+    assert creates[0]["from"] == BASE
+    assert creates[0]["parameters"] == {"num_ctx": 32768, "num_thread": 16}
+    ops = writes(fake)
+    assert ops[0][0] == "copy" and ops[0][1].startswith(f"{CHILD}.bak-")  # backup first
+    assert ops.index(("create", CHILD)) < ops.index(("create", GRANDCHILD))
+    assert MARIO not in {model for _, model in ops}
+    assert f"~ {CHILD}: rebuilt from {BASE}" in out
+    assert out.splitlines()[-1] == "Apply complete: 0 created, 2 rebuilt, 0 deleted."
+
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert (code, out.strip()) == (0, "No changes: the server matches the folder (3 models).")
+
+
+def test_a_new_file_creates_its_model_without_a_backup(fake, db, folder, capsys):
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 2
+    assert "+ qwq:8k create from qwq:latest" in out
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert writes(fake) == [("create", "qwq:8k")]
+    (create,) = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert create["from"] == BASE and create["parameters"] == {"num_ctx": 8192}
+    assert fake.digest("qwq:8k") is not None
+    code, _, _ = plan(fake, db, folder, capsys)
+    assert code == 0
+
+
+def test_models_not_in_the_folder_are_never_touched(fake, db, folder, capsys):
+    (folder / "qwq@latest_20K-coder.Modelfile").unlink()
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_thread 16", "num_thread 8"))
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert {model for _, model in writes(fake) if not model.startswith(f"{CHILD}.bak-")} == {CHILD}
+    code, _, _ = plan(fake, db, folder, capsys)
+    assert code == 0  # the coder is stale now, but it is not the folder's business
+
+
+def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(fake, db, folder, capsys):
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
+    fake.fail("/api/create", status=500, error="out of disk")
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    err = capsys.readouterr().err
+    assert "out of disk" in err and "apply stopped" in err
+    assert ("create", GRANDCHILD) not in writes(fake)  # never built on a failed parent
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 2 and f"~ {CHILD}" in out
+
+
+# --- drift ----------------------------------------------------------------------------------
+
+
+def test_a_model_recreated_outside_is_drift_and_apply_puts_the_recipe_back(
+    fake, db, folder, capsys
+):
+    before = fake.digest(CHILD)
+    fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 2
+    assert out.splitlines()[0].startswith(f"! {CHILD} drift: changed outside ollama-lineage")
+    assert "1 drifted" in out
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    creates = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert creates[0]["model"] == CHILD
+    assert creates[0]["parameters"] == {"num_ctx": 20000, "num_thread": 16}
+    assert fake.digest(CHILD) == before  # the recipe's model again
+    backups = [model for op, model in writes(fake) if op == "copy"]
+    assert backups and backups[0].startswith(f"{CHILD}.bak-")  # the outside version is kept
+    code, _, _ = plan(fake, db, folder, capsys)
+    assert code == 0
+
+
+def test_adopting_the_server_version_turns_drift_into_a_recipe_change(fake, db, folder, capsys):
+    fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096, "num_thread": 16})
+    assert run(fake, db, "track", CHILD, "--from", BASE) == 0
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 2
+    assert f"~ {CHILD} rebuild: recipe changed" in out and "drift:" not in out
+    assert "- PARAMETER num_ctx 4096" in out
+
+
+def test_find_drift_compares_with_the_recorded_digest():
+    snapshot = build_snapshot(
+        [
+            ModelFacts("b:latest", "d-base", weights_blob="w"),
+            ModelFacts("c:latest", "d-now", parent_model="b:latest", weights_blob="w"),
+            ModelFacts("e:latest", "d-same", parent_model="b:latest", weights_blob="w"),
+        ]
+    )
+    drift = find_drift(
+        snapshot,
+        {
+            "c:latest": Recorded("d-then", "built"),
+            "e:latest": Recorded("d-same", "first seen"),
+            "b:latest": Recorded("d-old", "first seen"),  # a base moving is no drift
+        },
+    )
+    assert list(drift) == ["c:latest"]
+    assert drift["c:latest"].current == "d-now"
+    assert "built as d-then" in drift["c:latest"].reason
+
+
+# --- asking, prune, JSON ----------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def edit_child(folder: Path) -> None:
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
+
+
+def test_apply_without_yes_shows_the_plan_and_asks(fake, db, folder, capsys, monkeypatch):
+    edit_child(folder)
+    monkeypatch.setattr("sys.stdin", Terminal("n\n"))
+    assert run(fake, db, "apply", str(folder)) == 0
+    out = capsys.readouterr().out
+    assert f"~ {CHILD}" in out and "nothing applied" in out
+    assert writes(fake) == []
+    monkeypatch.setattr("sys.stdin", Terminal("y\n"))
+    assert run(fake, db, "apply", str(folder)) == 0
+    assert ("create", CHILD) in writes(fake)
+
+
+def test_apply_without_yes_on_a_pipe_refuses(fake, db, folder, capsys, monkeypatch):
+    edit_child(folder)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert run(fake, db, "apply", str(folder)) == 1
+    out, err = capsys.readouterr()
+    assert f"~ {CHILD}" in out and "pass --yes" in err
+    assert writes(fake) == []
+
+
+def test_prune_deletes_only_models_this_app_created(fake, db, folder, capsys):
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    (folder / "qwq@8k.Modelfile").unlink()
+    (folder / "llama3.2@latest-mario.Modelfile").unlink()  # not created by this app
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 0  # without --prune, nothing is ever deleted
+    code, out, _ = plan(fake, db, folder, capsys, "--prune")
+    assert code == 2
+    assert "- qwq:8k delete" in out and MARIO not in out
+    fake.clear_requests()
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert writes(fake) == []
+    assert run(fake, db, "apply", str(folder), "--yes", "--prune") == 0
+    assert writes(fake) == [("delete", "qwq:8k")]
+    assert fake.digest(MARIO) is not None
+
+
+def test_plan_json_lists_changes_and_a_summary(fake, db, folder, capsys):
+    edit_child(folder)
+    code, out, _ = plan(fake, db, folder, capsys, "--json")
+    assert code == 2
+    data = json.loads(out)
+    assert [(c["name"], c["action"]) for c in data["changes"]] == [
+        (CHILD, "rebuild"),
+        (GRANDCHILD, "rebuild"),
+    ]
+    assert data["summary"] == {"create": 0, "rebuild": 2, "drift": 0, "delete": 0, "unchanged": 1}
+
+
+# --- bad input: refused before anything is sent ----------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_broken_file_names_file_and_line_and_sends_nothing(fake, db, folder, capsys, command):
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text("FROM qwq:latest\nPARAMETER num_ctx abc\n")
+    extra = ["--yes"] if command == "apply" else []
+    code = run(fake, db, command, str(folder), *extra)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip() == (
+        f'error: {path}: line 2: PARAMETER num_ctx: "abc" is not an integer (invalid int value)'
+    )
+    assert fake.requests == []
+
+
+def test_two_files_for_one_model_are_refused(fake, db, folder, capsys):
+    (folder / "qwq@latest_20K-coder.Modelfile").unlink()
+    (folder / "QWQ@LATEST_20k.Modelfile").write_text("FROM qwq:latest\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    err = capsys.readouterr().err
+    assert "qwq:latest_20K already has a recipe in" in err or "already has a recipe" in err
+    assert fake.requests == []
+
+
+def test_a_cycle_is_refused(fake, db, tmp_path, capsys):
+    folder = tmp_path / "loop"
+    folder.mkdir()
+    (folder / "a.Modelfile").write_text("FROM b\n")
+    (folder / "b.Modelfile").write_text("FROM a\n")
+    assert run(fake, db, "plan", str(folder)) == 1
+    err = capsys.readouterr().err
+    assert "error: cycle: a.Modelfile → b.Modelfile → a.Modelfile" in err
+    assert fake.requests == []
+
+
+def test_a_from_that_names_no_model_is_refused_before_any_change(fake, db, folder, capsys):
+    (folder / "x.Modelfile").write_text("FROM nosuch:model\nPARAMETER num_ctx 8\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    err = capsys.readouterr().err
+    assert "FROM nosuch:model names no model on" in err
+    assert writes(fake) == []
