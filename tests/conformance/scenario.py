@@ -204,9 +204,9 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
         "POST",
         "/api/create",
         {
-            "model": "tiny16:q4",
+            "model": "tiny16:q8",
             "from": "tiny16:latest",
-            "quantize": "q4_K_M",
+            "quantize": "q8_0",
         },
     )
 
@@ -231,7 +231,7 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
         "qwq:custom",
         "qwq:rendered",
         "tiny16:latest",
-        "tiny16:q4",
+        "tiny16:q8",
         "qwq:alias",
         "qwq:cased",
     ):
@@ -299,6 +299,32 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
         },
     )
     p.call("show custom after rebuild", "POST", "/api/show", {"model": "qwq:custom"})
+
+    # The F16 base moves on too; its quantized child is re-made quantized.
+    d16b = p.upload(
+        "blob-upload-f16-v2",
+        write_model(workdir / "tiny-f16-v2.gguf", seed=4, f16=True).read_bytes(),
+    )
+    p.call(
+        "update-f16-base",
+        "POST",
+        "/api/create",
+        {
+            "model": "tiny16:latest",
+            "files": {"tiny-f16-v2.gguf": d16b},
+        },
+    )
+    p.call(
+        "rebuild-quantized",
+        "POST",
+        "/api/create",
+        {
+            "model": "tiny16:q8",
+            "from": "tiny16:latest",
+            "quantize": "q8_0",
+        },
+    )
+    p.call("show quantized after rebuild", "POST", "/api/show", {"model": "tiny16:q8"})
 
     p.call(
         "generate",

@@ -1,10 +1,10 @@
 """Tiny GGUF files made by code, so a real Ollama can create, show and run models in CI-sized time.
 
-A llama-architecture model of a few kilobytes: random weights, a 32-token vocabulary, two
-blocks. `seed` gives another version of the same model (the "update" of a base); `f16=True`
-gives one to quantize; `write_lora` an adapter for it. Each file also carries one `v.` tensor:
-Ollama v0.33 then skips re-writing the file through llama.cpp's `llama-quantize`, which a
-CPU-only build of Ollama without llama.cpp does not have.
+A llama-architecture model of a few kilobytes: random weights, a tiny vocabulary, two blocks.
+`seed` gives another version of the same model (the "update" of a base); `f16=True` gives one
+to quantize (rows of 32, as q8_0 needs); `write_lora` an adapter for it. Byte tokens cover
+ASCII only: the tokenizer needs them for `<|user|>`, and random weights picking a byte above
+0x7F would stream text that is not UTF-8, which llama-server answers with a 500.
 """
 
 from __future__ import annotations
@@ -14,17 +14,12 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-EMBED = 16
-FFN = 32
+EMBED = 32
+FFN = 64
 BLOCKS = 2
 HEADS = 2
-VOCAB = [
-    "<unk>",
-    "<s>",
-    "</s>",
-    *(f"<0x{b:02X}>" for b in range(0x41, 0x41 + 13)),
-    *(chr(c) for c in range(0x61, 0x61 + 16)),
-]
+BYTES = [f"<0x{b:02X}>" for b in range(0x80)]
+VOCAB = ["<unk>", "<s>", "</s>", *BYTES, *(chr(c) for c in range(0x61, 0x61 + 26)), "▁"]
 BOS, EOS = 1, 2
 
 
@@ -33,7 +28,6 @@ def _tensor_shapes() -> dict[str, tuple[int, ...]]:
         "token_embd.weight": (len(VOCAB), EMBED),
         "output_norm.weight": (EMBED,),
         "output.weight": (len(VOCAB), EMBED),
-        "v.compat.weight": (EMBED,),
     }
     for b in range(BLOCKS):
         shapes |= {
@@ -55,7 +49,8 @@ def _vocab(writer: gguf.GGUFWriter) -> None:
     writer.add_token_list(VOCAB)
     writer.add_token_scores([0.0] * len(VOCAB))
     types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
-    types += [gguf.TokenType.BYTE] * 13 + [gguf.TokenType.NORMAL] * 16
+    types += [gguf.TokenType.BYTE] * len(BYTES)
+    types += [gguf.TokenType.NORMAL] * (len(VOCAB) - len(types))
     writer.add_token_types(types)
     writer.add_bos_token_id(BOS)
     writer.add_eos_token_id(EOS)
@@ -79,7 +74,7 @@ def write_model(path: Path, *, seed: int = 1, f16: bool = False, name: str = "ti
     dtype = np.float16 if f16 else np.float32
     for tensor, shape in _tensor_shapes().items():
         data = rng.standard_normal(shape) * 0.02
-        if tensor.endswith("norm.weight") or tensor.startswith("v."):
+        if tensor.endswith("norm.weight"):
             data = np.ones(shape)
         # Norms stay F32, as real F16 GGUFs keep 1-D tensors in full precision.
         writer.add_tensor(tensor, data.astype(np.float32 if len(shape) == 1 else dtype))
