@@ -7,8 +7,11 @@ from hypothesis import strategies as st
 from ollama_lineage.core.diff import (
     DiffRow,
     DiffSummary,
+    Fold,
     ParamRow,
+    changed_spans,
     format_value,
+    hunks,
     parameter_table,
     side_by_side,
     summarize,
@@ -128,3 +131,56 @@ def test_parameter_table_flags() -> None:
 def test_parameter_table_param_dropped_by_rebuild() -> None:
     [row] = parameter_table({}, {"top_k": 40}, {})
     assert row == ParamRow("top_k", "", "40", "", overridden=True, changes_on_rebuild=True)
+
+
+def test_hunks_keep_context_and_fold_the_rest() -> None:
+    left = "\n".join("abcdefghij")
+    right = left.replace("e", "E")
+    assert hunks(side_by_side(left, right), context=2) == [
+        Fold(2),
+        DiffRow(3, "c", 3, "c", "same"),
+        DiffRow(4, "d", 4, "d", "same"),
+        DiffRow(5, "e", 5, "E", "changed"),
+        DiffRow(6, "f", 6, "f", "same"),
+        DiffRow(7, "g", 7, "g", "same"),
+        Fold(3),
+    ]
+    assert str(Fold(3)) == "… 3 unchanged lines" and str(Fold(1)) == "… 1 unchanged line"
+
+
+def test_hunks_show_a_lone_unchanged_line_instead_of_folding_it() -> None:
+    rows = side_by_side("x\na\nb\nc\ny", "X\na\nb\nc\nY")
+    assert hunks(rows, context=1) == rows  # the one hidden line "b" is shown, not folded
+    assert hunks(side_by_side("a\nb\nc", "a\nb\nc")) == [Fold(3)]
+    assert hunks([]) == []
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=12), st.lists(st.sampled_from("abc"), max_size=12))
+def test_hunks_hide_only_unchanged_lines_and_count_them(left: list[str], right: list[str]) -> None:
+    rows = side_by_side("\n".join(left), "\n".join(right))
+    shown = hunks(rows)
+    assert sum(item.count if isinstance(item, Fold) else 1 for item in shown) == len(rows)
+    assert [r for r in rows if r.kind != "same"] == [
+        item for item in shown if isinstance(item, DiffRow) and item.kind != "same"
+    ]
+    assert all(item.count > 1 for item in shown if isinstance(item, Fold))
+
+
+def test_changed_spans_mark_the_edited_value_whole() -> None:
+    old, new = "PARAMETER temperature 0.3", "PARAMETER temperature 0.8"
+    assert changed_spans(old, new) == ([(22, 25)], [(22, 25)])
+    old, new = "PARAMETER num_ctx 2048", "PARAMETER num_ctx 20000"
+    (left,), (right,) = changed_spans(old, new)
+    assert old[slice(*left)] == "2048" and new[slice(*right)] == "20000"
+    assert changed_spans("", "abc") == ([], [(0, 3)])
+    assert changed_spans("same", "same") == ([], [])
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_changed_spans_cover_exactly_what_differs(left: str, right: str) -> None:
+    lspans, rspans = changed_spans(left, right)
+    kept_left = "".join(ch for i, ch in enumerate(left) if not any(a <= i < b for a, b in lspans))
+    kept_right = "".join(ch for i, ch in enumerate(right) if not any(a <= i < b for a, b in rspans))
+    assert kept_left == kept_right  # outside the spans both sides read the same
+    for a, b in lspans + rspans:
+        assert a < b

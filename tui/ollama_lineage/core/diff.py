@@ -1,11 +1,14 @@
 """Rows for the side-by-side Modelfile diff and the parameter comparison table.
 
-Plain data, so the TUI only paints what is computed here and the CLI can print it.
+Plain data, so the TUI only paints what is computed here and the CLI can print it: the
+aligned rows, the hunks a reader wants (changes with a little context, the rest folded) and
+the changed part of a changed line.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -52,6 +55,88 @@ def side_by_side(left: str, right: str) -> list[DiffRow]:
         else:  # delete and insert are replace blocks with one empty side
             rows.extend(_paired(a, i1, i2, b, j1, j2))
     return rows
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A run of unchanged lines left out of the hunks: ``… N unchanged lines``."""
+
+    count: int
+
+    def __str__(self) -> str:
+        return f"… {self.count} unchanged line{'s' if self.count != 1 else ''}"
+
+
+Hunked = DiffRow | Fold
+
+
+def hunks(rows: Sequence[DiffRow], context: int = 2) -> list[Hunked]:
+    """Changed rows with ``context`` unchanged rows around each; other runs become one Fold.
+
+    A run of a single unchanged line is shown rather than folded (the fold would take the
+    same room). With no change at all, everything folds into one Fold (or nothing if empty).
+    """
+    near = [False] * len(rows)
+    for index, row in enumerate(rows):
+        if row.kind != "same":
+            for other in range(max(0, index - context), min(len(rows), index + context + 1)):
+                near[other] = True
+    out: list[Hunked] = []
+    hidden: list[DiffRow] = []
+
+    def flush() -> None:
+        if len(hidden) == 1:
+            out.append(hidden[0])
+        elif hidden:
+            out.append(Fold(len(hidden)))
+        hidden.clear()
+
+    for row, shown in zip(rows, near, strict=True):
+        if shown:
+            flush()
+            out.append(row)
+        else:
+            hidden.append(row)
+    flush()
+    return out
+
+
+# Words (a number like 0.8, a name like qwq:latest and a digest stay whole), runs of blanks,
+# and any other single character: the units a changed line is compared in.
+_TOKEN = re.compile(r"\w+(?:[.:/-]\w+)*|\s+|.", re.DOTALL)
+
+Span = tuple[int, int]
+
+
+def changed_spans(left: str, right: str) -> tuple[list[Span], list[Span]]:
+    """Where two versions of a line differ: character ranges on each side, word by word."""
+    a, b = _TOKEN.findall(left), _TOKEN.findall(right)
+    a_at, b_at = _offsets(a), _offsets(b)
+    spans: tuple[list[Span], list[Span]] = ([], [])
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if i2 > i1:
+            _extend(spans[0], (a_at[i1], a_at[i2]))
+        if j2 > j1:
+            _extend(spans[1], (b_at[j1], b_at[j2]))
+    return spans
+
+
+def _offsets(tokens: list[str]) -> list[int]:
+    offsets = [0]
+    for token in tokens:
+        offsets.append(offsets[-1] + len(token))
+    return offsets
+
+
+def _extend(spans: list[Span], span: Span) -> None:
+    """Adjacent ranges merge, so one edited value reads as one highlight."""
+    if spans and spans[-1][1] == span[0]:
+        spans[-1] = (spans[-1][0], span[1])
+    else:
+        spans.append(span)
 
 
 @dataclass(frozen=True)
