@@ -22,7 +22,9 @@ def demo(fake):
 
 
 def run(fake: FakeOllama, db: Path, *args: str) -> int:
-    return main([*args, "--host", fake.host, "--db", str(db)])
+    # The registry is the stand-in's: a derivative whose lineage is a guess is rebuilt in bulk
+    # only once the registry says it is not a pulled model.
+    return main([*args, "--host", fake.host, "--db", str(db), "--registry", fake.registry_url])
 
 
 def status(fake, db, capsys) -> tuple[int, dict[str, dict]]:
@@ -44,7 +46,11 @@ def test_the_seed_story_end_to_end(demo, tmp_path, capsys):
     assert models["qwq:latest_20K-coder"]["base"] == "qwq:latest_20K"
     assert models["llama3.2:latest-mario"]["state"] == "stale"
     assert models["mistral:7b-long"]["state"] == "orphaned"
-    assert models["my-gguf:latest"]["state"] == "untracked"
+    # Ollama 0.33 re-writes a GGUF on create and keeps no `from`: it reads as a base.
+    assert (models["my-gguf:latest"]["kind"], models["my-gguf:latest"]["state"]) == (
+        "base",
+        "current",
+    )
     assert code == 1  # the demo already holds a stale and an orphaned model
 
     demo.pull("qwq:latest")
@@ -146,10 +152,13 @@ def test_track_from_a_modelfile_then_export_round_trips(demo, tmp_path, capsys):
     db = tmp_path / "db"
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text("FROM phi4:latest\nPARAMETER num_ctx 8192\n")
-    assert (
-        run(demo, db, "track", "my-gguf:latest", "--from", "phi4:latest", "-f", str(modelfile)) == 0
-    )
-    capsys.readouterr()
+    adopt = ("track", "my-gguf:latest", "--from", "phi4:latest", "-f", str(modelfile))
+    # Made from a GGUF file, it never had phi4's weights: adopting it is refused unless forced,
+    # since a rebuild would then replace its weights with phi4's.
+    assert run(demo, db, *adopt) == 1
+    assert "never had the weights of any version of phi4:latest" in capsys.readouterr().err
+    assert run(demo, db, *adopt, "--force") == 0
+    assert "warning: my-gguf:latest never had phi4:latest's weights" in capsys.readouterr().out
     assert run(demo, db, "export", "my-gguf:latest") == 0
     assert capsys.readouterr().out == "FROM phi4:latest\nPARAMETER num_ctx 8192\n"
     assert writes(demo) == []
@@ -176,7 +185,6 @@ def test_servers_before_v0_30_give_the_same_tree_from_show(tmp_path, capsys):
     assert models["qwq:latest_20K"]["state"] == "fresh"
     assert models["qwq:latest_20K-coder"]["base"] == "qwq:latest_20K"
     assert models["llama3.2:latest-mario"]["state"] == "stale"
-    assert models["my-gguf:latest"]["state"] == "untracked"
 
 
 def test_a_new_recipe_for_the_same_base_does_not_make_a_stale_model_fresh(demo, tmp_path, capsys):
@@ -226,11 +234,13 @@ def test_rebuilding_a_model_the_server_lacks_says_so_without_tui_keys(demo, tmp_
     assert writes(demo) == []
 
 
-def test_rebuilding_an_untracked_model_names_the_command_to_adopt_it(demo, tmp_path, capsys):
+def test_rebuilding_a_model_without_a_recipe_names_the_command_to_adopt_it(
+    demo, tmp_path, capsys
+):
     code = run(demo, tmp_path / "db", "rebuild", "my-gguf:latest", "--yes")
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("error: my-gguf:latest has no recipe to rebuild from (untracked)")
+    assert err.startswith("error: my-gguf:latest has no recipe to rebuild from (current)")
     assert "ollama-lineage track my-gguf:latest --from BASE" in err
     assert " with t" not in err
     assert writes(demo) == []
@@ -241,6 +251,7 @@ def test_status_names_commands_not_keys(demo, tmp_path, capsys):
     assert run(demo, db, "status", "--check-upstream", "--registry", demo.registry_url) == 1
     out = capsys.readouterr().out
     assert "ollama-lineage pull qwq:latest" in out  # update available upstream
+    assert "made on this server" in out  # the registry has never heard of my-gguf
     assert "ollama-lineage track my-gguf:latest --from BASE" in out
     assert "press " not in out and "(t, " not in out
     _, models = status(demo, db, capsys)

@@ -25,7 +25,6 @@ from ollama_lineage.core.states import State
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ollama.client import (
     ApiError,
-    NotFound,
     OllamaClient,
     ProtocolError,
     Unreachable,
@@ -62,7 +61,7 @@ async def session(fake: FakeOllama, db: Path) -> AsyncIterator[Session]:
 
 def dump(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the tables that hold what the app knows (not the schema, not prompts)."""
-    tables = ("models", "digest_history", "shows", "links", "backups", "events", "upstream")
+    tables = ("models", "digest_history", "specs", "links", "backups", "events", "upstream")
     with sqlite3.connect(db) as raw:
         return {t: sorted(raw.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
 
@@ -255,7 +254,6 @@ async def test_create_failing_keeps_the_old_model_and_records_why(fake, db, sess
     node = session.syncer.snapshot.nodes[CHILD]
     assert node.state is State.FAILED
     assert "old model kept" in node.reason and said in node.reason
-    assert CHILD not in session.syncer.building
     assert integrity(db) == "ok"
 
     # A second process (or the next start) sees the failure from the database alone.
@@ -323,8 +321,6 @@ async def test_slow_create_times_out_as_a_failed_build(fake, db):
     [
         ("/api/tags", 500, "llama runner process has terminated", ApiError),
         ("/api/tags", 503, "server busy, please try again", ApiError),
-        ("/api/show", 500, "failed to read manifest", ApiError),
-        ("/api/show", 404, "model 'qwq:latest' not found", NotFound),
     ],
 )
 async def test_error_statuses_carry_ollamas_message_and_leave_the_store(
@@ -345,7 +341,42 @@ async def test_error_statuses_carry_ollamas_message_and_leave_the_store(
     assert integrity(db) == "ok"
 
 
-@pytest.mark.parametrize("route", ["/api/tags", "/api/show"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "error": "failed to read manifest"},  # a blob gone from disk
+        {"status": 404, "error": "model 'qwq:latest' not found"},  # deleted mid-poll
+        {"status": 403, "error": "cloud models are disabled"},
+        {"malformed": "garbage"},
+    ],
+)
+async def test_a_failing_show_marks_its_model_and_the_tree_carries_on(
+    fake, db, session, fault, monkeypatch
+):
+    """One model Ollama cannot show is that model's problem, retried later, never the tree's."""
+    if "malformed" in fault:
+        fake.malformed("/api/show", kind=fault["malformed"])
+    else:
+        fake.fail("/api/show", status=fault["status"], error=fault["error"])
+    assert await guarded(session.syncer.poll()) is True
+    no_stray_tasks()
+    nodes = session.syncer.snapshot.nodes
+    (broken,) = [n for n in nodes.values() if n.state is State.UNREADABLE]
+    assert "retrying" in broken.reason
+    assert fault.get("error", "malformed JSON") in broken.reason
+    assert [n for n in nodes.values() if n.state is State.FRESH]  # the rest is classified
+    assert count(db, "models") == len(fake.model_names())
+    # Quiet polls do not ask again before the backoff; then one show heals it.
+    fake.clear_requests()
+    await guarded(session.syncer.poll())
+    assert [r.path for r in fake.requests] == ["/api/tags"]
+    monkeypatch.setattr(session.syncer, "_clock", lambda: float("inf"))
+    assert await guarded(session.syncer.poll()) is True
+    assert session.syncer.snapshot.nodes[broken.name].state is not State.UNREADABLE
+    assert integrity(db) == "ok"
+
+
+@pytest.mark.parametrize("route", ["/api/tags"])
 @pytest.mark.parametrize("kind", ["garbage", "truncated"])
 async def test_malformed_json_is_one_clear_line_and_leaves_the_store(
     fake, db, session, route, kind
@@ -357,18 +388,26 @@ async def test_malformed_json_is_one_clear_line_and_leaves_the_store(
     assert message.startswith(f"Ollama at {fake.url} sent malformed JSON for {route}: ")
     assert "\n" not in message and len(message) < 200
     no_stray_tasks()
-    assert count(db, "models") == 0 and count(db, "shows") == 0
+    assert count(db, "models") == 0 and count(db, "specs") == 0
     assert await guarded(session.syncer.poll()) is True
     assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
 
 
-@pytest.mark.parametrize(("route", "code"), [("/api/tags", 2), ("/api/show", 2)])
-def test_cli_reports_a_malformed_answer_in_one_line(fake, db, capsys, route, code):
-    fake.malformed(route, kind="garbage")
+def test_cli_reports_a_malformed_answer_in_one_line(fake, db, capsys):
+    fake.malformed("/api/tags", kind="garbage")
     exit_code = cli(fake, db, "status")
     line = one_line_error(capsys.readouterr().err)
-    assert "malformed JSON for " + route in line
-    assert exit_code == code
+    assert "malformed JSON for /api/tags" in line
+    assert exit_code == 2
+
+
+def test_cli_carries_on_past_one_model_it_cannot_show(fake, db, capsys):
+    fake.malformed("/api/show", kind="garbage")
+    exit_code = cli(fake, db, "status")
+    out = capsys.readouterr().out
+    assert exit_code == 1  # the demo's stale and orphaned models, not "server unusable"
+    assert len([x for x in out.splitlines() if " unreadable " in x]) == 1
+    assert " fresh " in out
 
 
 class Reshaped(httpx.AsyncBaseTransport):
@@ -500,7 +539,7 @@ async def test_a_multi_megabyte_show_syncs_and_still_rebuilds(fake, db):
         (create,) = [r.body for r in fake.requests if r.path == "/api/create"]
         assert create["template"] == template
     with sqlite3.connect(db) as raw:
-        assert max(len(r[0]) for r in raw.execute("SELECT json FROM shows")) > len(template)
+        assert max(len(r[0]) for r in raw.execute("SELECT json FROM specs")) > len(template)
     assert integrity(db) == "ok"
 
 
@@ -591,7 +630,8 @@ HOSTILE = [
     pytest.param("FROM qwq:latest\n\nSYSTEM \x1b[31mred\n", 3, "U+001B", id="escape"),
     pytest.param("FROM qwq:latest\nRUN rm -rf /\n", 2, "command must be one of", id="run"),
     pytest.param("FROM qwq:latest\nSTOP now\n", 2, "command must be one of", id="stop"),
-    pytest.param("FROM qwq:latest\nREQUIRES 0.9\n", 2, "not supported in a recipe", id="req"),
+    pytest.param("FROM qwq:latest\nREQUIRES soon\n", 2, "valid semver", id="req"),
+    pytest.param("FROM qwq:latest\nDRAFT qwen3:0.6b\n", 2, "not supported in a recipe", id="draft"),
     pytest.param("FROM qwq:latest\nPARAMETER num_ctx lots\n", 2, "invalid int", id="int"),
     pytest.param(
         "FROM qwq:latest\nPARAMETER num_ctx 99999999999999999999\n", 2, "invalid int", id="big"

@@ -18,7 +18,9 @@ MARIO = "llama3.2:latest-mario"
 
 
 def run(fake: FakeOllama, db: Path, *args: str) -> int:
-    return main([*args, "--host", fake.host, "--db", str(db)])
+    # The registry is the stand-in's: a derivative whose lineage is a guess is rebuilt in bulk
+    # only once the registry says it is not a pulled model.
+    return main([*args, "--host", fake.host, "--db", str(db), "--registry", fake.registry_url])
 
 
 def writes(fake: FakeOllama) -> list[tuple[str, str]]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 
 from ollama_lineage.core.lineage import Link, ModelFacts, Upstream
+from ollama_lineage.core.spec import ModelSpec, parse_show
 from ollama_lineage.services.store import MIGRATIONS, Store, StoredRecipe, StoreError
 
 HOST = "127.0.0.1:11434"
@@ -48,13 +51,14 @@ async def test_models_history_and_show_cache_survive_a_restart(tmp_path):
     v2 = ModelFacts("qwq:latest", "b" * 64, 10, "t2", "", "w2")
     await store.save_models(HOST, [v1], [])
     await store.save_models(HOST, [v2], [])
-    await store.cache_shows({"b" * 64: {"modelfile": "FROM x"}})
+    spec = ModelSpec(weights="w2", parameters={"num_ctx": 20000, "stop": ["<|im_end|>"]})
+    await store.cache_specs({"b" * 64: spec})
     await store.close()
 
     store = await Store.open(path)
     assert await store.models(HOST) == {"qwq:latest": v2}
     assert await store.digest_history(HOST, "qwq:latest") == [("a" * 64, "w1"), ("b" * 64, "w2")]
-    assert await store.cached_shows(["b" * 64, "c" * 64]) == {"b" * 64: {"modelfile": "FROM x"}}
+    assert await store.cached_specs(["b" * 64, "c" * 64]) == {"b" * 64: spec}
     assert await store.models("other-host:1") == {}
     await store.save_models(HOST, [], ["qwq:latest"])
     assert await store.models(HOST) == {}
@@ -113,3 +117,17 @@ async def test_backups_of_a_model_come_oldest_first_and_only_its_own(tmp_path):
     assert await store.backups_of(HOST, "m:latest") == ["m:latest.bak-1", "m:latest.bak-2"]
     assert await store.backups_of("elsewhere:1", "m:latest") == []
     await store.close()
+
+
+async def test_the_store_keeps_what_the_app_uses_of_a_show_never_its_tensors(tmp_path):
+    """A real show is tens of KB; the row the app keeps is the typed spec alone."""
+    recorded = Path(__file__).parents[1] / "conformance" / "recordings" / "ollama-0.33.0-rc2"
+    (path,) = recorded.glob("*-show-verbose.json")
+    show = json.loads(path.read_text())["response"]["body"]
+    store = await Store.open(tmp_path / "db")
+    await store.cache_specs({"d" * 64: parse_show(show)})
+    await store.close()
+    with sqlite3.connect(tmp_path / "db") as db:
+        (row,) = db.execute("SELECT json FROM specs").fetchone()
+    assert "tensors" not in row and "model_info" not in row and "token_embd" not in row
+    assert json.loads(row)["parameters"]["num_ctx"] == 20000

@@ -51,13 +51,15 @@ def test_a_model_made_from_a_file_is_untracked():
     assert states(snap) == {"my-gguf:latest": State.UNTRACKED}
 
 
-def test_old_servers_without_parent_model_are_inferred_from_shared_weights():
-    base = ModelFacts("qwq:latest", "d1" * 32, modified_at="2025-01-01", weights_blob="w1")
-    child = ModelFacts("qwq:latest_20K", "c1" * 32, modified_at="2025-02-01", weights_blob="w1")
-    copy = ModelFacts("qwq:mine", "d1" * 32, modified_at="2025-03-01", weights_blob="w1")
-    snap = build_snapshot([base, child, copy])
-    assert snap.nodes["qwq:latest_20K"].base == "qwq:latest"
-    assert snap.nodes["qwq:mine"].kind is Kind.BASE
+def test_a_shared_weights_blob_alone_never_makes_a_derivative():
+    """Two tags of one upstream model share weights; neither was built from the other."""
+    latest = ModelFacts("qwen3:latest", "d1" * 32, modified_at="2025-01-01", weights_blob="w1")
+    tagged = ModelFacts("qwen3:8b", "d2" * 32, modified_at="2025-02-01", weights_blob="w1")
+    snap = build_snapshot([latest, tagged])
+    assert {n.name: n.kind for n in snap.walk()} == {
+        "qwen3:latest": Kind.BASE,
+        "qwen3:8b": Kind.BASE,
+    }
 
 
 def test_upstream_digest_marks_update_available_and_errors_read_not_checked():

@@ -165,9 +165,6 @@ def test_typed_parameters() -> None:
         ),
         ("FROM qwq\nMESSAGE user", "line 2: MESSAGE needs a name and a value"),
         ("FROM qwq\nDRAFT qwen3:0.6b", "line 2: DRAFT is not supported in a recipe"),
-        ("FROM qwq\nrenderer qwen3", "line 2: RENDERER is not supported in a recipe"),
-        ("FROM qwq\nPARSER qwen3", "line 2: PARSER is not supported in a recipe"),
-        ("FROM qwq\nREQUIRES 0.6.0", "line 2: REQUIRES is not supported in a recipe"),
         (
             "FROM qwq\nADAPTER ./lora.gguf",
             "line 2: ADAPTER must name a blob on the server (sha256:<hex>), not './lora.gguf'",
@@ -417,3 +414,21 @@ def test_parse_show_parameters_empty() -> None:
 @given(st.text())
 def test_parse_show_parameters_never_raises(text: str) -> None:
     parse_show_parameters(text)
+
+
+def test_renderer_parser_requires_and_quantize_round_trip_into_the_create_request() -> None:
+    """Overrides a rebuild must carry, or the child reverts to its base's (or unquantized)."""
+    text = (
+        "# quantize Q4_K_M  (ollama create -q Q4_K_M)\nFROM qwq\n"
+        "RENDERER qwen3-coder\nPARSER qwen3-coder\nREQUIRES 0.12.0\n"
+    )
+    recipe = parse_modelfile(text)
+    assert parse_modelfile(recipe.to_modelfile()) == recipe
+    assert recipe.create_request("qwq:q4") == {
+        "model": "qwq:q4",
+        "from": "qwq:latest",
+        "renderer": "qwen3-coder",
+        "parser": "qwen3-coder",
+        "requires": "0.12.0",
+        "quantize": "Q4_K_M",
+    }

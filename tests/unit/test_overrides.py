@@ -1,35 +1,61 @@
-"""Recipes from what /api/show says: overrides, the after-rebuild prediction, weights."""
+"""Recipes from what a real Ollama showed: overrides, the prediction of a rebuild, verification.
 
-from ollama_lineage.core.modelfile import Recipe
-from ollama_lineage.core.overrides import derive_recipe, predict_after, with_weights
+The shows are the recordings of Ollama 0.33.0-rc2 (tests/conformance/recordings), so these
+tests hold the core to what a real server says, not to what we think it says.
+"""
 
-STOP = 'stop                           "<|im_end|>"'
-BASE = {
-    "parameters": "num_ctx                        4096\n" + STOP,
-    "template": "{{ .Prompt }}",
-    "system": "",
-    "license": "Apache 2.0",
-}
-CHILD = {
-    **BASE,
-    "parameters": "num_ctx                        20000\n" + STOP + "\nnum_thread   16",
-    "system": "You are terse.",
-}
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from ollama_lineage.core.modelfile import Message, Recipe
+from ollama_lineage.core.overrides import derive_recipe, predict, verify, with_weights
+from ollama_lineage.core.spec import parse_show
+
+RECORDED = Path(__file__).parents[1] / "conformance" / "recordings" / "ollama-0.33.0-rc2"
 
 
-def test_the_recipe_is_only_what_differs_from_the_base():
-    recipe = derive_recipe(CHILD, BASE, "qwq:latest")
+def recorded_show(step: str):
+    (path,) = RECORDED.glob(f"*-{step}.json")
+    return parse_show(json.loads(path.read_text())["response"]["body"])
+
+
+BASE_V1 = recorded_show("show-qwq-latest")
+BASE_V2 = recorded_show("show-base-after-update")
+CUSTOM = recorded_show("show-qwq-custom")
+CUSTOM_REBUILT = recorded_show("show-custom-after-rebuild")
+
+
+def test_a_recipe_holds_everything_the_user_put_in_the_model():
+    recipe = derive_recipe(CUSTOM, BASE_V1, "qwq:latest")
     assert recipe == Recipe(
-        base="qwq:latest", parameters={"num_ctx": 20000, "num_thread": 16}, system="You are terse."
+        base="qwq:latest",
+        parameters={
+            "num_ctx": 8192,
+            "stop": ["[INST]"],
+            "top_k": 20,
+            "use_mmap": False,
+            "seed": 42,
+            "num_predict": 1000000,
+        },
+        template="[INST] {{ if .System }}{{ .System }} {{ end }}{{ .Prompt }} [/INST]",
+        system="Answer in one line.\nNever apologise.",
+        adapters=(CUSTOM.adapters[0],),
+        license=("CHILD ADDENDUM",),  # only the child's own: the base's comes with the base
+        messages=(Message("user", "Who are you?"), Message("assistant", 'A tiny "model".')),
     )
 
 
-def test_a_rebuild_takes_the_new_base_and_keeps_the_overrides():
-    new_base = {**BASE, "template": "{{ .System }} {{ .Prompt }}", "parameters": "top_k 40"}
-    after = predict_after(new_base, derive_recipe(CHILD, BASE, "qwq:latest"))
-    assert after.template == "{{ .System }} {{ .Prompt }}"
-    assert after.system == "You are terse."
-    assert after.parameters == {"top_k": 40, "num_ctx": 20000, "num_thread": 16}
+def test_the_prediction_of_a_rebuild_is_what_the_real_server_made():
+    recipe = derive_recipe(CUSTOM, BASE_V1, "qwq:latest")
+    assert verify(predict(BASE_V2, recipe), CUSTOM_REBUILT, base_weights=BASE_V2.weights) == []
+
+
+def test_verification_names_each_field_a_create_got_wrong():
+    recipe = derive_recipe(CUSTOM, BASE_V1, "qwq:latest")
+    lost = replace(CUSTOM_REBUILT, adapters=(), licenses=CUSTOM_REBUILT.licenses * 2)
+    found = {m.field for m in verify(predict(BASE_V2, recipe), lost, base_weights=None)}
+    assert found == {"adapters", "license"}
 
 
 def test_the_weights_head_the_text_so_a_weights_only_change_shows():

@@ -22,6 +22,7 @@ from .core.modelfile import ModelfileError, parse_modelfile
 from .core.names import InvalidModelName, parse_model_name
 from .core.states import State
 from .ollama.client import ApiError, OllamaError, Progress
+from .ollama.models_dir import find_models_dir
 from .services.rebuild import RebuildError
 from .services.recipes import (
     Action,
@@ -64,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="database file")
     common.add_argument("--registry", default=argparse.SUPPRESS, help="registry to check")
     common.add_argument(
+        "--models-dir",
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="Ollama's models folder, read instead of asking /api/show (default: found"
+        " from OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models; 'none': off)",
+    )
+    common.add_argument(
         "--demo",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -90,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("child")
     track.add_argument("--from", dest="base", required=True, metavar="BASE")
     track.add_argument("-f", "--file", type=Path, help="the Modelfile (default: the difference)")
+    track.add_argument(
+        "--force", action="store_true", help="adopt even if CHILD never had BASE's weights"
+    )
 
     rebuild = sub.add_parser("rebuild", parents=[common], help="rebuild from the current base")
     rebuild.add_argument("names", nargs="*", metavar="NAME")
@@ -218,7 +229,15 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
             )
         return
     host = parse_host(getattr(args, "host", None) or os.environ.get("OLLAMA_HOST"))
-    yield Settings(host=host, db_path=db or default_db_path(), registry=registry, **common)
+    given = getattr(args, "models_dir", None)
+    models_dir = find_models_dir() if given is None else None if given == "none" else Path(given)
+    yield Settings(
+        host=host,
+        db_path=db or default_db_path(),
+        registry=registry,
+        models_dir=models_dir,
+        **common,
+    )
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -362,14 +381,16 @@ def cli_reason(node: Node) -> str:
     text = node.reason
     for pattern, replacement in _KEY_HINTS:
         text = pattern.sub(replacement.replace("{name}", node.name), text)
-    if node.state is State.UNTRACKED and "ollama-lineage track" in text:
+    if "(ollama-lineage track)" in text:
         text = text.replace("ollama-lineage track", f"ollama-lineage track {node.name} --from BASE")
     return text
 
 
 async def _track(session: Session, args: argparse.Namespace) -> int:
     text = args.file.read_text(encoding="utf-8") if args.file else None
-    stored = await session.rebuilder.track(args.child, args.base, text)
+    stored = await session.rebuilder.track(args.child, args.base, text, force=args.force)
+    if args.force and stored.link.base_digest is None:
+        print(f"warning: {args.child} never had {args.base}'s weights; a rebuild replaces them")
     await record_adoption(session, args.child)
     node = session.syncer.snapshot.nodes[args.child]
     print(f"{args.child} tracked from {stored.link.base}: {node.state.word}")
@@ -378,6 +399,12 @@ async def _track(session: Session, args: argparse.Namespace) -> int:
 
 
 async def _rebuild(session: Session, args: argparse.Namespace) -> int:
+    if args.all_stale:
+        for name in await session.upstream.settle_guesses():
+            print(
+                f"{name}: skipped; its lineage is a guess the registry could not settle,"
+                f" so read its plan and run `ollama-lineage rebuild {name}` alone"
+            )
     snapshot = session.syncer.snapshot
     names = snapshot.stale_in_order() if args.all_stale else args.names
     if not names:

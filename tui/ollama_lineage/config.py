@@ -86,6 +86,7 @@ class Settings:
     upstream_every: float = 3600.0
     keep_backups: int = 1
     timeout: float = 30.0
+    models_dir: Path | None = None  # Ollama's models folder, read instead of /api/show
 
     @property
     def host_key(self) -> str:

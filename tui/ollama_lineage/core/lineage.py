@@ -1,8 +1,9 @@
 """The lineage graph: who was built from whom, and how far behind each derivative is.
 
 Pure: it takes facts (what the server lists, what the store recorded) and returns a snapshot.
-Lineage the app recorded (track, rebuild) wins over Ollama's ``parent_model``, which wins over
-inference from a shared weights blob.
+Lineage the app recorded (track, rebuild) wins over Ollama's ``parent_model``. A shared weights
+blob alone never makes a derivative (two tags of one upstream model share weights), and a
+model whose digest equals its registry's is pulled, whatever ``parent_model`` says.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class ModelFacts:
     modified_at: str = ""
     parent_model: str = ""
     weights_blob: str | None = None
+    quantization: str = ""
+    shape: str = ""
+    remote_host: str = ""  # a cloud model: nothing local to rebuild or compare
+    problem: str | None = None  # its show failed; the rest of the tree carries on
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Upstream:
 
     digest: str | None = None
     error: str | None = None
+    local: bool = False  # the registry has no such model: it was made on this server
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,9 @@ class Node:
     base: str | None = None
     children: tuple[str, ...] = ()
     depth: int = 0
+    # Lineage taken on trust (first sight after the base moved, or adopted by hand): never
+    # rebuilt in bulk, since that could replace weights with ones the model never had.
+    guessed: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,11 @@ class Snapshot:
             stack.extend(reversed(node.children))
 
     def stale_in_order(self) -> list[str]:
-        """Derivatives a bulk rebuild must redo, each after its parent."""
+        """Derivatives a bulk rebuild may redo, each after its parent (guessed ones never)."""
         return [
-            n.name for n in self.walk() if n.kind is Kind.DERIVATIVE and n.state in NEEDS_REBUILD
+            n.name
+            for n in self.walk()
+            if n.kind is Kind.DERIVATIVE and n.state in NEEDS_REBUILD and not n.guessed
         ]
 
     def descendants(self, name: str) -> list[Node]:
@@ -110,43 +121,33 @@ def model_reference(parent_model: str) -> str | None:
 
 
 def infer_links(
-    models: Sequence[ModelFacts], recorded: Mapping[str, Link], backups: Mapping[str, str]
+    models: Sequence[ModelFacts],
+    recorded: Mapping[str, Link],
+    backups: Mapping[str, str],
+    upstream: Mapping[str, Upstream] | None = None,
 ) -> dict[str, Link]:
-    """Every child's parent: recorded, else ``parent_model``, else a shared weights blob."""
-    links = {child: link for child, link in recorded.items() if child not in backups}
-    orphans_by_blob: dict[str, list[ModelFacts]] = {}
+    """Every child's parent: recorded by this app, else Ollama's ``parent_model``.
+
+    ``parent_model`` resolves against the listed names case-insensitively (``FROM QwQ`` is
+    recorded as typed); a model the registry confirmed as its own is pulled, not derived.
+    """
+    upstream = upstream or {}
+    pulled = {m.name for m in models if _is_pulled(m, upstream.get(m.name))}
+    links = {
+        child: link
+        for child, link in recorded.items()
+        if child not in backups and not (link.source == "parent_model" and child in pulled)
+    }
+    by_key = {m.name.casefold(): m.name for m in models}
     for model in models:
-        if model.name in links or model.name in backups:
+        if model.name in links or model.name in backups or model.name in pulled:
+            continue
+        if model.remote_host:
             continue
         base = model_reference(model.parent_model)
-        if base is not None:
-            links[model.name] = Link(model.name, base)
-        elif not model.parent_model and model.weights_blob:
-            orphans_by_blob.setdefault(model.weights_blob, []).append(model)
-    for group in orphans_by_blob.values():
-        links.update(_links_from_shared_blob(group))
+        if base is not None and base != model.name:
+            links[model.name] = Link(model.name, by_key.get(base.casefold(), base))
     return links
-
-
-def _links_from_shared_blob(group: list[ModelFacts]) -> dict[str, Link]:
-    """Old servers leave ``parent_model`` empty: the base is the model the others extend.
-
-    Among models sharing weights but not a manifest, the base is the one whose name the others
-    start with, else the oldest; identical digests are plain copies, not derivatives.
-    """
-    if len({m.digest for m in group}) < 2:
-        return {}
-    base = min(group, key=lambda m: (not _is_prefix_of_all(m, group), m.modified_at, m.name))
-    return {
-        m.name: Link(m.name, base.name, source="shared blob")
-        for m in group
-        if m.digest != base.digest
-    }
-
-
-def _is_prefix_of_all(candidate: ModelFacts, group: list[ModelFacts]) -> bool:
-    stem = candidate.name.split(":")[0]
-    return all(m.name.startswith(stem) for m in group)
 
 
 def build_snapshot(
@@ -167,7 +168,7 @@ def build_snapshot(
     upstream = upstream or {}
     failed = failed or {}
     facts = {m.name: m for m in models}
-    links = infer_links(models, recorded or {}, backups)
+    links = infer_links(models, recorded or {}, backups, upstream)
     children: dict[str, list[str]] = {}
     for child, link in links.items():
         if child in facts:
@@ -184,7 +185,15 @@ def build_snapshot(
             name, facts, links, backups, upstream, building, failed, parent_state
         )
         nodes[name] = Node(
-            name, kind, state, reason, facts.get(name), _base_of(name, links, backups), kids, depth
+            name,
+            kind,
+            state,
+            reason,
+            facts.get(name),
+            _base_of(name, links, backups),
+            kids,
+            depth,
+            guessed=_unproven(name, links, upstream),
         )
         for kid in kids:
             visit(kid, depth + 1, state, trail | {name})
@@ -195,6 +204,15 @@ def build_snapshot(
     for root in sorted(set(roots)):
         visit(root, 0, None, frozenset())
     return Snapshot(nodes, tuple(sorted(set(roots))))
+
+
+def _unproven(name: str, links: Mapping[str, Link], upstream: Mapping[str, Upstream]) -> bool:
+    """A guessed link stays unproven until the registry says the model is not its own."""
+    link = links.get(name)
+    if link is None or not link.guessed:
+        return False
+    confirmed = upstream.get(name)
+    return confirmed is None or not confirmed.local
 
 
 def _base_of(name: str, links: Mapping[str, Link], backups: Mapping[str, str]) -> str | None:
@@ -234,18 +252,32 @@ def _classify(
         )
     if model is None:
         return State.MISSING, "a recipe names it but the server does not have it", Kind.MISSING
+    if model.remote_host:
+        return State.REMOTE, f"a cloud model served by {model.remote_host}", Kind.BASE
+    if model.problem:
+        return State.UNREADABLE, f"Ollama cannot show it ({model.problem}); retrying", Kind.BASE
     link = links.get(name)
     if link is None:
-        if model.parent_model:
+        if model.parent_model and not _is_pulled(model, upstream.get(name)):
             why = f"made from {model.parent_model!r}, not a model; adopt it under a base (t, track)"
             return State.UNTRACKED, why, Kind.BASE
         return (*_base_state(model, upstream.get(name)), Kind.BASE)
     return (*_derivative_state(model, link, facts, building, failed, parent_state), Kind.DERIVATIVE)
 
 
+def _is_pulled(model: ModelFacts, upstream: Upstream | None) -> bool:
+    return upstream is not None and upstream.digest == model.digest
+
+
 def _base_state(model: ModelFacts, upstream: Upstream | None) -> tuple[State, str]:
     if upstream is None:
         return State.CURRENT, "pulled; upstream not checked yet"
+    if upstream.local:
+        return (
+            State.CURRENT,
+            "made on this server (the registry has no such model); if it was built from"
+            " a base, adopt it under that base (t, track)",
+        )
     if upstream.error:
         return State.CURRENT, f"upstream not checked: {upstream.error}"
     if upstream.digest and upstream.digest != model.digest:

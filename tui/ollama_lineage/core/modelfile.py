@@ -75,7 +75,7 @@ _COMMANDS = (
     "message",
     "requires",
 )
-_UNSUPPORTED = frozenset({"draft", "renderer", "parser", "requires"})
+_UNSUPPORTED = frozenset({"draft"})
 _INVALID_COMMAND = (
     "command must be one of "
     + ", ".join(f'"{c}"' for c in _COMMANDS[:-1])
@@ -102,6 +102,8 @@ _BOOL_TEXT = {
 }
 _FLOAT32_MAX = 3.4028234663852886e38
 _DIGEST = re.compile(r"(?:.*[/\\])?sha256[:-]([0-9a-f]{64})")
+_SEMVER = re.compile(r"v?[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+_QUANTIZE = re.compile(r"^[ \t]*#[ \t]*quantize[ \t]+([A-Za-z0-9_]+)", re.MULTILINE)
 _PATH_LIKE = re.compile(r"[./~\\]|[A-Za-z]:[\\/]|.*\\|.*/blobs/|.*\.(gguf|safetensors|bin)$", re.I)
 
 
@@ -131,24 +133,37 @@ class Recipe:
     adapters: tuple[str, ...] = ()
     license: tuple[str, ...] = ()
     messages: tuple[Message, ...] = ()
+    renderer: str | None = None
+    parser: str | None = None
+    requires: str | None = None
+    # `ollama create -q`: not a Modelfile command, so the recipe keeps it as a comment line.
+    quantize: str | None = None
 
     def to_modelfile(self) -> str:
         """Canonical text in Ollama's command order, so diffs against the server's stay small."""
         return "".join(line + "\n" for line in self._lines())
 
     def _lines(self) -> Iterator[str]:
+        if self.quantize:
+            yield f"# quantize {self.quantize}  (ollama create -q {self.quantize})"
         yield f"FROM {self.base}"
         yield from (f"ADAPTER {_quote(a)}" for a in self.adapters)
         if self.template is not None:
             yield f"TEMPLATE {_quote(self.template)}"
         if self.system is not None:
             yield f"SYSTEM {_quote(self.system)}"
+        if self.renderer is not None:
+            yield f"RENDERER {_quote(self.renderer)}"
+        if self.parser is not None:
+            yield f"PARSER {_quote(self.parser)}"
         for name in sorted(self.parameters):
             value = self.parameters[name]
             for item in value if isinstance(value, list) else [value]:
                 yield f"PARAMETER {name} {_quote(format_scalar(item))}"
         yield from (f"LICENSE {_quote(text)}" for text in self.license)
         yield from (f"MESSAGE {m.role} {_quote(m.content)}" for m in self.messages)
+        if self.requires is not None:
+            yield f"REQUIRES {_quote(self.requires)}"
 
     def create_request(self, name: str) -> dict[str, Any]:
         """The JSON body of `POST /api/create` that builds `name` from this recipe."""
@@ -168,6 +183,9 @@ class Recipe:
         if self.adapters:
             # Ollama wants {file name: digest}; a .gguf name spares it sniffing the blob.
             body["adapters"] = {f"{d.replace(':', '-')}.gguf": d for d in self.adapters}
+        for key in ("renderer", "parser", "requires", "quantize"):
+            if (value := getattr(self, key)) is not None:
+                body[key] = value
         return body
 
 
@@ -277,6 +295,7 @@ class _Draft:
     adapters: list[str] = field(default_factory=list)
     license: list[str] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+    singles: dict[str, str] = field(default_factory=dict)  # renderer, parser, requires
 
 
 def _check_text(text: str, max_bytes: int) -> str:
@@ -299,7 +318,7 @@ def _split_head(command: str, rest: str, number: int) -> tuple[str, str]:
     return match[1], match[2]
 
 
-def _commands(text: str) -> Iterator[_Command]:
+def commands(text: str) -> Iterator[_Command]:
     """Tokenise like Ollama: a quoted value runs on over newlines until its quote closes."""
     lines = text.split("\n")
     index = 0
@@ -377,17 +396,23 @@ def _apply(draft: _Draft, command: _Command) -> None:
         draft.license.append(value)
     elif name == "template":
         draft.template = value  # the last one wins, as in Ollama
-    else:
+    elif name == "system":
         draft.system = value
+    else:
+        if name == "requires" and _SEMVER.fullmatch(value) is None:
+            raise ModelfileError("REQUIRES must be a valid semver (e.g. 0.14.0)", number)
+        draft.singles[name] = value.removeprefix("v") if name == "requires" else value
 
 
 def parse_modelfile(text: str, *, max_bytes: int = 1_000_000) -> Recipe:
     """Read a recipe Modelfile; raises ModelfileError naming the line at fault."""
     draft = _Draft()
-    for command in _commands(_check_text(text, max_bytes)):
+    text = _check_text(text, max_bytes)
+    for command in commands(text):
         _apply(draft, command)
     if draft.base is None:
         raise ModelfileError("no FROM line")
+    quantize = _QUANTIZE.search(text)
     return Recipe(
         base=draft.base,
         parameters=draft.parameters,
@@ -396,6 +421,10 @@ def parse_modelfile(text: str, *, max_bytes: int = 1_000_000) -> Recipe:
         adapters=tuple(draft.adapters),
         license=tuple(draft.license),
         messages=tuple(draft.messages),
+        renderer=draft.singles.get("renderer"),
+        parser=draft.singles.get("parser"),
+        requires=draft.singles.get("requires"),
+        quantize=quantize[1] if quantize else None,
     )
 
 

@@ -62,6 +62,10 @@ class ModelName:
         """Path of this name's manifest on its registry (the route Ollama's app HEADs)."""
         return f"v2/{self.namespace}/{self.model}/manifests/{self.tag}"
 
+    def manifest_file(self) -> str:
+        """Path of this name's manifest under Ollama's ``models/manifests`` folder."""
+        return f"{self.host}/{self.namespace}/{self.model}/{self.tag}"
+
 
 def _cut_last(raw: str, text: str, sep: str, kind: str) -> tuple[str, str] | None:
     """Split at the last `sep`; an empty side is an error, as in Ollama's cutPromised."""

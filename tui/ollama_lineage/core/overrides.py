@@ -1,62 +1,134 @@
-"""From what ``/api/show`` says to recipes: what a derivative overrides, what a rebuild makes.
+"""From model specs to recipes: what a derivative overrides, what a rebuild must produce.
 
-Pure functions over raw show JSON, so the CLI, the TUI and the tests share them.
+A create copies every layer of its base and then applies the request: parameters are merged,
+template/system/renderer/parser replaced, licenses and adapters appended, messages replaced,
+the weights re-quantized when asked. A recipe is the request that reproduces a child from its
+base; ``predict`` is what the server will hold after it, so a rebuild can be checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass, replace
 
-from .modelfile import Message, ParamValue, Recipe, parse_show_parameters
+from .modelfile import ParamValue, Recipe
+from .spec import ModelSpec
+
+_SINGLES = ("template", "system", "renderer", "parser", "requires")
 
 
-def full_spec(show: Mapping[str, Any], name: str) -> Recipe:
+def full_spec(spec: ModelSpec, name: str) -> Recipe:
     """Everything a model carries, as a Modelfile whose FROM is ``name`` (not a blob path)."""
-    license_value = show.get("license") or ()
-    licenses = (license_value,) if isinstance(license_value, str) else tuple(license_value)
     return Recipe(
         base=name,
-        parameters=parse_show_parameters(str(show.get("parameters") or "")),
-        template=str(show.get("template") or "") or None,
-        system=str(show.get("system") or "") or None,
-        license=tuple(str(x) for x in licenses if x),
-        messages=tuple(
-            Message(str(m.get("role", "")), str(m.get("content", "")))
-            for m in show.get("messages") or ()
-            if isinstance(m, Mapping)
-        ),
+        parameters=dict(spec.parameters),
+        template=spec.template,
+        system=spec.system,
+        adapters=spec.adapters,
+        license=spec.licenses,
+        messages=spec.messages,
+        renderer=spec.renderer,
+        parser=spec.parser,
+        requires=spec.requires,
     )
 
 
-def derive_recipe(child: Mapping[str, Any], base: Mapping[str, Any], base_name: str) -> Recipe:
+def derive_recipe(child: ModelSpec, base: ModelSpec, base_name: str) -> Recipe:
     """The child's overrides: whatever differs from the base version it was built from."""
-    mine, theirs = full_spec(child, base_name), full_spec(base, base_name)
     parameters: dict[str, ParamValue] = {
-        key: value for key, value in mine.parameters.items() if theirs.parameters.get(key) != value
+        key: value for key, value in child.parameters.items() if base.parameters.get(key) != value
     }
+    singles = {
+        key: getattr(child, key) if getattr(child, key) != getattr(base, key) else None
+        for key in _SINGLES
+    }
+    # Licenses are appended by every create: the base's come first, the child's own after.
+    own_licenses = child.licenses[len(base.licenses) :]
+    differs = child.quantization and base.quantization and child.quantization != base.quantization
     return Recipe(
         base=base_name,
         parameters=parameters,
-        template=mine.template if mine.template != theirs.template else None,
-        system=mine.system if mine.system != theirs.system else None,
-        license=mine.license if mine.license != theirs.license else (),
-        messages=mine.messages if mine.messages != theirs.messages else (),
+        adapters=tuple(a for a in child.adapters if a not in base.adapters),
+        license=own_licenses,
+        messages=child.messages if child.messages != base.messages else (),
+        quantize=child.quantization if differs else None,
+        **singles,
     )
 
 
-def predict_after(base: Mapping[str, Any], recipe: Recipe) -> Recipe:
-    """What ``/api/create`` from the base's name with these overrides will produce."""
-    spec = full_spec(base, recipe.base)
-    return Recipe(
-        base=recipe.base,
-        parameters={**spec.parameters, **recipe.parameters},
-        template=recipe.template if recipe.template is not None else spec.template,
-        system=recipe.system if recipe.system is not None else spec.system,
-        license=recipe.license or spec.license,
-        messages=recipe.messages or spec.messages,
-        adapters=recipe.adapters,
+def predict(base: ModelSpec, recipe: Recipe) -> ModelSpec:
+    """What ``/api/create`` from the base with this recipe leaves on the server."""
+    singles = {
+        key: getattr(recipe, key) if getattr(recipe, key) is not None else getattr(base, key)
+        for key in _SINGLES
+    }
+    return replace(
+        base,
+        weights=None if recipe.quantize else base.weights,  # a new blob, not known in advance
+        adapters=base.adapters + tuple(a for a in recipe.adapters if a not in base.adapters),
+        parameters={**base.parameters, **recipe.parameters},
+        licenses=base.licenses + recipe.license,
+        messages=recipe.messages or base.messages,
+        quantization=(recipe.quantize or base.quantization).upper(),
+        parent_model="",
+        **singles,
     )
+
+
+def predict_after(base: ModelSpec, recipe: Recipe) -> Recipe:
+    """The predicted result as a Modelfile, for the side-by-side diff."""
+    return full_spec(predict(base, recipe), recipe.base)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One way a created model differs from what its plan promised."""
+
+    field: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: expected {self.expected}, got {self.got}"
+
+
+def verify(
+    expected: ModelSpec,
+    got: ModelSpec,
+    *,
+    base_weights: str | None,
+    replaced_weights: str | None = None,
+) -> list[Mismatch]:
+    """Field by field; empty when the server made exactly what the plan said.
+
+    Re-quantized weights are a new blob nobody can predict: they must be neither the base's
+    (the quantization was skipped) nor, when the base moved, the ones being replaced.
+    """
+    found: list[Mismatch] = []
+
+    def check(name: str, want: object, have: object) -> None:
+        if want != have:
+            found.append(Mismatch(name, _short(want), _short(have)))
+
+    if expected.weights is not None:
+        check("weights", expected.weights, got.weights)
+    elif got.weights == base_weights:
+        found.append(Mismatch("weights", "re-quantized weights", "the base's weights unchanged"))
+    elif got.weights == replaced_weights:
+        found.append(Mismatch("weights", "weights from the new base", "the old weights"))
+    if expected.quantization and got.quantization:  # empty: the server did not say
+        check("quantization", expected.quantization.upper(), got.quantization.upper())
+    check("adapters", expected.adapters, got.adapters)
+    for key in _SINGLES:
+        check(key, getattr(expected, key), getattr(got, key))
+    check("parameters", dict(expected.parameters), dict(got.parameters))
+    check("license", expected.licenses, got.licenses)
+    check("messages", expected.messages, got.messages)
+    return found
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def with_weights(spec: Recipe, weights_blob: str | None) -> str:

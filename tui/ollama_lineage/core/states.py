@@ -19,6 +19,8 @@ class State(Enum):
     BUILDING = ("building", "↻")
     FAILED = ("failed", "✗")
     BACKUP = ("backup", "≡")
+    REMOTE = ("remote", "☁")
+    UNREADABLE = ("unreadable", "⚠")
 
     def __init__(self, word: str, symbol: str) -> None:
         self.word = word

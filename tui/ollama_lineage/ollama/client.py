@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from .. import __version__
-
-WEIGHTS_BLOB = re.compile(r"^FROM\s+\S*sha256[-:]([0-9a-f]{64})\s*$", re.MULTILINE | re.IGNORECASE)
+from ..core.spec import ModelSpec, parse_show
 
 
 class OllamaError(Exception):
@@ -51,6 +50,7 @@ class TagEntry:
     family: str = ""
     parameter_size: str = ""
     quantization_level: str = ""
+    remote_host: str = ""  # a cloud model: Ollama forwards it, there is nothing local to show
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TagEntry:
@@ -64,32 +64,8 @@ class TagEntry:
             family=str(details.get("family") or ""),
             parameter_size=str(details.get("parameter_size") or ""),
             quantization_level=str(details.get("quantization_level") or ""),
+            remote_host=str(data.get("remote_host") or ""),
         )
-
-
-@dataclass(frozen=True)
-class ShowResult:
-    """What ``/api/show`` says about one manifest; cached by digest, so keep the raw JSON."""
-
-    raw: Mapping[str, Any] = field(repr=False)
-
-    @property
-    def modelfile(self) -> str:
-        return str(self.raw.get("modelfile") or "")
-
-    @property
-    def template(self) -> str:
-        return str(self.raw.get("template") or "")
-
-    @property
-    def parent_model(self) -> str:
-        return str((self.raw.get("details") or {}).get("parent_model") or "")
-
-    @property
-    def weights_blob(self) -> str | None:
-        """The model layer's digest, read from the FROM blob path Ollama writes."""
-        found = WEIGHTS_BLOB.search(self.modelfile)
-        return found.group(1) if found else None
 
 
 @dataclass(frozen=True)
@@ -150,6 +126,9 @@ class OllamaClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url
+        # Streams go silent for minutes (hashing a pull, loading a model): no read timeout.
+        self._stream_timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0), read=None)
+        self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -189,8 +168,9 @@ class OllamaClient:
                 f"Ollama at {self.base_url} sent /api/tags with a malformed model entry: {exc}"
             ) from None
 
-    async def show(self, name: str) -> ShowResult:
-        return ShowResult(await self._json("POST", "/api/show", {"model": name}))
+    async def show(self, name: str) -> ModelSpec:
+        """Parsed here, once: the tensors and model_info of a real show never go further."""
+        return parse_show(await self._json("POST", "/api/show", {"model": name}))
 
     async def copy(self, source: str, destination: str) -> None:
         await self._json("POST", "/api/copy", {"source": source, "destination": destination})
@@ -222,8 +202,17 @@ class OllamaClient:
             yield progress
 
     async def _stream(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Lines of a streamed answer. The answer must start within the timeout; after that
+        a line may take as long as it takes (hashing a pull, loading a model)."""
+        request = self._http.build_request("POST", path, json=body, timeout=self._stream_timeout)
         try:
-            async with self._http.stream("POST", path, json=body) as response:
+            try:
+                response = await asyncio.wait_for(
+                    self._http.send(request, stream=True), self._timeout
+                )
+            except asyncio.TimeoutError:
+                raise httpx.ReadTimeout("no answer", request=request) from None
+            try:
                 if response.status_code >= 400:
                     await response.aread()
                     self._raise_for(response)
@@ -234,6 +223,8 @@ class OllamaClient:
                     if "error" in line:
                         raise ApiError(f"Ollama: {line['error']}", response.status_code)
                     yield line
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
 

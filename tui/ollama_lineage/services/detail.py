@@ -41,10 +41,10 @@ async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
     recipes = await session.store.recipes(session.settings.host_key)
     stored = recipes.get(node.name)
     base_name = stored.link.base if stored else (node.base or node.name)
-    current = full_spec(show.raw, base_name)
+    current = full_spec(show, base_name)
     detail = Detail(
         node,
-        current=with_weights(current, show.weights_blob),
+        current=with_weights(current, show.weights),
         recipe=stored.text if stored else None,
         guessed=bool(stored and stored.link.guessed),
         built_from=stored.link.base_digest if stored else None,
@@ -58,12 +58,12 @@ async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
     except RebuildError as exc:
         return replace(detail, problem=str(exc))
     base_show = await session.syncer.show(plan.base)
-    base = full_spec(base_show.raw, plan.base)
+    base = full_spec(base_show, plan.base)
     return replace(
         detail,
         current=plan.current_text,
         after=plan.after_text,
-        base_text=with_weights(base, base_show.weights_blob),
+        base_text=with_weights(base, base_show.weights),
         plan=plan,
         params=parameter_table(base.parameters, plan.current.parameters, plan.after.parameters),
     )

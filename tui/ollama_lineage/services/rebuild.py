@@ -12,7 +12,8 @@ from ..core.diff import DiffRow, side_by_side
 from ..core.lineage import NEEDS_REBUILD, Kind, Link
 from ..core.modelfile import ModelfileError, Recipe, parse_modelfile
 from ..core.names import backup_name, parse_model_name
-from ..core.overrides import full_spec, predict_after, with_weights
+from ..core.overrides import derive_recipe, full_spec, predict, verify, with_weights
+from ..core.spec import ModelSpec
 from ..ollama.client import OllamaClient, OllamaError, Progress
 from .store import StoredRecipe
 from .sync import Syncer
@@ -43,6 +44,9 @@ class Plan:
     stale_base: str | None = None  # the base is itself out of date: rebuild it first
     weights_before: str | None = None
     weights_after: str | None = None
+    expected: ModelSpec = field(default_factory=ModelSpec)  # what the server must hold after
+    base_weights: str | None = None
+    base_moved: bool = False  # the base is not the version the child was built from
 
     @property
     def current_text(self) -> str:
@@ -77,7 +81,7 @@ class Rebuilder:
         if name not in recipes:
             node = self.syncer.snapshot.nodes.get(name)
             why = node.reason if node else "the server does not list it"
-            raise RebuildError(f"{name} has no recipe to rebuild from ({why}); track it with t")
+            raise RebuildError(f"{name} has no recipe to rebuild from ({why})")
         return recipes[name]
 
     async def plan(self, name: str, *, now: datetime | None = None) -> Plan:
@@ -90,8 +94,9 @@ class Rebuilder:
         base_node = snapshot.nodes.get(recipe.base)
         if base_node is None or base_node.facts is None:
             raise RebuildError(f"{name}'s base {recipe.base} is not on the server; pull it first")
-        child_show = await self.syncer.show(name)
-        base_show = await self.syncer.show(recipe.base)
+        child_spec = await self.syncer.show(name)
+        base_spec = await self.syncer.show(recipe.base)
+        expected = predict(base_spec, recipe)
         return Plan(
             child=name,
             base=recipe.base,
@@ -99,12 +104,15 @@ class Rebuilder:
             recipe=recipe,
             guessed=stored.link.guessed,
             backup=backup_name(name, now or datetime.now()),
-            current=full_spec(child_show.raw, recipe.base),
-            after=predict_after(base_show.raw, recipe),
+            current=full_spec(child_spec, recipe.base),
+            after=full_spec(expected, recipe.base),
             request=recipe.create_request(name),
             stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
-            weights_before=child_show.weights_blob,
-            weights_after=base_show.weights_blob,
+            weights_before=child_spec.weights,
+            weights_after=expected.weights,
+            expected=expected,
+            base_weights=base_spec.weights,
+            base_moved=stored.link.base_digest != base_node.facts.digest,
         )
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:
@@ -124,8 +132,7 @@ class Rebuilder:
             backup=plan.backup,
         )
         log: list[str] = []
-        self.syncer.building.add(plan.child)
-        await self.syncer.refresh()
+        await self.syncer.set_building(plan.child, True)
         try:
             await self.client.copy(plan.child, plan.backup)
             await store.add_backup(host, plan.backup, plan.child)
@@ -137,26 +144,54 @@ class Rebuilder:
                 log.append(progress.status)
                 if on_progress:
                     on_progress(progress)
+            got = await self.client.show(plan.child)
         except asyncio.CancelledError:
             await store.finish_event(event, "cancelled", log="\n".join(log))
+            await self.syncer.set_building(plan.child, False)
             raise
         except OllamaError as exc:
             await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
             # The tree must say `failed` now, not `building` until some later refresh.
-            self.syncer.building.discard(plan.child)
-            await self.syncer.refresh()
+            await self.syncer.set_building(plan.child, False)
             raise RebuildError(f"rebuild of {plan.child} failed, old model kept: {exc}") from exc
-        finally:
-            self.syncer.building.discard(plan.child)
+        mismatches = verify(
+            plan.expected,
+            got,
+            base_weights=plan.base_weights,
+            replaced_weights=plan.weights_before if plan.base_moved else None,
+        )
+        if mismatches:
+            return await self._restore(plan, event, log, "; ".join(map(str, mismatches)))
         recipe_text = plan.recipe.to_modelfile()
         new_link = Link(plan.child, plan.base, plan.base_digest, "recorded", guessed=False)
         await store.save_recipes(host, [StoredRecipe(new_link, recipe_text)])
+        await self.syncer.set_building(plan.child, False)
         await self.syncer.poll()
         after = self._digest(plan.child)
         await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
         await self._prune_backups(plan.child)
         await self.syncer.refresh()
         return after or ""
+
+    async def _restore(self, plan: Plan, event: int, log: list[str], difference: str) -> str:
+        """The create made something else than planned: put the backup back, say what differed."""
+        store = self.syncer.store
+        log.append(f"verification failed: {difference}")
+        try:
+            await self.client.copy(plan.backup, plan.child)
+            log.append(f"restored {plan.child} from {plan.backup}")
+            restored = "the old model is back"
+        except OllamaError as exc:
+            restored = f"restoring it failed ({exc}); roll back from {plan.backup}"
+        await store.finish_event(
+            event, "failed", error=f"verification: {difference}", log="\n".join(log)
+        )
+        await self.syncer.set_building(plan.child, False)
+        await self.syncer.poll()
+        raise RebuildError(
+            f"rebuild of {plan.child} did not produce what the plan said ({difference}); "
+            + restored
+        )
 
     async def rollback(self, name: str) -> str:
         """Copy the newest backup back over the model, with the recipe it had then."""
@@ -228,10 +263,14 @@ class Rebuilder:
         await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
         return after or ""
 
-    async def track(self, child: str, base: str, recipe_text: str | None = None) -> StoredRecipe:
-        """Adopt ``child`` as built from ``base``: from a Modelfile, or from the difference."""
-        from ..core.overrides import derive_recipe
+    async def track(
+        self, child: str, base: str, recipe_text: str | None = None, *, force: bool = False
+    ) -> StoredRecipe:
+        """Adopt ``child`` as built from ``base``: from a Modelfile, or from the difference.
 
+        Refused when ``child`` never had weights of any version of ``base`` seen here (nor a
+        quantization of them): a later rebuild would replace its weights with foreign ones.
+        """
         for name in (child, base):
             parse_model_name(name)
         nodes = self.syncer.snapshot.nodes
@@ -243,23 +282,48 @@ class Rebuilder:
             recipe = parse_modelfile(recipe_text)
             if recipe.base != base:
                 raise RebuildError(f"the Modelfile says FROM {recipe.base}, not {base}")
-        else:
-            child_show = await self.syncer.show(child)
-            recipe = derive_recipe(child_show.raw, (await self.syncer.show(base)).raw, base)
+        child_spec = await self.syncer.show(child)
+        origin = await self._origin(child_spec, base)
+        if origin is None and not force:
+            raise RebuildError(
+                f"{child} never had the weights of any version of {base} seen here, so a rebuild"
+                f" would replace its weights with {base}'s; pass --force if you are sure"
+            )
+        if recipe_text is None:
+            base_spec = await self.syncer.show(base)
+            if origin is not None:  # diff against the version it was made from, if still known
+                cached = await self.syncer.store.cached_specs([origin[0]])
+                base_spec = cached.get(origin[0], base_spec)
+            recipe = derive_recipe(child_spec, base_spec, base)
         existing = (await self.syncer.store.recipes(self.host)).get(child)
         if existing is not None and existing.link.base == base:
             # A new recipe for the same base: what the model was built from has not changed.
             link = _relink(existing.link, child, existing.link.base_digest)
         else:
-            child_facts, base_facts = nodes[child].facts, nodes[base].facts
-            assert child_facts is not None and base_facts is not None
-            same_weights = child_facts.weights_blob == base_facts.weights_blob
-            built_from = base_facts.digest if same_weights else None
-            link = Link(child, base, built_from, "recorded", guessed=not same_weights)
+            built_from, guessed = origin if origin else (None, True)
+            link = Link(child, base, built_from, "recorded", guessed=guessed)
         stored = StoredRecipe(link, recipe.to_modelfile())
         await self.syncer.store.save_recipes(self.host, [stored])
         await self.syncer.refresh()
         return stored
+
+    async def _origin(self, child: ModelSpec, base: str) -> tuple[str, bool] | None:
+        """The version of ``base`` the child was made from, and whether that is a guess.
+
+        Same weights blob: that version, for sure. Same tensor names and shapes in another
+        quantization: a quantized child of some version, taken to be the newest such (two
+        fine-tunes of one architecture share shapes too, but not a quantization step).
+        """
+        history = await self.syncer.history_specs(base)
+        for digest, blob, _ in reversed(history):
+            if blob and blob == child.weights:
+                return digest, False
+        for digest, _, spec in reversed(history):
+            if spec is None or not spec.shape or spec.shape != child.shape:
+                continue
+            if spec.quantization != child.quantization:
+                return digest, True
+        return None
 
     async def _prune_backups(self, original: str) -> None:
         """Keep the newest ``keep_backups`` backups of a model; older ones go."""

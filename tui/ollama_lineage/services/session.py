@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..ollama.client import OllamaClient
+from ..ollama.models_dir import ModelsDir
 from .rebuild import Rebuilder
 from .store import Store
 from .sync import Syncer
@@ -28,7 +29,8 @@ class Session:
 async def open_session(settings: Settings) -> AsyncIterator[Session]:
     store = await Store.open(settings.db_path)
     client = OllamaClient(settings.host, timeout=settings.timeout)
-    syncer = Syncer(client, store, settings.host_key)
+    local = ModelsDir(settings.models_dir) if settings.models_dir else None
+    syncer = Syncer(client, store, settings.host_key, local_spec=local.spec if local else None)
     upstream = UpstreamChecker(syncer, settings.registry, timeout=min(settings.timeout, 10.0))
     try:
         yield Session(

@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from ..core.lineage import Link, ModelFacts, Upstream
+from ..core.spec import ModelSpec
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -49,7 +50,32 @@ MIGRATIONS: tuple[str, ...] = (
         host TEXT NOT NULL, name TEXT NOT NULL, prompt TEXT NOT NULL, used_at REAL NOT NULL,
         PRIMARY KEY (host, name, prompt));
     """,
+    # Shows are kept as the typed spec the app uses, not the raw answer (tens of KB each).
+    """
+    ALTER TABLE models ADD COLUMN quantization TEXT NOT NULL DEFAULT '';
+    ALTER TABLE models ADD COLUMN shape TEXT NOT NULL DEFAULT '';
+    ALTER TABLE models ADD COLUMN remote_host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE models ADD COLUMN problem TEXT;
+    ALTER TABLE upstream ADD COLUMN local INTEGER NOT NULL DEFAULT 0;
+    DROP TABLE shows;
+    CREATE TABLE specs (digest TEXT PRIMARY KEY, json TEXT NOT NULL);
+    """,
 )
+
+
+_FACT_FIELDS = (
+    "name",
+    "digest",
+    "size",
+    "modified_at",
+    "parent_model",
+    "weights_blob",
+    "quantization",
+    "shape",
+    "remote_host",
+    "problem",
+)
+_FACT_COLUMNS = ", ".join(_FACT_FIELDS)
 
 
 class StoreError(Exception):
@@ -145,8 +171,7 @@ class Store:
 
     async def models(self, host: str) -> dict[str, ModelFacts]:
         rows = await self._rows(
-            "SELECT name, digest, size, modified_at, parent_model, weights_blob"
-            " FROM models WHERE host = ?",
+            f"SELECT {_FACT_COLUMNS} FROM models WHERE host = ?",
             (host,),
         )
         return {r[0]: ModelFacts(*r) for r in rows}
@@ -157,13 +182,13 @@ class Store:
         """Record what the server lists now; one transaction, so a crash leaves no half state."""
         now = time.time()
         changed = list(changed)
-        rows = [
-            (host, m.name, m.digest, m.size, m.modified_at, m.parent_model, m.weights_blob, now)
-            for m in changed
-        ]
+        rows = [(host, now, *(getattr(m, c) for c in _FACT_FIELDS)) for m in changed]
+        marks = ", ".join("?" for _ in range(len(_FACT_FIELDS) + 2))
         async with self._lock:
             await self._db.executemany(
-                "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+                f"INSERT OR REPLACE INTO models (host, last_seen, {_FACT_COLUMNS})"
+                f" VALUES ({marks})",
+                rows,
             )
             await self._db.executemany(
                 "INSERT OR IGNORE INTO digest_history VALUES (?, ?, ?, ?, ?)",
@@ -183,23 +208,23 @@ class Store:
         )
         return [(r[0], r[1]) for r in rows]
 
-    async def cached_shows(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Shows are keyed by manifest digest: the same digest always shows the same thing."""
+    async def cached_specs(self, digests: Iterable[str]) -> dict[str, ModelSpec]:
+        """Specs are keyed by manifest digest: the same digest always shows the same thing."""
         wanted = list(digests)
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, ModelSpec] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             for digest, raw in await self._rows(
-                f"SELECT digest, json FROM shows WHERE digest IN ({marks})", chunk
+                f"SELECT digest, json FROM specs WHERE digest IN ({marks})", chunk
             ):
-                found[digest] = json.loads(raw)
+                found[digest] = ModelSpec.from_json(json.loads(raw))
         return found
 
-    async def cache_shows(self, shows: Mapping[str, Mapping[str, Any]]) -> None:
+    async def cache_specs(self, specs: Mapping[str, ModelSpec]) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO shows VALUES (?, ?)",
-            [(digest, json.dumps(raw)) for digest, raw in shows.items()],
+            "INSERT OR REPLACE INTO specs VALUES (?, ?)",
+            [(digest, json.dumps(spec.to_json())) for digest, spec in specs.items()],
         )
 
     # --- lineage and recipes ------------------------------------------------------------------
@@ -301,14 +326,17 @@ class Store:
     # --- registry checks and prompts ----------------------------------------------------------
 
     async def upstream(self, host: str) -> dict[str, Upstream]:
-        rows = await self._rows("SELECT name, digest, error FROM upstream WHERE host = ?", (host,))
-        return {r[0]: Upstream(r[1], r[2]) for r in rows}
+        rows = await self._rows(
+            "SELECT name, digest, error, local FROM upstream WHERE host = ?", (host,)
+        )
+        return {r[0]: Upstream(r[1], r[2], bool(r[3])) for r in rows}
 
     async def save_upstream(self, host: str, results: Mapping[str, Upstream]) -> None:
         now = time.time()
         await self._write(
-            "INSERT OR REPLACE INTO upstream VALUES (?, ?, ?, ?, ?)",
-            [(host, name, u.digest, u.error, now) for name, u in results.items()],
+            "INSERT OR REPLACE INTO upstream (host, name, digest, error, checked_at, local)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(host, name, u.digest, u.error, now, u.local) for name, u in results.items()],
         )
 
     async def prompts(self, host: str, name: str) -> list[str]:

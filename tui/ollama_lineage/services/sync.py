@@ -1,37 +1,77 @@
-"""The poll loop's one step: tags, shows for changed digests only, store, lineage snapshot."""
+"""The poll loop's one step: tags, shows for changed digests only, store, lineage snapshot.
+
+The Syncer is the one writer of the snapshot. Network I/O happens outside its write lock, so
+a pull, a rebuild or a hanging registry check never holds up the next poll; a poll that
+finishes after a newer one has applied is dropped rather than roll the tree back.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from ..core.lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
 from ..core.names import BACKUP_MARK, backup_origin, normalize_name, same_model
 from ..core.overrides import derive_recipe
-from ..ollama.client import OllamaClient, ShowResult, TagEntry
+from ..core.spec import ModelSpec
+from ..ollama.client import OllamaClient, OllamaError, TagEntry, Unreachable
 from .store import Store, StoredRecipe
+
+# Shows are fetched and stored this many at a time, so a cold start over 10,000 models holds
+# one batch of answers in memory, not the fleet's.
+BATCH = 64
+RETRY_FIRST, RETRY_MAX = 5.0, 600.0
+
+SpecReader = Callable[[TagEntry], Awaitable[ModelSpec | None]]
+
+
+@dataclass
+class _Retry:
+    digest: str
+    due: float
+    wait: float
 
 
 class Syncer:
     """Keeps an up-to-date lineage snapshot of one server at one request per quiet poll."""
 
     def __init__(
-        self, client: OllamaClient, store: Store, host: str, *, concurrency: int = 16
+        self,
+        client: OllamaClient,
+        store: Store,
+        host: str,
+        *,
+        concurrency: int = 16,
+        local_spec: SpecReader | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.store = store
         self.host = host
         self.snapshot = Snapshot()
-        self.building: set[str] = set()
         self.requests = {"tags": 0, "show": 0}
+        self._building: set[str] = set()
         self._facts: dict[str, ModelFacts] | None = None
         self._last_listing = b""
         self._concurrency = asyncio.Semaphore(concurrency)
+        self._write = asyncio.Lock()  # held only while applying results, never across I/O
+        self._tickets = 0
+        self._applied = 0
+        self._retries: dict[str, _Retry] = {}
+        self._local_spec = local_spec
+        self._clock = clock
 
     async def load(self) -> Snapshot:
         """The last known tree from the store alone: what to show before the server answers."""
-        self._facts = await self.store.models(self.host)
+        async with self._write:
+            if self._facts is None:
+                self._facts = await self.store.models(self.host)
+                now = self._clock()
+                for facts in self._facts.values():
+                    if facts.problem:
+                        self._retries[facts.name] = _Retry(facts.digest, now, RETRY_FIRST)
         await self.refresh()
         return self.snapshot
 
@@ -39,26 +79,31 @@ class Syncer:
         """One sync step; True when the snapshot changed (so the screen has work to do)."""
         if self._facts is None:
             await self.load()
-        assert self._facts is not None
+        self._tickets += 1
+        ticket = self._tickets
         self.requests["tags"] += 1
         listing = await self.client.tags_body()
-        if listing == self._last_listing:
+        due = self._due_retries()
+        if listing == self._last_listing and not due:
             return False
         tags = {t.name: t for t in self.client.parse_tags(listing)}
-        known = self._facts
-        changed = [t for name, t in tags.items() if _differs(known.get(name), t)]
+        known = dict(self._facts or {})
+        changed = [t for name, t in tags.items() if _differs(known.get(name), t) or name in due]
         gone = [name for name in known if name not in tags]
-        if not changed and not gone:
+        fresh = await self._read(changed)
+        async with self._write:
+            if ticket < self._applied:  # a newer poll already applied a newer listing
+                return False
+            self._applied = ticket
+            await self.store.save_models(self.host, fresh, gone)
+            assert self._facts is not None
+            for name in gone:
+                self._facts.pop(name, None)
+                self._retries.pop(name, None)
+            self._facts.update((f.name, f) for f in fresh)
+            self._schedule_retries(fresh)
+            await self._adopt_new_derivatives()
             self._last_listing = listing
-            return False
-        shows = await self._shows(changed)
-        fresh_facts = [_facts_from(t, shows[t.digest]) for t in changed]
-        await self.store.save_models(self.host, fresh_facts, gone)
-        for name in gone:
-            known.pop(name, None)  # an overlapping poll may have dropped it already
-        known.update((f.name, f) for f in fresh_facts)
-        await self._adopt_new_derivatives(shows)
-        self._last_listing = listing
         return await self.refresh()
 
     async def refresh(self) -> bool:
@@ -70,13 +115,18 @@ class Syncer:
             {child: r.link for child, r in recipes.items()},
             backups=await self.backups(),
             upstream=await self.store.upstream(self.host),
-            building=frozenset(self.building),
+            building=frozenset(self._building),
             failed=await self.store.failed_builds(self.host),
         )
         if snapshot == self.snapshot:
             return False
         self.snapshot = snapshot
         return True
+
+    async def set_building(self, name: str, building: bool) -> None:
+        """A rebuild says so, and the tree shows `building` (or leaves it) at once."""
+        (self._building.add if building else self._building.discard)(name)
+        await self.refresh()
 
     def resolve(self, name: str) -> str:
         """The server's spelling of ``name``: Ollama matches names case-insensitively."""
@@ -97,61 +147,97 @@ class Syncer:
         }
         return {**found, **await self.store.backups(self.host)}
 
-    async def show(self, name: str) -> ShowResult:
-        """A model's show, from the digest-keyed cache when the digest is known."""
+    async def show(self, name: str) -> ModelSpec:
+        """A model's spec, from the digest-keyed cache when the digest is known."""
         facts = (self._facts or {}).get(name)
         if facts is not None:
-            cached = await self.store.cached_shows([facts.digest])
+            cached = await self.store.cached_specs([facts.digest])
             if facts.digest in cached:
-                return ShowResult(cached[facts.digest])
-        return await self.client.show(name)
+                return cached[facts.digest]
+        spec = await self.client.show(name)
+        if facts is not None:
+            await self.store.cache_specs({facts.digest: spec})
+        return spec
 
-    async def _shows(self, entries: list[TagEntry]) -> dict[str, Mapping[str, Any]]:
-        cached: dict[str, Mapping[str, Any]] = dict(
-            await self.store.cached_shows(t.digest for t in entries)
-        )
-        missing = [t for t in entries if t.digest not in cached]
+    async def history_specs(self, name: str) -> list[tuple[str, str | None, ModelSpec | None]]:
+        """Every version of ``name`` seen: digest, weights blob and spec when still cached."""
+        history = await self.store.digest_history(self.host, name)
+        specs = await self.store.cached_specs(d for d, _ in history)
+        return [(digest, blob, specs.get(digest)) for digest, blob in history]
 
-        async def fetch(entry: TagEntry) -> None:
-            async with self._concurrency:
-                self.requests["show"] += 1
-                cached[entry.digest] = (await self.client.show(entry.name)).raw
+    # --- reading what changed ------------------------------------------------------------------
 
-        tasks = [asyncio.ensure_future(fetch(t)) for t in missing]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            # One show failed: stop the others rather than leave them running unawaited
-            # (the CLI would close the client under them and leak their sockets).
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        await self.store.cache_shows({t.digest: cached[t.digest] for t in missing})
-        return cached
+    async def _read(self, entries: Sequence[TagEntry]) -> list[ModelFacts]:
+        """Facts for changed models, a batch at a time; one failing show marks only its model."""
+        cached = await self.store.cached_specs(t.digest for t in entries if not t.remote_host)
+        facts: list[ModelFacts] = []
+        for start in range(0, len(entries), BATCH):
+            batch = entries[start : start + BATCH]
+            outcomes = await asyncio.gather(
+                *(self._spec(t, cached) for t in batch), return_exceptions=True
+            )
+            for outcome in outcomes:  # every show of the batch has ended: none left running
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            results = [o for o in outcomes if not isinstance(o, BaseException)]
+            new = {t.digest: s for t, (s, _) in zip(batch, results, strict=True) if s is not None}
+            await self.store.cache_specs({d: s for d, s in new.items() if d not in cached})
+            facts += [_facts_from(t, s, why) for t, (s, why) in zip(batch, results, strict=True)]
+        return facts
 
-    async def _adopt_new_derivatives(self, shows: Mapping[str, Mapping[str, Any]]) -> None:
+    async def _spec(
+        self, entry: TagEntry, cached: dict[str, ModelSpec]
+    ) -> tuple[ModelSpec | None, str | None]:
+        if entry.remote_host:
+            return None, None
+        if entry.digest in cached:
+            return cached[entry.digest], None
+        if self._local_spec is not None and (spec := await self._local_spec(entry)) is not None:
+            return spec, None
+        async with self._concurrency:
+            self.requests["show"] += 1
+            try:
+                return await self.client.show(entry.name), None
+            except Unreachable:
+                raise  # the server is gone, not this model: the poll as a whole failed
+            except OllamaError as exc:
+                return None, str(exc).removeprefix("Ollama: ")
+
+    def _due_retries(self) -> set[str]:
+        now = self._clock()
+        return {name for name, retry in self._retries.items() if retry.due <= now}
+
+    def _schedule_retries(self, fresh: Sequence[ModelFacts]) -> None:
+        """Back off per model: a cloud model that is offline is not asked every two seconds."""
+        now = self._clock()
+        for facts in fresh:
+            previous = self._retries.pop(facts.name, None)
+            if facts.problem:
+                same = previous is not None and previous.digest == facts.digest
+                wait = min(previous.wait * 2, RETRY_MAX) if same and previous else RETRY_FIRST
+                self._retries[facts.name] = _Retry(facts.digest, now + wait, wait)
+
+    # --- first sight ----------------------------------------------------------------------------
+
+    async def _adopt_new_derivatives(self) -> None:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
         recipes = await self.store.recipes(self.host)
         backups = await self.backups()
+        upstream = await self.store.upstream(self.host)
         facts = self._facts
-        inferred = infer_links(list(facts.values()), {}, backups)
+        inferred = infer_links(list(facts.values()), {}, backups, upstream)
         new: list[StoredRecipe] = []
         for child, link in inferred.items():
             if child in recipes or child not in facts or link.base not in facts:
                 continue
-            new.append(await self._first_recipe(facts[child], facts[link.base], link, shows))
+            if facts[child].problem or facts[link.base].problem:
+                continue
+            new.append(await self._first_recipe(facts[child], facts[link.base], link))
         if new:
             await self.store.save_recipes(self.host, new)
 
-    async def _first_recipe(
-        self,
-        child: ModelFacts,
-        base: ModelFacts,
-        link: Link,
-        shows: Mapping[str, Mapping[str, Any]],
-    ) -> StoredRecipe:
+    async def _first_recipe(self, child: ModelFacts, base: ModelFacts, link: Link) -> StoredRecipe:
         """Diff the child against the base version with the same weights, if ever seen."""
         built_from: str | None = None
         if child.weights_blob and child.weights_blob == base.weights_blob:
@@ -161,11 +247,14 @@ class Syncer:
                 if blob and blob == child.weights_blob:
                     built_from = digest
                     break
-        wanted = [d for d in (child.digest, built_from, base.digest) if d and d not in shows]
-        known = {**shows, **(await self.store.cached_shows(wanted))}
-        if built_from not in known:  # never seen that base version: diff against today's
+        wanted = [d for d in (child.digest, built_from, base.digest) if d]
+        specs = await self.store.cached_specs(wanted)
+        for model in (child, base):  # only after an upgrade dropped the old show cache
+            if model.digest not in specs:
+                specs[model.digest] = await self.show(model.name)
+        if built_from not in specs:  # never seen that base version: diff against today's
             built_from = None
-        recipe = derive_recipe(known[child.digest], known[built_from or base.digest], base.name)
+        recipe = derive_recipe(specs[child.digest], specs[built_from or base.digest], base.name)
         guessed = built_from is None
         return StoredRecipe(
             Link(child.name, base.name, built_from, link.source, guessed), recipe.to_modelfile()
@@ -176,13 +265,16 @@ def _differs(known: ModelFacts | None, tag: TagEntry) -> bool:
     return known is None or known.digest != tag.digest or known.modified_at != tag.modified_at
 
 
-def _facts_from(tag: TagEntry, show: Mapping[str, Any]) -> ModelFacts:
-    result = ShowResult(show)
+def _facts_from(tag: TagEntry, spec: ModelSpec | None, problem: str | None) -> ModelFacts:
     return ModelFacts(
         name=tag.name,
         digest=tag.digest,
         size=tag.size,
         modified_at=tag.modified_at,
-        parent_model=tag.parent_model or result.parent_model,
-        weights_blob=result.weights_blob,
+        parent_model=tag.parent_model or (spec.parent_model if spec else ""),
+        weights_blob=spec.weights if spec else None,
+        quantization=(spec.quantization if spec else "") or tag.quantization_level,
+        shape=spec.shape if spec else "",
+        remote_host=tag.remote_host,
+        problem=problem,
     )

@@ -1,65 +1,57 @@
-"""Is a newer version upstream? Ask the registry for the manifest digest, never pull."""
+"""Is a newer version upstream, and is a model the registry's own? Stored, so it holds offline."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
-import httpx
-
-from ..core.lineage import Kind, Upstream
-from ..core.names import InvalidModelName, parse_model_name
+from ..core.lineage import NEEDS_REBUILD, Kind, Node, Upstream
+from ..core.states import State
+from ..ollama.registry import RegistryClient
 from .sync import Syncer
-
-DEFAULT_HOST = "registry.ollama.ai"
-MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 class UpstreamChecker:
-    """HEADs each pulled base's manifest, as Ollama's own desktop app does."""
+    """Checks the bases, and the derivatives whose lineage is only taken on trust."""
 
     def __init__(self, syncer: Syncer, registry: str, *, timeout: float = 10.0) -> None:
         self.syncer = syncer
-        self.registry = registry.rstrip("/")
-        self._http = httpx.AsyncClient(timeout=timeout, headers={"Accept": MANIFEST_ACCEPT})
-        self._limit = asyncio.Semaphore(8)
+        self.registry = RegistryClient(registry, timeout=timeout)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-
-    def url_for(self, name: str) -> str:
-        """Default-registry names go to the configured registry; others to their own host."""
-        parsed = parse_model_name(name)
-        root = self.registry if parsed.host == DEFAULT_HOST else f"https://{parsed.host}"
-        return f"{root}/{parsed.manifest_path()}"
-
-    async def check(self, name: str) -> Upstream:
-        try:
-            url = self.url_for(name)
-        except InvalidModelName as exc:
-            return Upstream(error=str(exc))
-        try:
-            async with self._limit:
-                response = await self._http.head(url)
-        except httpx.HTTPError as exc:
-            return Upstream(error=f"registry unreachable ({type(exc).__name__})")
-        if response.status_code == 404:
-            return Upstream(error="not in the registry (a local or private model)")
-        if response.status_code >= 400:
-            return Upstream(error=f"registry answered {response.status_code}")
-        digest = response.headers.get("ollama-content-digest") or response.headers.get(
-            "docker-content-digest", ""
-        )
-        return Upstream(digest=digest.removeprefix("sha256:") or None)
+        await self.registry.aclose()
 
     async def check_all(self) -> dict[str, Upstream]:
-        """Check every base (not derivatives: their digests never match upstream)."""
-        bases = [
-            n.name
-            for n in self.syncer.snapshot.walk()
-            if n.kind is Kind.BASE and n.facts is not None and not n.facts.parent_model
-        ]
-        found = await asyncio.gather(*(self.check(b) for b in bases))
-        results = dict(zip(bases, found, strict=True))
+        """Bases for updates; guessed derivatives, since a pulled model is never rebuilt."""
+        return await self.check([n.name for n in self.syncer.snapshot.walk() if _worth_asking(n)])
+
+    async def settle_guesses(self) -> list[str]:
+        """Ask the registry about derivatives due a rebuild whose lineage is a guess; the
+        names it could not settle (bulk rebuilds leave those alone) are returned."""
+
+        def unsettled() -> list[str]:
+            return [
+                n.name
+                for n in self.syncer.snapshot.walk()
+                if n.guessed and n.state in NEEDS_REBUILD
+            ]
+
+        if guesses := unsettled():
+            await self.check(guesses)
+        return unsettled()
+
+    async def check(self, names: Iterable[str]) -> dict[str, Upstream]:
+        names = list(names)
+        found = await asyncio.gather(*(self.registry.check(n) for n in names))
+        results = dict(zip(names, found, strict=True))
         await self.syncer.store.save_upstream(self.syncer.host, results)
         await self.syncer.refresh()
         return results
+
+
+def _worth_asking(node: Node) -> bool:
+    if node.facts is None or node.facts.remote_host or node.facts.problem:
+        return False
+    if node.kind is Kind.BASE:
+        return not node.facts.parent_model or node.state is State.UNTRACKED
+    return node.kind is Kind.DERIVATIVE and node.guessed

@@ -1,0 +1,166 @@
+"""Each trap of real servers, end to end: first sight, staleness, and a rebuild that loses nothing.
+
+Models are made on the stand-in the way a user makes them (real GGUF bytes, `/api/create`), the
+base is re-created from new weights, and the rebuilt child is shown and compared field by field
+with the original: only the weights may change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import fields
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ollama_lineage.config import Settings
+from ollama_lineage.core.lineage import Kind
+from ollama_lineage.core.spec import ModelSpec
+from ollama_lineage.core.states import State
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services.rebuild import RebuildError
+from ollama_lineage.services.session import Session, open_session
+from tests.conformance.tiny_gguf import write_lora, write_model
+
+BASE_EXTRAS = {
+    "template": "{{ if .System }}<|system|>{{ .System }}{{ end }}<|user|>{{ .Prompt }}",
+    "parameters": {"stop": ["<|user|>"], "temperature": 0.6},
+    "license": "BASE LICENSE",
+}
+
+
+class Server:
+    """The stand-in, driven over HTTP as `ollama create` drives a real one."""
+
+    def __init__(self, fake: FakeOllama, files: Path) -> None:
+        self.fake = fake
+        self.files = files
+        self.http = httpx.Client(base_url=fake.url, timeout=30)
+
+    def upload(self, data: bytes) -> str:
+        digest = "sha256:" + sha256(data).hexdigest()
+        self.http.post(f"/api/blobs/{digest}", content=data).raise_for_status()
+        return digest
+
+    def create(self, **request: Any) -> None:
+        with self.http.stream("POST", "/api/create", json=request) as response:
+            lines = [line for line in response.iter_lines() if line]
+        assert response.status_code == 200 and '"error"' not in lines[-1], lines
+
+    def base(self, name: str, *, seed: int, f16: bool = False) -> None:
+        gguf = write_model(self.files / f"v{seed}.gguf", seed=seed, f16=f16).read_bytes()
+        self.create(model=name, files={f"v{seed}.gguf": self.upload(gguf)}, **BASE_EXTRAS)
+
+    def lora(self) -> str:
+        return self.upload(write_lora(self.files / "lora.gguf").read_bytes())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    with FakeOllama(scenario="empty", version="0.33.0-rc2") as fake:
+        yield Server(fake, tmp_path)
+
+
+@pytest.fixture
+async def session(server: Server, tmp_path: Path) -> AsyncIterator[Session]:
+    settings = Settings(
+        host=server.fake.url, db_path=tmp_path / "db", registry=server.fake.registry_url
+    )
+    async with open_session(settings) as opened:
+        yield opened
+
+
+def user_content(spec: ModelSpec) -> dict[str, Any]:
+    """Everything a user put in a model: all of the spec but the weights it runs on."""
+    skip = {"weights", "parent_model", "shape"}
+    return {f.name: getattr(spec, f.name) for f in fields(spec) if f.name not in skip}
+
+
+TRAPS = {
+    "parameters": lambda s: {"parameters": {"num_ctx": 20000, "num_thread": 16}},
+    "adapter": lambda s: {"adapters": {"lora.gguf": s.lora()}, "parameters": {"num_ctx": 4096}},
+    "own license": lambda s: {"license": "CHILD ADDENDUM"},
+    "template system messages": lambda s: {
+        "template": "[INST] {{ .Prompt }} [/INST]",
+        "system": "Answer in one line.\nNever apologise.",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+    },
+    "renderer and parser": lambda s: {"renderer": "qwen3-coder", "parser": "qwen3-coder"},
+}
+
+
+@pytest.mark.parametrize("trap", TRAPS)
+async def test_a_rebuild_keeps_everything_the_user_put_in(server, session, trap):
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", **{"from": "base:latest"}, **TRAPS[trap](server))
+    await session.syncer.poll()
+    child = session.syncer.snapshot.nodes["child:latest"]
+    assert (child.kind, child.state) == (Kind.DERIVATIVE, State.FRESH)
+    original = await session.client.show("child:latest")
+
+    server.base("base:latest", seed=2)
+    await session.syncer.poll()
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.STALE
+
+    plan = await session.rebuilder.plan("child:latest")
+    await session.rebuilder.run(plan)
+    rebuilt = await session.client.show("child:latest")
+    assert user_content(rebuilt) == user_content(original)
+    assert rebuilt.weights == (await session.client.show("base:latest")).weights
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
+
+
+async def test_a_quantized_child_is_rebuilt_quantized(server, session):
+    """`ollama create -q` leaves no `from`: adopted by hand, it must stay quantized after."""
+    server.base("tiny16:latest", seed=1, f16=True)
+    server.create(model="tiny16:q8", quantize="q8_0", **{"from": "tiny16:latest"})
+    await session.syncer.poll()
+    await session.rebuilder.track("tiny16:q8", "tiny16:latest")
+    assert session.syncer.snapshot.nodes["tiny16:q8"].state is State.FRESH
+    original = await session.client.show("tiny16:q8")
+
+    server.base("tiny16:latest", seed=2, f16=True)
+    await session.syncer.poll()
+    assert session.syncer.snapshot.nodes["tiny16:q8"].state is State.STALE
+    plan = await session.rebuilder.plan("tiny16:q8")
+    assert plan.request["quantize"] == original.quantization
+    await session.rebuilder.run(plan)
+    rebuilt = await session.client.show("tiny16:q8")
+    assert rebuilt.quantization == original.quantization
+    assert rebuilt.weights not in (
+        original.weights,
+        (await session.client.show("tiny16:latest")).weights,
+    )
+
+
+async def test_adopting_under_a_base_whose_weights_it_never_had_is_refused(server, session):
+    server.base("base:latest", seed=1)
+    server.base("stranger:latest", seed=5)
+    await session.syncer.poll()
+    with pytest.raises(RebuildError, match="never had the weights"):
+        await session.rebuilder.track("stranger:latest", "base:latest")
+    assert "stranger:latest" not in await session.store.recipes(session.settings.host_key)
+    forced = await session.rebuilder.track("stranger:latest", "base:latest", force=True)
+    assert forced.link.guessed
+    assert session.syncer.snapshot.stale_in_order() == []  # never rebuilt in bulk
+
+
+async def test_a_create_that_differs_from_the_plan_is_undone(server, session):
+    """Verification: the server's result is compared with the plan; a difference restores."""
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    before = server.fake.digest("child:latest")
+    plan = await session.rebuilder.plan("child:latest")
+    promised = plan.expected.__class__(**{**plan.expected.__dict__, "system": "Be brief."})
+    with pytest.raises(RebuildError, match="system: expected 'Be brief.', got None"):
+        await session.rebuilder.run(plan.__class__(**{**plan.__dict__, "expected": promised}))
+    assert server.fake.digest("child:latest") == before
+    node = session.syncer.snapshot.nodes["child:latest"]
+    assert node.state is State.FAILED and "system" in node.reason
+    (event, *_) = await session.store.history(session.settings.host_key, "child:latest")
+    assert (event.kind, event.status) == ("build", "failed")
+    assert "restored child:latest from" in event.log

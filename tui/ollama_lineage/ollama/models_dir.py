@@ -1,0 +1,125 @@
+"""Reading a model's layers from Ollama's models folder instead of asking ``/api/show``.
+
+On the server itself (the SSH use) the folder is usually readable, and a manifest plus a few
+small blobs cost far less than a show that lists every tensor. A manifest is trusted only when
+its sha256 is the digest ``/api/tags`` gave: that is the very content Ollama serves, even if
+the file changed a moment ago. Anything unexpected returns None and the caller asks HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.modelfile import Message, ParamValue, format_scalar
+from ..core.names import InvalidModelName, parse_model_name
+from ..core.spec import ModelSpec
+from .client import TagEntry
+
+MEDIA = "application/vnd.ollama.image."
+# Text layers are small; a bigger one is not what we think it is.
+MAX_TEXT_LAYER = 4 * 1024 * 1024
+
+
+def candidate_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
+    """Where Ollama keeps models: $OLLAMA_MODELS, the user's, the Linux service's."""
+    env = os.environ if env is None else env
+    found = [Path(env["OLLAMA_MODELS"])] if env.get("OLLAMA_MODELS") else []
+    return [*found, Path.home() / ".ollama" / "models", Path("/usr/share/ollama/.ollama/models")]
+
+
+def find_models_dir(env: Mapping[str, str] | None = None) -> Path | None:
+    for folder in candidate_dirs(env):
+        if (folder / "manifests").is_dir() and os.access(folder / "manifests", os.R_OK):
+            return folder
+    return None
+
+
+class ModelsDir:
+    """Specs from manifest files; every read is checked against the listed digest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.hits = 0
+        self.misses = 0
+
+    async def spec(self, entry: TagEntry) -> ModelSpec | None:
+        spec = await asyncio.to_thread(self.read, entry.name, entry.digest)
+        if spec is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return spec
+
+    def read(self, name: str, digest: str) -> ModelSpec | None:
+        try:
+            parsed = parse_model_name(name)
+            raw = (self.root / "manifests" / parsed.manifest_file()).read_bytes()
+            if hashlib.sha256(raw).hexdigest() != digest:
+                return None  # changed since the listing, or another server's file
+            return self._spec(json.loads(raw))
+        except (OSError, ValueError, KeyError, TypeError, InvalidModelName):
+            return None
+
+    def _text(self, layer: Mapping[str, Any]) -> str:
+        if int(layer.get("size") or 0) > MAX_TEXT_LAYER:
+            raise ValueError("text layer too big")
+        return self._blob(str(layer["digest"])).decode("utf-8")
+
+    def _blob(self, digest: str) -> bytes:
+        return (self.root / "blobs" / digest.replace(":", "-")).read_bytes()
+
+    def _spec(self, manifest: Mapping[str, Any]) -> ModelSpec:
+        config = json.loads(self._blob(manifest["config"]["digest"]))
+        weights, parent, adapters = None, "", []
+        template, system = "{{ .Prompt }}", None  # Ollama's default when there is no layer
+        parameters: dict[str, ParamValue] = {}
+        licenses, messages = [], []
+        for layer in manifest["layers"]:
+            kind = str(layer["mediaType"]).removeprefix(MEDIA)
+            if kind == "model" and weights is None:
+                weights = str(layer["digest"]).removeprefix("sha256:")
+                parent = str(layer.get("from") or "")
+            elif kind == "adapter":
+                adapters.append(str(layer["digest"]))
+            elif kind == "template":
+                template = self._text(layer)
+            elif kind == "system":
+                system = self._text(layer) or None
+            elif kind == "license":
+                licenses.append(self._text(layer))
+            elif kind == "params":
+                parameters.update(_parameters(json.loads(self._text(layer))))
+            elif kind == "messages":
+                messages += [
+                    Message(str(m.get("role", "")), str(m.get("content", "")))
+                    for m in json.loads(self._text(layer))
+                ]
+        quantization = str(config.get("file_type") or "")
+        return ModelSpec(
+            weights=weights,
+            adapters=tuple(adapters),
+            template=template or None,
+            system=system,
+            parameters=parameters,
+            licenses=tuple(licenses),
+            messages=tuple(messages),
+            renderer=config.get("renderer") or None,
+            parser=config.get("parser") or None,
+            requires=config.get("requires") or None,
+            quantization="" if quantization == "unknown" else quantization,
+            parent_model=parent,
+        )
+
+
+def _parameters(values: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """The params blob is JSON; lists (stop) hold strings, as the show's parsing gives."""
+    return {
+        key: [format_scalar(v) for v in value] if isinstance(value, list) else value
+        for key, value in values.items()
+    }

@@ -1,0 +1,81 @@
+"""Asking a registry for a manifest's digest, the way Ollama's own clients do; never a pull."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import httpx
+
+from ..core.lineage import Upstream
+from ..core.names import InvalidModelName, parse_model_name
+
+DEFAULT_HOST = "registry.ollama.ai"
+MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
+# A manifest is a few KB; a body far bigger is not one, and is not read to the end.
+MAX_MANIFEST = 4 * 1024 * 1024
+
+
+class RegistryClient:
+    """HEAD first (Ollama's desktop app does), GET and hash the body when HEAD says nothing."""
+
+    def __init__(self, registry: str, *, timeout: float = 10.0) -> None:
+        self.registry = registry.rstrip("/")
+        self._http = httpx.AsyncClient(
+            timeout=timeout, headers={"Accept": MANIFEST_ACCEPT}, follow_redirects=True
+        )
+        self._limit = asyncio.Semaphore(8)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def url_for(self, name: str) -> str:
+        """Default-registry names go to the configured registry; others to their own host."""
+        parsed = parse_model_name(name)
+        root = self.registry if parsed.host == DEFAULT_HOST else f"https://{parsed.host}"
+        return f"{root}/{parsed.manifest_path()}"
+
+    async def check(self, name: str) -> Upstream:
+        try:
+            url = self.url_for(name)
+        except InvalidModelName as exc:
+            return Upstream(error=str(exc))
+        try:
+            async with self._limit:
+                return await self._digest(url)
+        except httpx.HTTPError as exc:
+            return Upstream(error=f"registry unreachable ({type(exc).__name__})")
+
+    async def _digest(self, url: str) -> Upstream:
+        head = await self._http.head(url)
+        if head.status_code == 404:
+            return _not_there()
+        if head.status_code < 400 and (digest := _header_digest(head)):
+            return Upstream(digest=digest)
+        # HEAD refused (405), failed, or silent about the digest: the body's hash is the digest.
+        async with self._http.stream("GET", url) as response:
+            if response.status_code == 404:
+                return _not_there()
+            if response.status_code >= 400:
+                return Upstream(error=f"registry answered {response.status_code}")
+            if digest := _header_digest(response):
+                return Upstream(digest=digest)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_MANIFEST:
+                    return Upstream(error="registry sent something too big to be a manifest")
+        if not body:
+            return Upstream(error="registry sent an empty manifest")
+        return Upstream(digest=hashlib.sha256(body).hexdigest())
+
+
+def _header_digest(response: httpx.Response) -> str | None:
+    value = response.headers.get("ollama-content-digest") or response.headers.get(
+        "docker-content-digest", ""
+    )
+    return value.removeprefix("sha256:") or None
+
+
+def _not_there() -> Upstream:
+    return Upstream(error="not in the registry (a local or private model)", local=True)
