@@ -8,7 +8,7 @@ with the original: only the weights may change.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -155,9 +155,9 @@ async def test_a_create_that_differs_from_the_plan_is_undone(server, session):
     await session.syncer.poll()
     before = server.fake.digest("child:latest")
     plan = await session.rebuilder.plan("child:latest")
-    promised = plan.expected.__class__(**{**plan.expected.__dict__, "system": "Be brief."})
-    with pytest.raises(RebuildError, match="system: expected 'Be brief.', got None"):
-        await session.rebuilder.run(plan.__class__(**{**plan.__dict__, "expected": promised}))
+    promised = replace(plan, expected=replace(plan.expected, system="Be brief."))
+    with pytest.raises(RebuildError, match=r"system: expected 'Be brief\.', got None"):
+        await session.rebuilder.run(promised)
     assert server.fake.digest("child:latest") == before
     node = session.syncer.snapshot.nodes["child:latest"]
     assert node.state is State.FAILED and "system" in node.reason

@@ -20,7 +20,6 @@ from .config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, pa
 from .core.lineage import Kind, Node, Snapshot
 from .core.modelfile import ModelfileError, parse_modelfile
 from .core.names import InvalidModelName, parse_model_name
-from .core.states import State
 from .ollama.client import ApiError, OllamaError, Progress
 from .ollama.models_dir import find_models_dir
 from .services.rebuild import RebuildError
