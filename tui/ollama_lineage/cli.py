@@ -422,7 +422,7 @@ async def _rebuild(session: Session, args: argparse.Namespace) -> int:
         plan = await session.rebuilder.plan(name)
         notes = []
         if plan.guessed:
-            notes.append("note: recipe guessed (base had changed before first sight)")
+            notes.append("note: recipe guessed (the base version it was made from is unknown)")
         if plan.stale_base and plan.stale_base not in names:
             notes.append(
                 f"note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
@@ -496,10 +496,13 @@ async def _compare(session: Session, args: argparse.Namespace) -> int:
         session, backup, args.name, args.prompt, {"seed": args.seed, "temperature": 0}
     )
     for side in results:
-        print(
-            f"== {side.model}  {side.tokens_per_second:.1f} tok/s, "
-            f"total {side.total_seconds:.2f}s, load {side.load_seconds:.2f}s"
-        )
+        if side.finished:
+            print(
+                f"== {side.model}  {side.tokens_per_second:.1f} tok/s, "
+                f"total {side.total_seconds:.2f}s, load {side.load_seconds:.2f}s"
+            )
+        else:
+            print(f"== {side.model}  ended early: Ollama sent no final line, so no timings")
         print(side.text)
     return EXIT_OK
 

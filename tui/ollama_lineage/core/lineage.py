@@ -271,7 +271,7 @@ def _is_pulled(model: ModelFacts, upstream: Upstream | None) -> bool:
 
 def _base_state(model: ModelFacts, upstream: Upstream | None) -> tuple[State, str]:
     if upstream is None:
-        return State.CURRENT, "pulled; upstream not checked yet"
+        return State.CURRENT, "a base; upstream not checked yet"
     if upstream.local:
         return (
             State.CURRENT,

@@ -185,9 +185,15 @@ class OllamaClient:
         return self._progress("/api/pull", {"model": name, "stream": True})
 
     async def generate(
-        self, model: str, prompt: str, options: Mapping[str, Any] | None = None
+        self,
+        model: str,
+        prompt: str,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: float | None = None,
     ) -> AsyncIterator[GenerateChunk]:
         body = {"model": model, "prompt": prompt, "stream": True, "options": dict(options or {})}
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
         async for line in self._stream("/api/generate", body):
             yield GenerateChunk.from_json(line)
 

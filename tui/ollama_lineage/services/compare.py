@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,9 @@ class SideResult:
     tokens_per_second: float = 0.0
     total_seconds: float = 0.0
     load_seconds: float = 0.0
+    # A real Ollama can end a stream without its `done` line (seen on 0.33 with a tiny model
+    # emitting control characters): then there are no timings to show.
+    finished: bool = False
 
 
 async def latest_backup(session: Session, name: str) -> str:
@@ -40,20 +42,29 @@ async def compare_models(
     options: Mapping[str, Any],
     on_chunk: ChunkCallback | None = None,
 ) -> list[SideResult]:
-    """Stream both answers at once; ``on_chunk(side, chunk)`` lets a screen draw as they come."""
+    """Old, then new, each loaded alone: two models sharing one GPU would halve both speeds.
+
+    ``on_chunk(side, chunk)`` lets a screen draw as the answers come.
+    """
+    for model in (old, new):
+        capabilities = (await session.syncer.show(model)).capabilities
+        if capabilities and "completion" not in capabilities:
+            raise RebuildError(
+                f"{model} cannot generate text (it can: {', '.join(capabilities)}),"
+                " so there is nothing to compare"
+            )
     await session.store.add_prompt(session.settings.host_key, new, prompt)
     sides = [SideResult(old), SideResult(new)]
-
-    async def run(index: int) -> None:
-        side = sides[index]
-        async for chunk in session.client.generate(side.model, prompt, options):
+    for index, side in enumerate(sides):
+        # The old side is unloaded as soon as it answers, so the new one has the machine.
+        keep_alive = 0 if index == 0 else None
+        async for chunk in session.client.generate(side.model, prompt, options, keep_alive):
             side.text += chunk.response
             if chunk.done:
+                side.finished = True
                 side.tokens_per_second = chunk.tokens_per_second
                 side.total_seconds = chunk.total_duration / 1e9
                 side.load_seconds = chunk.load_duration / 1e9
             if on_chunk:
                 on_chunk(index, chunk)
-
-    await asyncio.gather(run(0), run(1))
     return sides
