@@ -7,12 +7,14 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from ollama_lineage.fake_ollama import ApiError, FakeOllama
+from tests.conformance.tiny_gguf import write_model
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -114,14 +116,17 @@ def test_tags_shape_and_newest_first(http: httpx.Client) -> None:
         assert model["model"] == model["name"]
         assert HEX64.fullmatch(model["digest"])
         assert model["size"] > 1_000_000_000
-        assert set(model["details"]) == {
+        assert set(model["details"]) == {  # as recorded from Ollama 0.33 (conformance/)
             "parent_model",
             "format",
             "family",
             "families",
             "parameter_size",
             "quantization_level",
+            "context_length",
+            "embedding_length",
         }
+        assert model["capabilities"][0] == "completion"
     qwq = next(m for m in models if m["name"] == "qwq:latest")
     assert qwq["details"] == {
         "parent_model": "",
@@ -130,6 +135,8 @@ def test_tags_shape_and_newest_first(http: httpx.Client) -> None:
         "families": ["qwen2"],
         "parameter_size": "32.8B",
         "quantization_level": "Q4_K_M",
+        "context_length": 40960,
+        "embedding_length": 5120,
     }
 
 
@@ -371,8 +378,8 @@ def test_create_from_upstream_only_pulls_first(fake_empty: FakeOllama) -> None:
         assert set(tags(http)) == {"qwq:latest", "q20:latest"}
 
 
-def test_create_from_uploaded_blob(http: httpx.Client) -> None:
-    data = b"GGUF tiny test file"
+def test_create_from_uploaded_blob(http: httpx.Client, tmp_path: Path) -> None:
+    data = write_model(tmp_path / "t.gguf").read_bytes()
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     assert http.head(f"/api/blobs/{digest}").status_code == 404
     wrong = http.post(f"/api/blobs/sha256:{'0' * 64}", content=data)
@@ -382,8 +389,15 @@ def test_create_from_uploaded_blob(http: httpx.Client) -> None:
     assert http.head(f"/api/blobs/{digest}").status_code == 200
     assert http.head("/api/blobs/sha256:zz").status_code == 400
     response = http.post("/api/create", json={"model": "tiny", "files": {"t.gguf": digest}})
-    assert statuses(response)[0] == "parsing GGUF"
-    assert tags(http)["tiny:latest"]["details"]["parent_model"] == "t.gguf"
+    assert statuses(response)[:2] == ["parsing GGUF", "verifying conversion"]
+    details = tags(http)["tiny:latest"]["details"]
+    assert details["parent_model"] == ""  # rewritten by llama-quantize, as recorded
+    assert (details["family"], details["parameter_size"]) == ("llama", "31K")  # read from the file
+    not_gguf = b"not a model"
+    http.post(f"/api/blobs/sha256:{hashlib.sha256(not_gguf).hexdigest()}", content=not_gguf)
+    files = {"x.gguf": f"sha256:{hashlib.sha256(not_gguf).hexdigest()}"}
+    refused = http.post("/api/create", json={"model": "t3", "files": files})
+    assert statuses(refused) == ["parsing GGUF", "error: supplied file was not in GGUF format"]
     bad = http.post("/api/create", json={"model": "t2", "files": {"/abs.gguf": digest}})
     assert (bad.status_code, bad.json()) == (400, {"error": "file path must be relative"})
 
@@ -677,13 +691,18 @@ def test_python_api_mirrors_http(fake: FakeOllama) -> None:
     fake.delete("py")
     assert "py:latest" not in fake.model_names() and "py-copy:latest" in fake.model_names()
     fake.create_from_file("file-model", filename="weights.gguf")
+    fake.create_from_file("vision-model", filename="vision.gguf", vision=True)
     with pytest.raises(ApiError) as missing:
         fake.pull("nosuch")
     assert missing.value.status == 500
     with httpx.Client(base_url=fake.url) as http:
         modelfile = show(http, "py-copy")["modelfile"]
         assert "\nMESSAGE user hi\n" in modelfile and "\nLICENSE MIT\n" in modelfile
-        assert tags(http)["file-model:latest"]["details"]["parent_model"] == "weights.gguf"
+        listed = tags(http)
+        # 0.33 rewrites a text-only GGUF into a new blob (recorded); a vision one is kept
+        assert listed["file-model:latest"]["details"]["parent_model"] == ""
+        assert listed["vision-model:latest"]["details"]["parent_model"] == "vision.gguf"
+        assert "vision" in listed["vision-model:latest"]["capabilities"]
 
 
 def test_demo_story(fake: FakeOllama) -> None:

@@ -1,14 +1,20 @@
 """What the stand-in registry publishes: realistic upstream models, one version at a time.
 
 Each version gets a new weights blob (a short stand-in body with a realistic declared size);
-even versions also change the template, so a rebuild has something visible to diff.
+even versions also change the template, so a rebuild has something visible to diff. The
+weights' GGUF header (metadata, hundreds of tensor infos) is built once per recipe and
+shared by every model using it, so a show is as big as a real one (tens of KB) while a
+fleet of a thousand models stays cheap.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
+
+from .gguf import FILE_TYPES, GGUF, human_number
 
 _QWEN_TEMPLATE = """{{- if or .System .Tools }}<|im_start|>system
 {{- if .System }}
@@ -81,24 +87,57 @@ TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION
 """
 
 
+# A long license, as real ones are (Llama's and Gemma's run to 8-12 KB).
+_LONG_LICENSE = _APACHE + "".join(
+    f"\n{n}. Section {n}. " + "Permission is granted subject to the conditions below. " * 2
+    for n in range(1, 70)
+)
+
+
+# A vision encoder's tensors, embedded in a model GGUF (as gemma3 and llama4 ship them).
+VISION_TENSORS = [
+    {"name": "v.patch_embd.weight", "type": "F16", "shape": [14, 14, 3, 1152]},
+    {"name": "v.position_embd.weight", "type": "F16", "shape": [1152, 4096]},
+    {"name": "v.post_layernorm.weight", "type": "F32", "shape": [1152]},
+]
+
+
+@dataclass(frozen=True)
+class Arch:
+    """Transformer shapes, enough to list a real model's tensors and metadata."""
+
+    vocab: int
+    embed: int
+    ffn: int
+    blocks: int
+    heads: int
+    kv_heads: int
+    context: int
+    qkv_bias: bool = False
+    tied: bool = False
+
+
 @dataclass(frozen=True)
 class Recipe:
     """The fixed part of an upstream model; versions vary the weights (and template)."""
 
     family: str
-    parameter_size: str
+    arch: Arch
     quantization: str
     weights_size: int
     template: str
-    params: dict[str, Any]
+    params: dict[str, Any] = field(hash=False)
     license: str = ""
-    families: list[str] = field(default_factory=list)
+
+    @property
+    def parameter_size(self) -> str:
+        return human_number(header_for(self).parameter_count)
 
 
 RECIPES: dict[str, Recipe] = {
     "qwq:latest": Recipe(
         "qwen2",
-        "32.8B",
+        Arch(152064, 5120, 27648, 64, 40, 8, 40960, qkv_bias=True),
         "Q4_K_M",
         19851336256,
         _QWEN_TEMPLATE,
@@ -113,7 +152,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "llama3.2:latest": Recipe(
         "llama",
-        "3.2B",
+        Arch(128256, 3072, 8192, 28, 24, 8, 131072, tied=True),
         "Q4_K_M",
         2019377376,
         _LLAMA_TEMPLATE,
@@ -123,7 +162,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "mistral:7b": Recipe(
         "llama",
-        "7.2B",
+        Arch(32768, 4096, 14336, 32, 32, 8, 32768),
         "Q4_0",
         4113289792,
         _MISTRAL_TEMPLATE,
@@ -132,7 +171,7 @@ RECIPES: dict[str, Recipe] = {
     ),
     "phi4:latest": Recipe(
         "phi3",
-        "14.7B",
+        Arch(100352, 5120, 17920, 40, 40, 10, 16384),
         "Q4_K_M",
         9053114566,
         _PHI_TEMPLATE,
@@ -142,9 +181,9 @@ RECIPES: dict[str, Recipe] = {
 }
 
 _GENERIC = [
-    ("llama", "8.0B", 4920734272),
-    ("qwen2", "7.6B", 4683073184),
-    ("gemma3", "4.3B", 3338792672),
+    ("llama", Arch(128256, 4096, 14336, 32, 32, 8, 131072), 4920734272),
+    ("qwen2", Arch(152064, 3584, 18944, 28, 28, 4, 32768, qkv_bias=True), 4683073184),
+    ("gemma3", Arch(262144, 2560, 10240, 34, 8, 4, 131072, tied=True), 3338792672),
 ]
 
 
@@ -153,9 +192,20 @@ def recipe_for(display: str) -> Recipe:
     if display in RECIPES:
         return RECIPES[display]
     pick = int(hashlib.sha256(display.encode()).hexdigest()[:8], 16)
-    family, size, weights = _GENERIC[pick % len(_GENERIC)]
+    family, arch, weights = _GENERIC[pick % len(_GENERIC)]
+    return _generic(family, arch, weights + pick % 4096)
+
+
+@functools.cache
+def _generic(family: str, arch: Arch, weights_size: int) -> Recipe:
     return Recipe(
-        family, size, "Q4_K_M", weights + pick % 4096, _GENERIC_TEMPLATE, {"stop": ["<|user|>"]}
+        family,
+        arch,
+        "Q4_K_M",
+        weights_size,
+        _GENERIC_TEMPLATE,
+        {"stop": ["<|user|>"]},
+        _LONG_LICENSE,
     )
 
 
@@ -167,13 +217,106 @@ def template_for(recipe: Recipe, version: int) -> str:
 
 
 def config_for(recipe: Recipe) -> dict[str, Any]:
-    """The config blob fields in Go's ConfigV2 order (rootfs is added with the layers)."""
+    """The publisher's config blob, in Go's ConfigV2 field order."""
     return {
         "model_format": "gguf",
         "model_family": recipe.family,
-        "model_families": recipe.families or [recipe.family],
+        "model_families": [recipe.family],
         "model_type": recipe.parameter_size,
         "file_type": recipe.quantization,
         "architecture": "amd64",
         "os": "linux",
     }
+
+
+_FILE_TYPE_IDS = {name: ident for ident, name in FILE_TYPES.items()}
+
+
+def _tensors(arch: Arch, file_type: int) -> list[dict[str, Any]]:
+    weight = {0: "F32", 1: "F16", 2: "Q4_0", 7: "Q8_0", 32: "BF16"}.get(file_type, "Q4_K")
+    kv_dim = arch.embed // arch.heads * arch.kv_heads
+
+    def t(name: str, *shape: int) -> dict[str, Any]:
+        return {"name": name, "type": "F32" if len(shape) == 1 else weight, "shape": list(shape)}
+
+    tensors = [t("token_embd.weight", arch.embed, arch.vocab)]
+    for b in range(arch.blocks):
+        p = f"blk.{b}."
+        tensors += [
+            t(p + "attn_norm.weight", arch.embed),
+            t(p + "attn_q.weight", arch.embed, arch.embed),
+            t(p + "attn_k.weight", arch.embed, kv_dim),
+            t(p + "attn_v.weight", arch.embed, kv_dim),
+            t(p + "attn_output.weight", arch.embed, arch.embed),
+        ]
+        if arch.qkv_bias:
+            tensors += [
+                t(p + "attn_q.bias", arch.embed),
+                t(p + "attn_k.bias", kv_dim),
+                t(p + "attn_v.bias", kv_dim),
+            ]
+        tensors += [
+            t(p + "ffn_norm.weight", arch.embed),
+            t(p + "ffn_gate.weight", arch.embed, arch.ffn),
+            t(p + "ffn_up.weight", arch.embed, arch.ffn),
+            t(p + "ffn_down.weight", arch.ffn, arch.embed),
+        ]
+    tensors.append(t("output_norm.weight", arch.embed))
+    if not arch.tied:
+        tensors.append(t("output.weight", arch.embed, arch.vocab))
+    return tensors
+
+
+@functools.cache
+def header_for(recipe: Recipe) -> GGUF:
+    """The weights' GGUF header: built on first use, then shared by every model and version."""
+    arch, family = recipe.arch, recipe.family
+    file_type = _FILE_TYPE_IDS[recipe.quantization]
+    tensors = _tensors(arch, file_type)
+    count = 0
+    for tensor in tensors:
+        elements = 1
+        for dim in tensor["shape"]:
+            elements *= dim
+        count += elements
+    kv: dict[str, Any] = {
+        "general.architecture": family,
+        "general.file_type": file_type,
+        "general.parameter_count": count,
+        "general.quantization_version": 2,
+        f"{family}.attention.head_count": arch.heads,
+        f"{family}.attention.head_count_kv": arch.kv_heads,
+        f"{family}.attention.layer_norm_rms_epsilon": 1e-06,
+        f"{family}.block_count": arch.blocks,
+        f"{family}.context_length": arch.context,
+        f"{family}.embedding_length": arch.embed,
+        f"{family}.feed_forward_length": arch.ffn,
+        f"{family}.rope.freq_base": 1000000,
+        "tokenizer.ggml.bos_token_id": 1,
+        "tokenizer.ggml.eos_token_id": 2,
+        "tokenizer.ggml.merges": [""] * 6,
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": family,
+        "tokenizer.ggml.token_type": [1] * 6,
+        "tokenizer.ggml.tokens": [""] * 6,
+    }
+    return GGUF(kv, tensors)
+
+
+@functools.cache
+def adapter_header(recipe: Recipe) -> GGUF:
+    """A rank-8 LoRA for the recipe's attention projections (general.type = adapter)."""
+    arch, rank = recipe.arch, 8
+    tensors = [
+        {"name": f"blk.{b}.attn_{proj}.weight.lora_{ab}", "type": "F32", "shape": shape}
+        for b in range(arch.blocks)
+        for proj in ("q", "v")
+        for ab, shape in (("a", [arch.embed, rank]), ("b", [rank, arch.embed]))
+    ]
+    kv: dict[str, Any] = {
+        "general.architecture": recipe.family,
+        "general.type": "adapter",
+        "adapter.type": "lora",
+        "adapter.lora.alpha": float(rank * 2),
+    }
+    return GGUF(kv, tensors)

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from .state import ApiError, State
+from .errors import ApiError
+from .state import Local, State
 
 _TEXT = (
     "the model answers with care and a measured tone while it weighs each step of the "
@@ -50,13 +51,25 @@ def _pieces(digest: str, prompt: str, options: dict[str, Any]) -> list[str]:
     return pieces
 
 
-def generate(state: State, request: dict[str, Any], token_delay: float) -> Iterator[dict[str, Any]]:
+def generate(
+    state: State, request: dict[str, Any], token_delay: float, load_seconds: float = 0.0
+) -> Iterator[dict[str, Any]]:
+    """Checks the model now (errors are plain JSON), then streams; a load that takes
+    `load_seconds` says nothing at all meanwhile, as a real model load does."""
     raw = request.get("model") or ""
     if not raw:
         raise ApiError(400, "model is required")
     local = state.find(raw)
     if local is None:
         raise ApiError(404, f"model '{raw}' not found")
+    return _stream(state, local, request, token_delay, load_seconds)
+
+
+def _stream(
+    state: State, local: Local, request: dict[str, Any], token_delay: float, load_seconds: float
+) -> Iterator[dict[str, Any]]:
+    if load_seconds:
+        time.sleep(load_seconds)
     model = local.name.display
     prompt = request.get("prompt") or ""
     state.load(local)
@@ -79,12 +92,16 @@ def generate(state: State, request: dict[str, Any], token_delay: float) -> Itera
     eval_ns = max(time.perf_counter_ns() - started, len(pieces) * 1_000_000_000 // rate)
     prompt_count = len(prompt.split()) + 8
     load_ns, prompt_ns = 12_345_678, prompt_count * 1_500_000
+    limit = int((request.get("options") or {}).get("num_predict") or 0)
     yield {
         "model": model,
         "created_at": _created_at(),
         "response": "",
         "done": True,
-        "done_reason": "stop",
+        "done_reason": "length" if limit > 0 and len(pieces) >= limit else "stop",
+        # the deprecated token context, still sent: prompt and answer token ids
+        "context": [int(local.digest[i % 60 : i % 60 + 4], 16) for i in range(prompt_count)]
+        + [len(piece) for piece in pieces],
         "total_duration": load_ns + prompt_ns + eval_ns,
         "load_duration": load_ns,
         "prompt_eval_count": prompt_count,

@@ -13,16 +13,18 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .errors import ApiError
 from .faults import Failure
 from .generate import generate
 from .gofmt import go_json
 from .media import MANIFEST
-from .state import ApiError, normalize_digest
+from .state import normalize_digest
 
 if TYPE_CHECKING:
     from .server import FakeOllama
 
 JSON = "application/json; charset=utf-8"
+STREAM_JSON = "application/json"  # streamResponse/waitForStream set it without a charset
 NDJSON = "application/x-ndjson"
 STREAM_ROUTES = ("/api/pull", "/api/create", "/api/generate")
 _BLOBS = re.compile(r"/api/blobs/([^/]+)")
@@ -98,7 +100,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> tuple[tuple[str, ...], Callable[[], None]] | None:
         fixed: dict[str, tuple[tuple[str, ...], Callable[[], None]]] = {
-            "/": (("GET", "HEAD"), lambda: self._send(200, b"Ollama is running", "text/plain")),
+            "/": (
+                ("GET", "HEAD"),
+                lambda: self._send(200, b"Ollama is running", "text/plain; charset=utf-8"),
+            ),
             "/api/version": (
                 ("GET", "HEAD"),
                 lambda: self._json(200, {"version": self.fake.version}),
@@ -150,7 +155,8 @@ class Handler(BaseHTTPRequestHandler):
         return str(raw)
 
     def _show(self) -> None:
-        self._json(200, self.fake.state.show(self._model(self._request())))
+        body = self._request()
+        self._json(200, self.fake.state.show(self._model(body), bool(body.get("verbose"))))
 
     def _create(self) -> None:
         body = self._request()
@@ -171,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _generate(self) -> None:
         body = self._request()
-        events = generate(self.fake.state, body, self.fake.token_delay)
+        events = generate(self.fake.state, body, self.fake.token_delay, self.fake.load_seconds)
         if body.get("stream") is not False:
             self._events(events, True)
             return
@@ -182,8 +188,9 @@ class Handler(BaseHTTPRequestHandler):
     def _blob(self, digest: str) -> None:
         state = self.fake.state
         if self.command == "HEAD":
-            found = state.has_blob(digest)
-            self._send(200 if found else 404, b"", None)
+            if not state.has_blob(digest):
+                raise ApiError(404, f"blob {json.dumps(digest)} not found")
+            self._send(200, b"", None)
             return
         expected = normalize_digest(digest)
         if state.has_blob(expected):
@@ -201,12 +208,18 @@ class Handler(BaseHTTPRequestHandler):
             body = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
             self._send(404, go_json(body).encode(), JSON)
             return
+        mode = self.fake.registry_head
+        if self.command == "HEAD" and mode == "405":
+            self._send(405, b"405 method not allowed", "text/plain")
+            return
         digest = hashlib.sha256(upstream.raw).hexdigest()
         headers = {
             "ollama-content-digest": digest,
             "docker-content-digest": f"sha256:{digest}",
             "ollama-push-time": str(int(upstream.pushed)),
         }
+        if mode == "no-digest":
+            del headers["ollama-content-digest"]
         self._send(200, upstream.raw, MANIFEST, headers)
 
     # test controls -----------------------------------------------------------------------
@@ -310,9 +323,13 @@ class Handler(BaseHTTPRequestHandler):
         events = self._with_failure(events)
         if not stream:
             last: Any = None
-            for event in events:
-                last = event
-            self._json(200, last)
+            try:
+                for event in events:
+                    last = event
+            except ApiError as err:
+                self._send(err.status, go_json({"error": err.message}).encode(), STREAM_JSON)
+                return
+            self._send(200, go_json(last).encode(), STREAM_JSON)
             return
         written = 0
         try:
@@ -337,7 +354,8 @@ class Handler(BaseHTTPRequestHandler):
                     return
         except ApiError as err:
             if not written:
-                raise
+                self._send(err.status, go_json({"error": err.message}).encode(), STREAM_JSON)
+                return
             self._chunk((go_json({"error": err.message}) + "\n").encode())
         self.wfile.write(b"0\r\n\r\n")
 

@@ -71,7 +71,10 @@ def _demo(state: State) -> None:
 
     drain(
         state.create(
-            {"model": "my-gguf:latest", "files": {"model.gguf": state.stand_in_file("model.gguf")}}
+            {
+                "model": "my-gguf:latest",
+                "files": {"model.gguf": state.stand_in_file("model.gguf", vision=True)},
+            }
         )
     )
     _pull(state, "phi4:latest")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
+import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -17,6 +21,7 @@ from .scenarios import build
 from .state import State, drain
 
 DEFAULT_MODELS_DIR = "/usr/share/ollama/.ollama/models"
+REGISTRY_HEAD_MODES = ("ok", "405", "no-digest")
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,20 @@ class FakeOllama:
         scenario: str = "demo",
         port: int = 0,
         version: str = "0.33.1",
-        models_dir: str = DEFAULT_MODELS_DIR,
+        models_dir: str | None = None,
         host: str = "127.0.0.1",
+        manifests_on_disk: bool = False,
     ) -> None:
+        """`manifests_on_disk` keeps `<models_dir>/manifests/...` (and config blobs) on disk
+        the way Ollama lays them out, for readers of the folder; models_dir then defaults
+        to a temporary folder removed with this object."""
         self.scenario = scenario
         self.version = version
-        self.models_dir = models_dir
+        self.manifests_on_disk = manifests_on_disk
+        if models_dir is None and manifests_on_disk:
+            models_dir = tempfile.mkdtemp(prefix="fake-ollama-models-")
+            weakref.finalize(self, shutil.rmtree, models_dir, True)
+        self.models_dir = models_dir or DEFAULT_MODELS_DIR
         self._host = host
         self._port = port
         self._lock = threading.Lock()
@@ -110,10 +123,16 @@ class FakeOllama:
     def reset(self) -> None:
         """Back to the scenario's initial models, with no faults and no recorded requests."""
         state = build(self.scenario, self.version, self.models_dir)
+        if self.manifests_on_disk:
+            for folder in ("manifests", "blobs"):
+                shutil.rmtree(Path(self.models_dir) / folder, ignore_errors=True)
+            state.lay_out_on_disk()
         with self._lock:
             self.state: State = state
             self.faults = Faults()
             self.token_delay = 0.0
+            self.load_seconds = 0.0
+            self.registry_head = "ok"
             self._requests: list[RecordedRequest] = []
 
     # addresses ---------------------------------------------------------------------------
@@ -132,8 +151,11 @@ class FakeOllama:
 
     # models ------------------------------------------------------------------------------
 
-    def publish(self, name: str) -> None:
-        self.state.publish(name)
+    def publish(self, name: str, *, publisher_from: str = "", chat_template: str = "") -> None:
+        """A new upstream version of `name`. `publisher_from`: the `from` its publisher's
+        build left on the layers (a pull keeps it as parent_model); `chat_template`: a
+        Jinja template in the weights, which show then returns as `template`."""
+        self.state.publish(name, publisher_from=publisher_from, chat_template=chat_template)
 
     def pull(self, name: str) -> None:
         drain(self.state.pull(name))
@@ -147,7 +169,10 @@ class FakeOllama:
         template: str | None = None,
         messages: list[dict[str, Any]] | None = None,
         license: str | list[str] | None = None,
+        **more: Any,
     ) -> None:
+        """POST /api/create's fields; `more` takes the rest (adapters, quantize, renderer,
+        parser, requires, files)."""
         request = {
             "model": name,
             "from": from_,
@@ -156,12 +181,59 @@ class FakeOllama:
             "template": template,
             "messages": messages,
             "license": license,
+            **more,
         }
         drain(self.state.create(request))
 
-    def create_from_file(self, name: str, filename: str = "model.gguf") -> None:
-        digest = self.state.stand_in_file(filename)
+    def create_from_file(
+        self, name: str, filename: str = "model.gguf", *, vision: bool = False
+    ) -> None:
+        """Create from an uploaded GGUF; a text-only one is rewritten by the create (no
+        parent_model), a `vision` one keeps the file name as parent_model."""
+        digest = self.state.stand_in_file(filename, vision=vision)
         drain(self.state.create({"model": name, "files": {filename: digest}}))
+
+    def upload_adapter(self, filename: str = "lora.gguf") -> str:
+        """A LoRA GGUF uploaded as a blob; returns its digest for `adapters`."""
+        return self.state.stand_in_file(filename, adapter=True)
+
+    def add_cloud_model(
+        self, name: str, remote_model: str, remote_host: str = "https://ollama.com:443"
+    ) -> None:
+        """A `-cloud` stub: listed by tags with remote_model/remote_host; its show fails
+        (502 while offline, 403 once `set_cloud_disabled`)."""
+        self.state.add_cloud(name, remote_model, remote_host)
+
+    def set_cloud_disabled(self, disabled: bool = True) -> None:
+        self.state.cloud_status = 403 if disabled else 502
+
+    def lose_blob(self, name: str, media_type: str = "application/vnd.ollama.image.model") -> str:
+        """Delete one of a model's blobs from the store; its show then fails."""
+        return self.state.lose_blob(name, media_type)
+
+    def set_offline(self, offline: bool = True) -> None:
+        """registry.ollama.ai unreachable: pulls (and creates from missing bases) fail."""
+        self.state.offline = offline
+
+    def set_registry_head(self, mode: str) -> None:
+        """How the registry route answers HEAD: "ok", "405", or "no-digest" (no
+        ollama-content-digest header on HEAD or GET)."""
+        if mode not in REGISTRY_HEAD_MODES:
+            raise ValueError(f"mode must be one of {REGISTRY_HEAD_MODES}")
+        self.registry_head = mode
+
+    def set_silences(self, *, verify_seconds: float = 0.0, load_seconds: float = 0.0) -> None:
+        """Stream phases that say nothing: a pull's `verifying sha256 digest` and a
+        generate's model load."""
+        self.state.verify_seconds = verify_seconds
+        self.load_seconds = load_seconds
+
+    def manifest_path(self, name: str) -> Path:
+        """Where Ollama keeps `name`'s manifest under models_dir."""
+        local = self.state.find(name)
+        if local is None:
+            raise KeyError(name)
+        return self.state.manifest_path(local.name)
 
     def delete(self, name: str) -> None:
         self.state.delete(name)

@@ -1,23 +1,28 @@
 """In-memory Ollama: content-addressed blobs, local manifests and an upstream registry.
 
 Every model is a manifest of layers whose digests are sha256 of their bytes, so a digest
-changes exactly when content changes. Pull and create are generators of the progress
-objects Ollama streams; they raise ApiError for the `{"error": ...}` cases.
+changes exactly when content changes. Pull and create return iterators of the progress
+objects Ollama streams; they raise ApiError for the `{"error": ...}` cases: before the
+iterator exists for what Ollama rejects before streaming, from inside it otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from . import catalog
+from . import catalog, gguf
+from .errors import ApiError
 from .gofmt import go_encode, go_json, rfc3339
+from .gotemplate import check_template
 from .media import (
     ADAPTER,
     CONFIG,
@@ -29,29 +34,24 @@ from .media import (
     SYSTEM,
     TEMPLATE,
 )
-from .names import Name, parse_name
+from .names import DEFAULT_HOST, Name, parse_name
 from .show import (
     ModelView,
     capabilities,
     details,
-    model_info,
+    listed_details,
     modelfile,
+    native_chat_template,
     parameters,
     read_model,
 )
 
 _DIGEST = re.compile(r"sha256[:-][0-9a-fA-F]{64}")
 _PROGRESS_TICK = 0.1  # seconds between pull progress lines when a pull speed is set
+_PROGRESS_MIN = 1 << 20  # bytes: smaller layers are rewritten without progress lines
 _KEEP_LOADED_NS = 5 * 60 * 1_000_000_000
-
-
-class ApiError(Exception):
-    """An Ollama error: HTTP status plus the message of its `{"error": ...}` body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+RESOLVER = "127.0.0.53:53"  # what an offline Linux box names in its DNS errors
+_CLOUD_TAG = re.compile(r"(.*-)?cloud")
 
 
 @dataclass
@@ -92,6 +92,16 @@ def _require_name(raw: str) -> Name:
     return name
 
 
+def _valid_path(path: str) -> bool:
+    """io/fs.ValidPath: relative, slash-separated, no empty, "." or ".." elements."""
+    return path == "." or all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+def is_cloud(name: Name) -> bool:
+    """`-cloud` / `:cloud` tags name models that live on ollama.com (internal/modelref)."""
+    return _CLOUD_TAG.fullmatch(name.tag.lower()) is not None
+
+
 class State:
     """All models and blobs; every mutation happens under `lock`."""
 
@@ -105,7 +115,12 @@ class State:
         self.local: dict[str, Local] = {}
         self.upstream: dict[str, Upstream] = {}
         self.loaded: dict[str, int] = {}
+        self.headers: dict[str, gguf.GGUF | None] = {}
         self.pull_speed: float | None = None
+        self.verify_seconds = 0.0
+        self.offline = False
+        self.cloud_status = 502
+        self.disk: Path | None = None
 
     # blobs -------------------------------------------------------------------------------
 
@@ -125,32 +140,87 @@ class State:
     def blob(self, digest: str) -> bytes:
         return self.blobs[digest]
 
+    def header(self, digest: str) -> gguf.GGUF | None:
+        """The blob's GGUF header, parsed once (None when the blob is not a GGUF)."""
+        with self.lock:
+            if digest not in self.headers:
+                try:
+                    self.headers[digest] = gguf.read(self.blobs[digest])
+                except (gguf.GGUFError, KeyError):
+                    self.headers[digest] = None
+            return self.headers[digest]
+
     def _layer(self, media_type: str, data: bytes, size: int | None = None) -> dict[str, Any]:
         digest = self.put_blob(data, size)
         return {"mediaType": media_type, "digest": digest, "size": self.sizes[digest]}
 
+    def _weights(self, data: bytes, size: int, header: gguf.GGUF) -> dict[str, Any]:
+        layer = self._layer(MODEL, data, size)
+        with self.lock:
+            self.headers[layer["digest"]] = header
+        return layer
+
+    def _path(self, digest: str) -> str:
+        return f"{self.models_dir}/blobs/{digest.replace(':', '-')}"
+
     # lookups -----------------------------------------------------------------------------
 
-    def stand_in_file(self, filename: str) -> str:
-        """A GGUF file uploaded as a blob (as `ollama create` does before creating)."""
+    def stand_in_file(self, filename: str, *, adapter: bool = False, vision: bool = False) -> str:
+        """A GGUF file (header only) uploaded as a blob, as `ollama create` does first.
+
+        A `vision` file carries its vision encoder's tensors: Ollama 0.33 then keeps the
+        file as it is (and its name as parent_model) instead of rewriting it."""
         recipe = catalog.recipe_for(filename)
-        data = f"GGUF stand-in file {filename}\n".encode()
-        return self.put_blob(data, recipe.weights_size, local=True)
+        header = catalog.adapter_header(recipe) if adapter else catalog.header_for(recipe)
+        kv = {"general.name": filename, **header.kv}
+        tensors = header.tensors
+        if vision:
+            kv[f"{recipe.family}.vision.block_count"] = 1
+            tensors = [*tensors, *catalog.VISION_TENSORS]
+        data = gguf.write(kv, tensors)
+        size = len(data) if adapter else recipe.weights_size
+        digest = self.put_blob(data, size, local=True)
+        with self.lock:
+            self.headers[digest] = gguf.GGUF(kv, tensors)
+        return digest
 
     def find(self, raw: str) -> Local | None:
+        """Lookups canonicalise the case of each name part first (getExistingName)."""
         name = parse_name(raw)
         with self.lock:
-            return None if name is None else self.local.get(name.key)
+            return None if name is None else self.local.get(self._existing(name).key)
+
+    def _existing(self, name: Name) -> Name:
+        """getExistingName: each part takes the case of an existing manifest's part."""
+        parts = {}
+        for field in ("host", "namespace", "model", "tag"):
+            want = getattr(name, field)
+            parts[field] = next(
+                (
+                    getattr(local.name, field)
+                    for local in self.local.values()
+                    if getattr(local.name, field).lower() == want.lower()
+                ),
+                want,
+            )
+        return Name(**parts)
+
+    def _exact(self, name: Name) -> Local | None:
+        """A manifest file looked up on a case-sensitive (Linux) filesystem."""
+        local = self.local.get(name.key)
+        return local if local is not None and local.name == name else None
 
     def view(self, local: Local) -> ModelView:
-        return read_model(local.manifest, self.blob)
+        return read_model(local.manifest, self.blob, self.header)
 
     def _write(self, name: Name, raw: bytes) -> set[str]:
         """Store a manifest (keeping an existing name's case); return digests it dropped."""
         old = self.local.get(name.key)
         kept = old.name if old else name
-        self.local[name.key] = Local(kept, raw, json.loads(raw), time.time_ns())
-        return _digests(old.manifest) - _digests(self.local[name.key].manifest) if old else set()
+        local = Local(kept, raw, json.loads(raw), time.time_ns())
+        self.local[name.key] = local
+        self._sync_disk(local)
+        return _digests(old.manifest) - _digests(local.manifest) if old else set()
 
     def _prune(self, digests: set[str]) -> None:
         if not digests:
@@ -162,42 +232,92 @@ class State:
         with self.lock:
             local = self.local[_require_name(raw).key]
             local.modified_ns = modified_ns
+            self._sync_disk(local)
+
+    # manifests on disk -------------------------------------------------------------------
+
+    def lay_out_on_disk(self) -> None:
+        """From now on keep `<models_dir>/manifests/...` and config blobs as Ollama does."""
+        with self.lock:
+            self.disk = Path(self.models_dir)
+            for local in self.local.values():
+                self._sync_disk(local)
+
+    def manifest_path(self, name: Name) -> Path:
+        return Path(self.models_dir, "manifests", name.host, name.namespace, name.model, name.tag)
+
+    def _sync_disk(self, local: Local) -> None:
+        if self.disk is None:
+            return
+        path = self.manifest_path(local.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(local.raw)
+        os.utime(path, ns=(local.modified_ns, local.modified_ns))
+        config = local.manifest["config"]["digest"]
+        blob = self.disk / "blobs" / config.replace(":", "-")
+        if not blob.exists():
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            blob.write_bytes(self.blobs[config])
+
+    def _remove_from_disk(self, name: Name) -> None:
+        if self.disk is None:
+            return
+        path = self.manifest_path(name)
+        path.unlink(missing_ok=True)
+        root = self.disk / "manifests"
+        for parent in path.parents:
+            if parent == root or any(parent.iterdir()):
+                break
+            parent.rmdir()  # PruneDirectory: no empty folders left behind
 
     # upstream ----------------------------------------------------------------------------
 
-    def publish(self, raw: str) -> None:
-        """Push a new version of `raw` to the registry: new weights, maybe a new template."""
+    def publish(
+        self, raw: str, *, publisher_from: str = "", chat_template: str = "", size: int = 0
+    ) -> None:
+        """Push a new version of `raw` to the registry: new weights, maybe a new template.
+
+        `publisher_from` is the `from` a publisher's own build left on the layers (pull
+        keeps it, so it becomes the pulled model's parent_model); `chat_template` puts a
+        Jinja template in the weights' GGUF header."""
         name = _require_name(raw)
         recipe = catalog.recipe_for(name.display)
+        header = catalog.header_for(recipe)
+        if chat_template:
+            header = replace(header, kv={**header.kv, "tokenizer.chat_template": chat_template})
         with self.lock:
             previous = self.upstream.get(name.key)
             version = previous.version + 1 if previous else 1
             weights = f"GGUF stand-in for {name.display}, build {version}\n".encode()
-            layers = [
-                self._layer(MODEL, weights, recipe.weights_size + 4096 * (version - 1)),
-                self._layer(TEMPLATE, catalog.template_for(recipe, version).encode()),
-            ]
+            model = self._weights(
+                weights, size or recipe.weights_size + 4096 * (version - 1), header
+            )
+            if publisher_from:
+                model["from"] = publisher_from
+            layers = [model, self._layer(TEMPLATE, catalog.template_for(recipe, version).encode())]
             if recipe.license:
                 layers.append(self._layer(LICENSE, recipe.license.encode()))
             layers.append(self._layer(PARAMS, go_encode(recipe.params)))
-            config = catalog.config_for(recipe)
+            config = {
+                **catalog.config_for(recipe),
+                "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
+            }
             raw_manifest = self._manifest(config, layers, trailing_newline=False)
             self.upstream[name.key] = Upstream(name, raw_manifest, version, time.time())
 
     def _manifest(
         self, config: dict[str, Any], layers: list[dict[str, Any]], *, trailing_newline: bool
     ) -> bytes:
-        config = {
-            **config,
-            "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
-        }
+        """The manifest and config bytes: a registry's as served, or as this server's
+        json.Encoder writes them (each with a trailing newline)."""
+        end = "\n" if trailing_newline else ""
         manifest = {
             "schemaVersion": 2,
             "mediaType": MANIFEST,
-            "config": self._layer(CONFIG, go_json(config).encode()),
+            "config": self._layer(CONFIG, (go_json(config) + end).encode()),
             "layers": layers,
         }
-        return (go_json(manifest) + ("\n" if trailing_newline else "")).encode()
+        return (go_json(manifest) + end).encode()
 
     def registry_manifest(self, namespace: str, model: str, tag: str) -> Upstream | None:
         name = parse_name(f"{namespace}/{model}:{tag}")
@@ -207,8 +327,18 @@ class State:
     # pull --------------------------------------------------------------------------------
 
     def pull(self, raw: str) -> Iterator[dict[str, Any]]:
-        name = _require_name(raw)
+        name = self._existing(_require_name(raw))
+        return self._pull(name)
+
+    def _pull(self, name: Name) -> Iterator[dict[str, Any]]:
         yield {"status": "pulling manifest"}
+        if self.offline and name.host == DEFAULT_HOST:
+            url = f"https://{name.host}/v2/{name.namespace}/{name.model}/manifests/{name.tag}"
+            raise ApiError(
+                500,
+                f'pull model manifest: Get "{url}": dial tcp: lookup {name.host} '
+                f"on {RESOLVER}: no such host",
+            )
         with self.lock:
             upstream = self.upstream.get(name.key)
         if upstream is None:
@@ -217,6 +347,8 @@ class State:
         for layer in [*manifest["layers"], manifest["config"]]:
             yield from self._download(layer["digest"], layer["size"])
         yield {"status": "verifying sha256 digest"}
+        if self.verify_seconds:
+            time.sleep(self.verify_seconds)  # hashing tens of GB says nothing meanwhile
         yield {"status": "writing manifest"}
         with self.lock:
             dropped = self._write(name, upstream.raw)
@@ -247,30 +379,77 @@ class State:
     # create ------------------------------------------------------------------------------
 
     def create(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """POST /api/create: copy the base's layers, then apply the request's overrides."""
-        name = _require_name(request.get("model") or request.get("name") or "")
-        source = request.get("from") or ""
+        """POST /api/create: CreateHandler's checks now, then createModel as a stream."""
         files: dict[str, str] = request.get("files") or {}
-        if not source and not files:
-            raise ApiError(400, "neither 'from' or 'files' was specified")
-        template = request.get("template") or ""
-        if template.count("{{") != template.count("}}"):
-            raise ApiError(400, "template error: unbalanced action delimiters")
-        if source:
+        for path, digest in files.items():
+            if not _valid_path(path):
+                raise ApiError(400, "file path must be relative")
+            if not digest:
+                raise ApiError(400, "invalid digest format")
+        adapters: dict[str, str] = request.get("adapters") or {}
+        if any(not digest for digest in adapters.values()):
+            raise ApiError(400, "invalid digest format")
+        name = _require_name(request.get("model") or request.get("name") or "")
+        with self.lock:
+            name = self._existing(name)
+        return self._create(name, request, files, adapters)
+
+    def _create(
+        self,
+        name: Name,
+        request: dict[str, Any],
+        files: dict[str, str],
+        adapters: dict[str, str],
+    ) -> Iterator[dict[str, Any]]:
+        config: dict[str, Any] = {
+            "renderer": request.get("renderer") or "",
+            "parser": request.get("parser") or "",
+            "requires": request.get("requires") or "",
+        }
+        if source := request.get("from") or "":
             base = yield from self._base(source)
             parent = base.name.display
             layers = [{**layer, "from": parent} for layer in base.manifest["layers"]]
-            config = {
-                k: v
-                for k, v in json.loads(self.blob(base.manifest["config"]["digest"])).items()
-                if k != "rootfs"
-            }
+            statuses = [f"using existing layer {layer['digest']}" for layer in layers]
+            base_config = json.loads(self.blob(base.manifest["config"]["digest"]))
+            for key in ("renderer", "parser", "requires", "model_format", "capabilities"):
+                config[key] = config.get(key) or base_config.get(key) or ""
+        elif files:
+            layers = yield from self._file_layers(files, adapter=False)
+            statuses = [f"using existing layer {layer['digest']}" for layer in layers]
         else:
-            layers = self._file_layers(files, MODEL)
-            yield {"status": "parsing GGUF"}
-            config = catalog.config_for(catalog.recipe_for(next(iter(files))))
-        layers += self._file_layers(request.get("adapters") or {}, ADAPTER)
-        statuses = [f"using existing layer {layer['digest']}" for layer in layers]
+            raise ApiError(400, "neither 'from' or 'files' was specified")
+        if adapters:
+            more = yield from self._file_layers(adapters, adapter=True)
+            layers += more
+            statuses += [f"using existing layer {layer['digest']}" for layer in more]
+
+        quantize = str(request.get("quantize") or request.get("quantization") or "").upper()
+        from_files = {layer["digest"] for layer in layers} if files and not source else set()
+        for i, layer in enumerate(layers):
+            header = self.header(layer["digest"]) if layer["mediaType"] == MODEL else None
+            if header is None:
+                continue
+            rewritten = False
+            if quantize:
+                file_type = _quantize_to(quantize, header)
+                if file_type is not None:
+                    layers[i], statuses[i] = yield from self._rewrite(layer, header, file_type)
+                    rewritten = True
+            if (
+                not rewritten
+                and layer["digest"] in from_files
+                and version_tuple(self.version) >= (0, 33)
+                and not gguf.has_compat_tensors(header)
+            ):  # llama-quantize copies (validates) an imported GGUF into a new blob
+                layers[i], statuses[i] = yield from self._rewrite(layer, header, None)
+            header = self.header(layers[i]["digest"])
+            assert header is not None
+            config["model_format"] = config.get("model_format") or "gguf"
+            config["model_family"] = header.architecture
+            config["model_type"] = gguf.human_number(header.parameter_count)
+            config["file_type"] = header.file_type
+            config["model_families"] = [header.architecture]
 
         def add(media_type: str, data: bytes, replace: bool = True) -> None:
             if replace:
@@ -286,25 +465,27 @@ class State:
                 f"{'using existing' if existed else 'creating new'} layer {layer['digest']}"
             )
 
-        if template:
+        if template := request.get("template") or "":
+            check_template(template)
             add(TEMPLATE, template.encode())
         if request.get("system"):
             add(SYSTEM, request["system"].encode())
         license_ = request.get("license") or []
         for text in [license_] if isinstance(license_, str) else license_:
             add(LICENSE, text.encode(), replace=False)
-        params: dict[str, Any] = {}
+        params = dict(request.get("parameters") or {})
         for layer in layers:
             if layer["mediaType"] == PARAMS:
-                params.update(json.loads(self.blob(layer["digest"])))
-        params.update(request.get("parameters") or {})
+                for key, value in json.loads(self.blob(layer["digest"])).items():
+                    params.setdefault(key, value)
         if params:
             add(PARAMS, go_encode(params))
         if messages := request.get("messages"):
             wire = [{"role": m.get("role", ""), "content": m.get("content", "")} for m in messages]
             add(MESSAGES, (go_json(wire) + "\n").encode())
         with self.lock:
-            raw = self._manifest(config, layers, trailing_newline=True)
+            raw = self._manifest(_config_v2(config), layers, trailing_newline=True)
+            self.local_blobs.add(json.loads(raw)["config"]["digest"])
         for status in statuses:
             yield {"status": status}
         yield {"status": "writing manifest"}
@@ -313,35 +494,80 @@ class State:
         yield {"status": "success"}
 
     def _base(self, source: str) -> Generator[dict[str, Any], None, Local]:
-        """Find `from` locally, pulling it first (inside the create stream) when missing."""
-        base_name = _require_name(source)
+        """parseFromModel: the manifest as spelled (case-sensitive, like a Linux filesystem),
+        else pull it first, inside the create stream."""
+        base_name = parse_name(source)
+        if base_name is None:
+            raise ApiError(400, "invalid model name")
         with self.lock:
-            base = self.local.get(base_name.key)
+            base = self._exact(base_name)
         if base is None:
-            yield from self.pull(source)
+            yield from self._pull(base_name)
             with self.lock:
-                base = self.local.get(base_name.key)
+                base = self._exact(base_name)
             if base is None:
                 raise ApiError(500, "pull model manifest: file does not exist")
         return base
 
-    def _file_layers(self, files: dict[str, str], media_type: str) -> list[dict[str, Any]]:
+    def _file_layers(
+        self, files: dict[str, str], *, adapter: bool
+    ) -> Generator[dict[str, Any], None, list[dict[str, Any]]]:
+        """convertModelFromFiles for GGUF: each file parsed, its kind read from its header."""
+        if not any(path.endswith(".gguf") for path in files) and not all(
+            self.blobs.get(normalize_digest(d), b"")[:4] == gguf.MAGIC for d in files.values()
+        ):
+            raise ApiError(400, "unknown type")
+        if adapter and len(files) > 1:
+            raise ApiError(400, "only one adapter is currently supported")
         layers = []
-        for filename, digest in files.items():
-            if filename.startswith("/") or ".." in filename.split("/"):
-                raise ApiError(400, "file path must be relative")
-            if not self.has_blob(digest):
-                raise ApiError(400, f"blob {digest} not found")
-            digest = normalize_digest(digest)
+        for path in sorted(files):
+            yield {"status": "parsing GGUF"}
+            digest = normalize_digest(files[path])
+            if digest not in self.local_blobs:
+                raise ApiError(500, f"open {self._path(digest)}: no such file or directory")
+            if self.blobs[digest][:4] != gguf.MAGIC:
+                raise ApiError(400, "supplied file was not in GGUF format")
+            header = self.header(digest)
+            if header is None:
+                raise ApiError(500, "unexpected EOF")
+            kind = ADAPTER if header.is_adapter else MODEL
             layers.append(
-                {
-                    "mediaType": media_type,
-                    "digest": digest,
-                    "size": self.sizes[digest],
-                    "from": filename,
-                }
+                {"mediaType": kind, "digest": digest, "size": self.sizes[digest], "from": path}
             )
         return layers
+
+    def _rewrite(
+        self, layer: dict[str, Any], header: gguf.GGUF, file_type: int | None
+    ) -> Generator[dict[str, Any], None, tuple[dict[str, Any], str]]:
+        """rewriteLayerWithLlamaQuantize: a new weights blob with no `from` (so no
+        parent_model); quantized to `file_type`, or a validated copy when it is None."""
+        size = layer["size"]
+        if size >= _PROGRESS_MIN:  # llama-quantize reports nothing for a tiny file
+            status = (
+                "validating GGUF model"
+                if file_type is None
+                else f"quantizing {header.file_type} model to {gguf.FILE_TYPES[file_type]}"
+            )
+            line = {"status": status, "digest": "0000000000000000000", "total": size}
+            for step in range(1, 4):
+                yield {**line, "completed": size * step // 3}
+        yield {"status": "verifying conversion"}
+        new_header = gguf.rewritten(header, file_type)
+        # header-only, plus the source's hash standing in for its tensor data
+        source = hashlib.sha256(self.blobs[layer["digest"]]).digest()
+        data = gguf.write(new_header.kv, new_header.tensors) + source
+        real = len(self.blobs[layer["digest"]]) == size  # else a stand-in with a declared size
+        if real:
+            new_size = len(data)
+        elif file_type is None:
+            new_size = size
+        else:
+            new_size = int(size * gguf.BITS[file_type] / _bits(header))
+        with self.lock:
+            existed = "sha256:" + hashlib.sha256(data).hexdigest() in self.local_blobs
+            new = self._weights(data, new_size, gguf.read(data) if real else new_header)
+            self.local_blobs.add(new["digest"])
+        return new, f"{'using existing' if existed else 'creating new'} layer {new['digest']}"
 
     # copy / delete -----------------------------------------------------------------------
 
@@ -352,21 +578,57 @@ class State:
         if dst is None:
             raise ApiError(400, f"destination {json.dumps(destination)} is invalid")
         with self.lock:
-            local = self.local.get(src.key)
+            local = self.local.get(self._existing(src).key)
             if local is None:
                 raise ApiError(404, f"model {json.dumps(source)} not found")
-            self._prune(self._write(dst, local.raw))
+            self._prune(self._write(self._existing(dst), local.raw))
 
     def delete(self, raw: str) -> None:
         name = parse_name(raw)
         if name is None:
             raise ApiError(400, f"name {json.dumps(raw)} is invalid")
         with self.lock:
-            local = self.local.pop(name.key, None)
+            local = self.local.pop(self._existing(name).key, None)
             if local is None:
                 raise ApiError(404, f"model '{raw}' not found")
-            self.loaded.pop(name.key, None)
+            self.loaded.pop(local.name.key, None)
+            self._remove_from_disk(local.name)
             self._prune(_digests(local.manifest))
+
+    # cloud models and broken blobs -------------------------------------------------------
+
+    def add_cloud(self, raw: str, remote_model: str, remote_host: str) -> None:
+        """A cloud model's stub, as `ollama pull gpt-oss:120b-cloud` writes it."""
+        name = _require_name(raw)
+        recipe = catalog.recipe_for(remote_model)
+        config = _config_v2(
+            {
+                "model_family": recipe.family,
+                "model_families": [recipe.family],
+                "model_type": recipe.parameter_size,
+                "file_type": recipe.quantization,
+                "remote_host": remote_host,
+                "remote_model": remote_model,
+                "context_length": recipe.arch.context,
+                "embedding_length": recipe.arch.embed,
+            }
+        )
+        with self.lock:
+            raw_manifest = self._manifest(config, [], trailing_newline=True)
+            self.local_blobs.add(json.loads(raw_manifest)["config"]["digest"])
+            self._write(name, raw_manifest)
+
+    def lose_blob(self, raw: str, media_type: str = MODEL) -> str:
+        """Delete a model's blob from the store (a half-finished prune, a disk cleaner)."""
+        with self.lock:
+            local = self.local[self._existing(_require_name(raw)).key]
+            digest = next(
+                layer["digest"]
+                for layer in local.manifest["layers"]
+                if layer["mediaType"] == media_type
+            )
+            self.local_blobs.discard(digest)
+            return digest
 
     # read-only endpoints -----------------------------------------------------------------
 
@@ -378,33 +640,56 @@ class State:
 
     def _entry(self, local: Local, show_parent: bool) -> dict[str, Any]:
         view = self.view(local)
-        return {
-            "name": local.name.display,
-            "model": local.name.display,
+        if view.weights and view.weights not in self.local_blobs:
+            view.header = None  # the tags scan cannot open the file either
+        entry: dict[str, Any] = {"name": local.name.display, "model": local.name.display}
+        if remote := view.config.get("remote_host"):
+            entry |= {"remote_model": view.config.get("remote_model", ""), "remote_host": remote}
+        entry |= {
             "modified_at": rfc3339(local.modified_ns),
             "size": _size(local.manifest),
             "digest": local.digest,
-            "details": details(view, view.parent if show_parent else ""),
+            "details": listed_details(view, view.parent if show_parent else ""),
         }
+        caps = capabilities(view) if view.weights else view.config.get("capabilities")
+        if caps:
+            entry["capabilities"] = caps
+        return entry
 
-    def show(self, raw: str) -> dict[str, Any]:
+    def show(self, raw: str, verbose: bool = False) -> dict[str, Any]:
         name = _require_name(raw)
+        if is_cloud(name):
+            if self.cloud_status == 403:
+                raise ApiError(
+                    403, "ollama cloud is disabled: remote model details are unavailable"
+                )
+            raise ApiError(
+                502,
+                'Post "https://ollama.com:443/api/show": dial tcp: '
+                f"lookup ollama.com on {RESOLVER}: no such host",
+            )
         local = self.find(raw)
         if local is None:
-            echoed = name.display if version_tuple(self.version) >= (0, 21) else raw
+            echoed = self._existing(name).display if version_tuple(self.version) >= (0, 21) else raw
             raise ApiError(404, f"model '{echoed}' not found")
         view = self.view(local)
+        missing = {d for d in _digests(local.manifest) if d not in self.local_blobs}
+        if missing:  # GetModel and LoadModel fail with ENOENT, which show reports as 404
+            raise ApiError(404, f"model '{local.name.display}' not found")
+        header = view.header
         response: dict[str, Any] = {
             "license": "\n".join(view.licenses),
             "modelfile": modelfile(local.name.display, view, self.models_dir),
             "parameters": parameters(view),
-            "template": view.template,
+            "template": native_chat_template(view) or view.template,
             "system": view.system,
             "details": details(view, view.parent),
             "messages": view.messages,
-            "model_info": model_info(view),
+            "model_info": header.model_info(verbose) if header else {},
+            "tensors": header.tensors if header else [],
             "capabilities": capabilities(view),
             "modified_at": rfc3339(local.modified_ns),
+            "requires": view.config.get("requires", ""),
         }
         return {k: v for k, v in response.items() if v or k in ("details", "model_info")}
 
@@ -433,15 +718,69 @@ class State:
                     "details": details(view, ""),
                     "expires_at": rfc3339(expires),
                     "size_vram": size,
-                    "context_length": int(view.params.get("num_ctx", 4096)),
+                    "context_length": _runner_context(view),
                 }
             )
         return entries
 
 
+def _quantize_to(want: str, header: gguf.GGUF) -> int | None:
+    """createModel's checks: the target file type, or None when it already is that type."""
+    if want not in gguf.QUANTIZE:
+        supported = "F32, F16, Q4_K_S, Q4_K_M, Q8_0"
+        raise ApiError(
+            500, f"unsupported quantization type {want} - supported types are {supported}"
+        )
+    if header.file_type not in ("F16", "BF16", "F32"):
+        raise ApiError(500, "quantization is only supported for F16, BF16 and F32 models")
+    file_type = gguf.QUANTIZE[want]
+    return None if header.file_type == gguf.FILE_TYPES[file_type] else file_type
+
+
+def _runner_context(view: ModelView) -> int:
+    """num_ctx (4096 by default), cut to what the model was trained for, as the runner does."""
+    wanted = view.params.get("num_ctx", 4096)
+    wanted = int(wanted) if isinstance(wanted, (int, float)) else 4096
+    trained = view.header.arch_value("context_length") if view.header else None
+    return min(wanted, int(trained)) if trained else wanted
+
+
+def _bits(header: gguf.GGUF) -> float:
+    return gguf.BITS.get(int(header.kv.get("general.file_type", 15)), 4.85)
+
+
 def drain(events: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run a pull/create to completion, as `stream: false` does."""
     return list(events)
+
+
+_CONFIG_FIELDS = (
+    "model_format",
+    "model_family",
+    "model_families",
+    "model_type",
+    "file_type",
+    "renderer",
+    "parser",
+    "requires",
+    "remote_host",
+    "remote_model",
+    "capabilities",
+    "context_length",
+    "embedding_length",
+    "base_name",
+)
+_ALWAYS = ("model_format", "model_family", "model_families", "model_type", "file_type")
+
+
+def _config_v2(values: dict[str, Any]) -> dict[str, Any]:
+    """model.ConfigV2 in field order, omitempty fields dropped when empty."""
+    config = {
+        key: values.get(key) or ("" if key != "model_families" else None)
+        for key in _CONFIG_FIELDS
+        if key in _ALWAYS or values.get(key)
+    }
+    return {**config, "architecture": "amd64", "os": "linux"}
 
 
 def _digests(manifest: dict[str, Any]) -> set[str]:
