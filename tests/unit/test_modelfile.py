@@ -326,9 +326,16 @@ def parameters(draw: st.DrawFn) -> dict[str, ParamValue]:
     return {name: draw(_VALUES[PARAMETER_TYPES[name]]) for name in names}
 
 
+# A one-letter host with an empty port ("a:/library/m:t") is a valid Ollama name but reads as a
+# Windows drive path; a recipe's FROM refuses those, so they cannot round-trip.
+_DRIVE = re.compile(r"[A-Za-z]:[\\/]")
+_words = st.text("abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=12).filter(
+    lambda s: s[0].isalnum()
+)
+
 recipes = st.builds(
     Recipe,
-    base=model_names().map(ModelName.shortest),
+    base=model_names().map(ModelName.shortest).filter(lambda name: not _DRIVE.match(name)),
     parameters=parameters(),
     template=st.none() | texts,
     system=st.none() | texts,
@@ -339,6 +346,10 @@ recipes = st.builds(
     messages=st.lists(
         st.builds(Message, st.sampled_from(["system", "user", "assistant"]), texts), max_size=3
     ).map(tuple),
+    renderer=st.none() | _words,
+    parser=st.none() | _words,
+    requires=st.none() | st.sampled_from(["0.12.0", "0.14.1-rc2", "1.0"]),
+    quantize=st.none() | st.sampled_from(["Q4_K_M", "Q8_0", "q4_0"]),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import re
@@ -377,11 +378,17 @@ _KEY_HINTS = (
 
 
 def cli_reason(node: Node) -> str:
-    text = node.reason
+    return _cli_text(node.reason, node.name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cli_text(reason: str, name: str) -> str:
+    """Cached: at 1,000 models the substitutions cost a quarter of a second per status."""
+    text = reason
     for pattern, replacement in _KEY_HINTS:
-        text = pattern.sub(replacement.replace("{name}", node.name), text)
+        text = pattern.sub(replacement.replace("{name}", name), text)
     if "(ollama-lineage track)" in text:
-        text = text.replace("ollama-lineage track", f"ollama-lineage track {node.name} --from BASE")
+        text = text.replace("ollama-lineage track", f"ollama-lineage track {name} --from BASE")
     return text
 
 

@@ -141,8 +141,5 @@ def _license_field(value: Any) -> list[str]:
 def _shape(tensors: Any) -> str:
     if not isinstance(tensors, list) or not tensors:
         return ""
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        if isinstance(tensor, Mapping):
-            digest.update(f"{tensor.get('name')}{tensor.get('shape')};".encode())
-    return digest.hexdigest()[:16]
+    outline = [(t.get("name"), t.get("shape")) for t in tensors if isinstance(t, Mapping)]
+    return hashlib.sha256(repr(outline).encode()).hexdigest()[:16]

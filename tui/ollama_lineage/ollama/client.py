@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 
 from .. import __version__
-from ..core.spec import ModelSpec, parse_show
+from ..core.spec import ModelSpec
+from .show_pool import ShowPool, transport_problem
 
 
 class OllamaError(Exception):
@@ -136,6 +137,13 @@ class OllamaClient:
             headers={"User-Agent": f"ollama-lineage/{__version__}"},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
+        self._shows = ShowPool(
+            base_url,
+            timeout=timeout,
+            user_agent=f"ollama-lineage/{__version__}",
+            decode=self._decode,
+            raise_for=self._raise_status,
+        )
 
     async def __aenter__(self) -> OllamaClient:
         return self
@@ -145,6 +153,7 @@ class OllamaClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await asyncio.to_thread(self._shows.close)
 
     async def version(self) -> str:
         return str((await self._json("GET", "/api/version")).get("version", ""))
@@ -170,7 +179,15 @@ class OllamaClient:
 
     async def show(self, name: str) -> ModelSpec:
         """Parsed here, once: the tensors and model_info of a real show never go further."""
-        return parse_show(await self._json("POST", "/api/show", {"model": name}))
+        try:
+            return await self._shows.show(name)
+        except OllamaError:
+            raise
+        except Exception as exc:
+            why = transport_problem(exc)
+            if why is None:
+                raise
+            raise self._cannot_reach(why) from exc
 
     async def copy(self, source: str, destination: str) -> None:
         await self._json("POST", "/api/copy", {"source": source, "destination": destination})
@@ -265,12 +282,15 @@ class OllamaClient:
         return data
 
     def _raise_for(self, response: httpx.Response) -> None:
+        self._raise_status(response.status_code, response.text, response.reason_phrase)
+
+    def _raise_status(self, status: int, text: str, reason: str) -> None:
         try:
-            message = str(response.json().get("error") or response.text)
-        except ValueError:
-            message = response.text.strip() or response.reason_phrase
-        error = NotFound if response.status_code == 404 else ApiError
-        raise error(f"Ollama: {message}", response.status_code)
+            message = str(json.loads(text).get("error") or text)
+        except (ValueError, AttributeError):
+            message = text.strip() or reason
+        error = NotFound if status == 404 else ApiError
+        raise error(f"Ollama: {message}", status)
 
     def _unreachable(self, exc: httpx.TransportError) -> Unreachable:
         if isinstance(exc, httpx.TimeoutException):
@@ -279,6 +299,9 @@ class OllamaClient:
             why = "the connection dropped mid-answer"
         else:
             why = str(exc) or type(exc).__name__
+        return self._cannot_reach(why)
+
+    def _cannot_reach(self, why: str) -> Unreachable:
         return Unreachable(
             f"cannot reach Ollama at {self.base_url} ({why}); "
             "is `ollama serve` running? Set --host or OLLAMA_HOST."
