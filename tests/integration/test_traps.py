@@ -164,3 +164,20 @@ async def test_a_create_that_differs_from_the_plan_is_undone(server, session):
     (event, *_) = await session.store.history(session.settings.host_key, "child:latest")
     assert (event.kind, event.status) == ("build", "failed")
     assert "restored child:latest from" in event.log
+
+
+async def test_a_derivative_changed_outside_the_app_reads_drifted_until_adopted(server, session):
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
+
+    server.create(model="child:latest", parameters={"num_ctx": 4096}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    node = session.syncer.snapshot.nodes["child:latest"]
+    assert node.state is State.DRIFTED and "changed outside ollama-lineage" in node.reason
+    assert node.state.needs_attention
+
+    stored = await session.rebuilder.track("child:latest", "base:latest")
+    assert "PARAMETER num_ctx 4096" in stored.text
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH

@@ -33,7 +33,6 @@ from .services.recipes import (
     export_all,
     plan_folder,
     read_folder,
-    record_adoption,
 )
 from .services.session import Session, open_session
 from .services.store import StoreError
@@ -397,7 +396,6 @@ async def _track(session: Session, args: argparse.Namespace) -> int:
     stored = await session.rebuilder.track(args.child, args.base, text, force=args.force)
     if args.force and stored.link.base_digest is None:
         print(f"warning: {args.child} never had {args.base}'s weights; a rebuild replaces them")
-    await record_adoption(session, args.child)
     node = session.syncer.snapshot.nodes[args.child]
     print(f"{args.child} tracked from {stored.link.base}: {node.state.word}")
     print(stored.text, end="")

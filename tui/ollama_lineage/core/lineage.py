@@ -158,15 +158,18 @@ def build_snapshot(
     upstream: Mapping[str, Upstream] | None = None,
     building: frozenset[str] = frozenset(),
     failed: Mapping[str, str] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> Snapshot:
     """Classify every model.
 
     ``backups`` maps a backup's name to its original; ``failed`` maps a model to the error of
-    its last build, which failed and left the old model in place.
+    its last build, which failed and left the old model in place; ``known`` maps a model to
+    the digest this app last knew it by, so a derivative changed behind its back is drifted.
     """
     backups = backups or {}
     upstream = upstream or {}
     failed = failed or {}
+    known = known or {}
     facts = {m.name: m for m in models}
     links = infer_links(models, recorded or {}, backups, upstream)
     children: dict[str, list[str]] = {}
@@ -182,7 +185,7 @@ def build_snapshot(
     def visit(name: str, depth: int, parent_state: State | None, trail: frozenset[str]) -> None:
         kids = tuple(sorted(k for k in children.get(name, ()) if k not in trail))
         state, reason, kind = _classify(
-            name, facts, links, backups, upstream, building, failed, parent_state
+            name, facts, links, backups, upstream, building, failed, known, parent_state
         )
         nodes[name] = Node(
             name,
@@ -241,6 +244,7 @@ def _classify(
     upstream: Mapping[str, Upstream],
     building: frozenset[str],
     failed: Mapping[str, str],
+    known: Mapping[str, str],
     parent_state: State | None,
 ) -> tuple[State, str, Kind]:
     model = facts.get(name)
@@ -262,7 +266,10 @@ def _classify(
             why = f"made from {model.parent_model!r}, not a model; adopt it under a base (t, track)"
             return State.UNTRACKED, why, Kind.BASE
         return (*_base_state(model, upstream.get(name)), Kind.BASE)
-    return (*_derivative_state(model, link, facts, building, failed, parent_state), Kind.DERIVATIVE)
+    return (
+        *_derivative_state(model, link, facts, building, failed, known.get(name), parent_state),
+        Kind.DERIVATIVE,
+    )
 
 
 def _is_pulled(model: ModelFacts, upstream: Upstream | None) -> bool:
@@ -294,12 +301,19 @@ def _derivative_state(
     facts: Mapping[str, ModelFacts],
     building: frozenset[str],
     failed: Mapping[str, str],
+    known: str | None,
     parent_state: State | None,
 ) -> tuple[State, str]:
     if model.name in building:
         return State.BUILDING, f"rebuilding from {link.base}"
     if model.name in failed:
         return State.FAILED, f"last rebuild failed, old model kept: {failed[model.name]}"
+    if known is not None and known != model.digest:
+        return (
+            State.DRIFTED,
+            f"changed outside ollama-lineage (was {known[:12]}, now {model.digest[:12]}):"
+            " d shows how; r rebuilds it from the recipe, t adopts the server's version",
+        )
     base = facts.get(link.base)
     if base is None:
         return State.ORPHANED, f"its base {link.base} is gone from the server"

@@ -14,6 +14,7 @@ class State(Enum):
     FRESH = ("fresh", "✓")
     STALE = ("stale", "!")
     STALE_UPSTREAM = ("stale upstream", "~")
+    DRIFTED = ("drifted", "≠")
     ORPHANED = ("orphaned", "○")
     UNTRACKED = ("untracked", "?")
     BUILDING = ("building", "↻")
@@ -36,4 +37,6 @@ class State(Enum):
         return self in ATTENTION
 
 
-ATTENTION = frozenset({State.STALE, State.STALE_UPSTREAM, State.ORPHANED, State.FAILED})
+ATTENTION = frozenset(
+    {State.STALE, State.STALE_UPSTREAM, State.DRIFTED, State.ORPHANED, State.FAILED}
+)

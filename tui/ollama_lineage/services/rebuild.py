@@ -165,10 +165,12 @@ class Rebuilder:
         recipe_text = plan.recipe.to_modelfile()
         new_link = Link(plan.child, plan.base, plan.base_digest, "recorded", guessed=False)
         await store.save_recipes(host, [StoredRecipe(new_link, recipe_text)])
-        await self.syncer.set_building(plan.child, False)
+        # Still `building` until the new digest is recorded, or a poll in between would see
+        # a digest this app does not know yet and call the model drifted.
         await self.syncer.poll()
         after = self._digest(plan.child)
         await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
+        await self.syncer.set_building(plan.child, False)
         await self._prune_backups(plan.child)
         await self.syncer.refresh()
         return after or ""
@@ -183,11 +185,15 @@ class Rebuilder:
             restored = "the old model is back"
         except OllamaError as exc:
             restored = f"restoring it failed ({exc}); roll back from {plan.backup}"
+        await self.syncer.poll()
         await store.finish_event(
-            event, "failed", error=f"verification: {difference}", log="\n".join(log)
+            event,
+            "failed",
+            error=f"verification: {difference}",
+            log="\n".join(log),
+            digest_after=self._digest(plan.child),
         )
         await self.syncer.set_building(plan.child, False)
-        await self.syncer.poll()
         raise RebuildError(
             f"rebuild of {plan.child} did not produce what the plan said ({difference}); "
             + restored
@@ -204,10 +210,12 @@ class Rebuilder:
         event = await store.start_event(
             host, name, "rollback", digest_before=self._digest(name), backup=backup
         )
+        await self.syncer.set_building(name, True)
         try:
             await self.client.copy(backup, name)
         except OllamaError as exc:
             await store.finish_event(event, "failed", error=str(exc))
+            await self.syncer.set_building(name, False)
             raise RebuildError(f"rollback of {name} failed: {exc}") from exc
         if backup in recipes:
             saved = recipes[backup]
@@ -217,7 +225,7 @@ class Rebuilder:
         await self.syncer.poll()
         after = self._digest(name)
         await store.finish_event(event, "success", digest_after=after)
-        await self.syncer.refresh()
+        await self.syncer.set_building(name, False)
         return after or ""
 
     async def delete_backup(self, backup: str) -> None:
@@ -304,6 +312,9 @@ class Rebuilder:
             link = Link(child, base, built_from, "recorded", guessed=guessed)
         stored = StoredRecipe(link, recipe.to_modelfile())
         await self.syncer.store.save_recipes(self.host, [stored])
+        # What the server holds now is what the user adopted: a later change to it is drift.
+        event = await self.syncer.store.start_event(self.host, child, "adopt", base=base)
+        await self.syncer.store.finish_event(event, "success", digest_after=self._digest(child))
         await self.syncer.refresh()
         return stored
 

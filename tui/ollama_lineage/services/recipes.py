@@ -211,21 +211,12 @@ _HOW = {"build": "built", "create": "created", "rollback": "rolled back", "adopt
 
 async def recorded_digests(store: Store, host: str, names: Iterable[str]) -> dict[str, Recorded]:
     """Per model: the digest after this app's last change to it, else the one first seen."""
-    wanted = set(names)
-    found: dict[str, Recorded] = {}
-    for event in await store.history(host):  # newest first
-        if (
-            event.name in wanted
-            and event.name not in found
-            and event.status == "success"
-            and event.digest_after
-        ):
-            found[event.name] = Recorded(event.digest_after, _HOW.get(event.kind, event.kind))
-    for name in sorted(wanted - set(found)):
-        history = await store.digest_history(host, name)
-        if history:
-            found[name] = Recorded(history[0][0], "first seen")
-    return found
+    known = await store.known_digests(host)
+    return {
+        name: Recorded(known[name][0], _HOW.get(known[name][1], known[name][1]))
+        for name in names
+        if name in known
+    }
 
 
 def find_drift(snapshot: Snapshot, recorded: Mapping[str, Recorded]) -> dict[str, Drift]:
@@ -529,14 +520,3 @@ async def _delete(session: Session, name: str) -> None:
         raise RebuildError(f"delete of {name} failed: {exc}") from exc
     await store.finish_event(event, "success")
     await session.syncer.poll()
-
-
-async def record_adoption(session: Session, name: str) -> None:
-    """After ``track``: remember the model's digest now, so a later change to it is drift."""
-    node = session.syncer.snapshot.nodes.get(name)
-    if node is None or node.facts is None:
-        return
-    store, host = session.store, session.settings.host_key
-    base = node.base
-    event = await store.start_event(host, name, "adopt", base=base)
-    await store.finish_event(event, "success", digest_after=node.facts.digest)

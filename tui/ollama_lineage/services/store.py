@@ -313,6 +313,22 @@ class Store:
         )
         return [Event(*r) for r in rows]
 
+    async def known_digests(self, host: str) -> dict[str, tuple[str, str]]:
+        """Per model, the digest this app last knew it by and how: after its own last change
+        (build, rollback, adoption, …), else the first one it saw. One query for the fleet."""
+        first = await self._rows(
+            "SELECT name, digest, MIN(first_seen) FROM digest_history WHERE host = ? GROUP BY name",
+            (host,),
+        )
+        latest = await self._rows(
+            "SELECT name, digest_after, kind, MAX(id) FROM events WHERE host = ?"
+            " AND status = 'success' AND digest_after IS NOT NULL GROUP BY name",
+            (host,),
+        )
+        found = {r[0]: (r[1], "first seen") for r in first}
+        found.update((r[0], (r[1], r[2])) for r in latest)
+        return found
+
     async def failed_builds(self, host: str) -> dict[str, str]:
         """Models whose latest build failed, with the error: they show as ``failed``."""
         rows = await self._rows(

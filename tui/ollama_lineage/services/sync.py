@@ -117,6 +117,7 @@ class Syncer:
             upstream=await self.store.upstream(self.host),
             building=frozenset(self._building),
             failed=await self.store.failed_builds(self.host),
+            known={n: d for n, (d, _) in (await self.store.known_digests(self.host)).items()},
         )
         if snapshot == self.snapshot:
             return False
