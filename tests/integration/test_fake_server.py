@@ -733,3 +733,257 @@ def test_fleet_builds_fast_and_deep() -> None:
 def test_unknown_scenario() -> None:
     with pytest.raises(ValueError):
         FakeOllama(scenario="nope")
+
+
+# shapes of real servers the app must survive ("Never damage a model") --------------------
+
+
+@pytest.fixture
+def traps() -> Iterator[FakeOllama]:
+    with FakeOllama(scenario="traps") as server:
+        server.set_pull_speed(None)
+        yield server
+
+
+@pytest.fixture
+def traps_http(traps: FakeOllama) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=traps.url, timeout=5) as client:
+        yield client
+
+
+def test_adapter_is_an_adapter_line_and_a_layer(fake: FakeOllama, http: httpx.Client) -> None:
+    digest = fake.upload_adapter("mario-lora.gguf")
+    response = http.post(
+        "/api/create",
+        json={"model": "mario-lora", "from": "qwq:latest", "adapters": {"lora.gguf": digest}},
+    )
+    assert statuses(response)[0] == "parsing GGUF"
+    body = show(http, "mario-lora")
+    line = f"ADAPTER /usr/share/ollama/.ollama/models/blobs/{digest.replace(':', '-')}\n"
+    assert line in body["modelfile"]
+    assert "adapters" not in body  # show has no field for it: the modelfile is all there is
+    local = fake.state.find("mario-lora")
+    assert local is not None
+    kinds = [layer["mediaType"] for layer in local.manifest["layers"]]
+    assert kinds[0] == "application/vnd.ollama.image.model"
+    assert kinds.count("application/vnd.ollama.image.adapter") == 1
+
+
+def test_quantized_child_has_its_own_weights_and_no_parent(traps_http: httpx.Client) -> None:
+    base, child = show(traps_http, "llama3.2:3b-instruct-fp16"), show(traps_http, "llama3.2:3b-q4")
+    assert from_blob(base["modelfile"]) != from_blob(child["modelfile"])
+    assert (base["details"]["quantization_level"], child["details"]["quantization_level"]) == (
+        "F16",
+        "Q4_K_M",
+    )
+    assert child["details"]["parent_model"] == ""
+    assert {t["type"] for t in child["tensors"]} == {"Q4_K", "F32"}
+    stream = traps_http.post(
+        "/api/create",
+        json={"model": "again-q8", "from": "llama3.2:3b-instruct-fp16", "quantize": "q8_0"},
+    )
+    said = statuses(stream)
+    assert said[0] == "quantizing F16 model to Q8_0" and "verifying conversion" in said
+    assert lines(stream)[0]["digest"] == "0000000000000000000"
+    q8 = tags(traps_http)["again-q8:latest"]
+    assert q8["details"]["quantization_level"] == "Q8_0"
+    assert q8["size"] < tags(traps_http)["llama3.2:3b-instruct-fp16"]["size"]
+    refused = traps_http.post(
+        "/api/create", json={"model": "x", "from": "llama3.2:3b-q4", "quantize": "q8_0"}
+    )
+    assert (refused.status_code, refused.json()) == (
+        500,
+        {"error": "quantization is only supported for F16, BF16 and F32 models"},
+    )
+
+
+def test_licenses_are_appended_never_replaced(traps_http: httpx.Client) -> None:
+    base, child = show(traps_http, "phi4:latest"), show(traps_http, "phi4:latest-legal")
+    assert child["license"] == base["license"] + "\nADDENDUM: internal use only."
+    assert child["modelfile"].count("\nLICENSE ") == 2
+
+
+def test_show_template_can_be_the_gguf_jinja_while_the_modelfile_keeps_go(
+    traps_http: httpx.Client,
+) -> None:
+    body = show(traps_http, "qwen3:8b")
+    assert body["template"].startswith("{%- if tools %}")
+    assert '\nTEMPLATE """{{- if or .System .Tools }}' in body["modelfile"]
+    assert "tools" in body["capabilities"]
+    # with a renderer and parser the model is rendered by Ollama: show gives the Go one
+    assert show(traps_http, "qwen3:8b-coder")["template"].startswith("{{- if or .System")
+
+
+def test_renderer_parser_and_requires_are_inherited(traps_http: httpx.Client) -> None:
+    body = show(traps_http, "qwen3:8b-coder")
+    assert "\nRENDERER qwen3-coder\nPARSER qwen3-coder\n" in body["modelfile"]
+    assert body["requires"] == "0.12.0"
+    assert "renderer" not in body and "REQUIRES" not in body["modelfile"]
+    traps_http.post("/api/create", json={"model": "grandchild", "from": "qwen3:8b-coder"})
+    child = show(traps_http, "grandchild")
+    assert "\nRENDERER qwen3-coder\nPARSER qwen3-coder\n" in child["modelfile"]
+    assert child["requires"] == "0.12.0"
+
+
+def test_cloud_models_are_listed_but_their_show_fails(
+    traps: FakeOllama, traps_http: httpx.Client
+) -> None:
+    cloud = tags(traps_http)["gpt-oss:120b-cloud"]
+    assert (cloud["remote_model"], cloud["remote_host"]) == (
+        "gpt-oss:120b",
+        "https://ollama.com:443",
+    )
+    offline = traps_http.post("/api/show", json={"model": "gpt-oss:120b-cloud"})
+    assert offline.status_code == 502 and "no such host" in offline.json()["error"]
+    traps.set_cloud_disabled()
+    disabled = traps_http.post("/api/show", json={"model": "gpt-oss:120b-cloud"})
+    assert (disabled.status_code, disabled.json()) == (
+        403,
+        {"error": "ollama cloud is disabled: remote model details are unavailable"},
+    )
+
+
+def test_damaged_blobs_fail_show_while_tags_lists_the_model(
+    traps: FakeOllama, traps_http: httpx.Client
+) -> None:
+    assert "phi4:latest-lost:latest" not in tags(traps_http)
+    assert "phi4:latest-lost" in tags(traps_http)
+    lost = traps_http.post("/api/show", json={"model": "phi4:latest-lost"})
+    # measured on Ollama 0.33: a missing blob is ENOENT, which show reports as not found
+    assert (lost.status_code, lost.json()) == (404, {"error": "model 'phi4:latest-lost' not found"})
+    traps.damage_blob("mistral:7b-long", how="corrupt")
+    corrupt = traps_http.post("/api/show", json={"model": "mistral:7b-long"})
+    assert (corrupt.status_code, corrupt.json()) == (500, {"error": "invalid file magic"})
+
+
+def test_models_folder_with_a_space_gives_unquoted_from_lines() -> None:
+    folder = "/Volumes/My Drive/ollama/models"
+    with (
+        FakeOllama(scenario="demo", models_dir=folder) as fake,
+        httpx.Client(base_url=fake.url) as http,
+    ):
+        modelfile = show(http, "qwq:latest_20K")["modelfile"]
+    assert re.search(rf"^FROM {re.escape(folder)}/blobs/sha256-[0-9a-f]{{64}}$", modelfile, re.M)
+
+
+def test_a_publishers_from_survives_the_pull(traps: FakeOllama, traps_http: httpx.Client) -> None:
+    assert tags(traps_http)["hermes3:8b"]["details"]["parent_model"] == "llama3.1:8b"
+    path = "/Users/builder/.ollama/models/blobs/sha256-" + "ab" * 32
+    traps.publish("granite-embedding:latest", publisher_from=path)
+    traps.pull("granite-embedding:latest")
+    listed = tags(traps_http)["granite-embedding:latest"]
+    assert listed["details"]["parent_model"] == path
+    upstream = traps.state.registry_manifest("library", "granite-embedding", "latest")
+    assert upstream is not None and listed["digest"] == hashlib.sha256(upstream.raw).hexdigest()
+
+
+def test_registry_head_can_refuse_or_omit_the_digest(fake: FakeOllama, http: httpx.Client) -> None:
+    route = "/v2/library/qwq/manifests/latest"
+    fake.set_registry_head("405")
+    assert http.head(route).status_code == 405
+    get = http.get(route)
+    assert get.status_code == 200 and get.headers["ollama-content-digest"]
+    fake.set_registry_head("no-digest")
+    head = http.head(route)
+    assert head.status_code == 200 and "ollama-content-digest" not in head.headers
+    assert "ollama-content-digest" not in http.get(route).headers
+    with pytest.raises(ValueError):
+        fake.set_registry_head("teapot")
+
+
+def test_silent_stream_phases(fake: FakeOllama, http: httpx.Client) -> None:
+    fake.set_silences(verify_seconds=0.3, load_seconds=0.3)
+    fake.publish("qwq:latest")
+    seen: list[tuple[float, str]] = []
+    with http.stream("POST", "/api/pull", json={"model": "qwq:latest"}) as response:
+        for line in response.iter_lines():
+            seen.append((time.monotonic(), json.loads(line)["status"]))
+    said = [status for _, status in seen]
+    at = said.index("verifying sha256 digest")
+    assert said[at + 1] == "writing manifest"
+    assert seen[at + 1][0] - seen[at][0] >= 0.25  # nothing at all while it "hashes"
+    started = time.monotonic()
+    with http.stream("POST", "/api/generate", json={"model": "qwq:latest", "prompt": "hi"}) as g:
+        next(g.iter_lines())
+    assert time.monotonic() - started >= 0.25
+
+
+def test_offline_server_cannot_pull(fake_empty: FakeOllama) -> None:
+    fake_empty.set_offline()
+    with httpx.Client(base_url=fake_empty.url) as http:
+        response = http.post("/api/pull", json={"model": "qwq"})
+    assert statuses(response)[0] == "pulling manifest"
+    assert statuses(response)[1].startswith(
+        'error: pull model manifest: Get "https://registry.ollama.ai/v2/library/qwq/manifests/'
+    )
+
+
+def test_traps_scenario_holds_every_shape(traps_http: httpx.Client) -> None:
+    listed = tags(traps_http)
+    for name in (
+        "qwq:latest-lora",
+        "llama3.2:3b-q4",
+        "phi4:latest-legal",
+        "qwen3:8b",
+        "qwen3:8b-coder",
+        "gpt-oss:120b-cloud",
+        "hermes3:8b",
+        "phi4:latest-lost",
+    ):
+        assert name in listed, name
+    assert "\nADAPTER " in show(traps_http, "qwq:latest-lora")["modelfile"]
+
+
+def test_fleet_shows_are_real_sized_and_share_their_tensor_lists() -> None:
+    fleet = FakeOllama(scenario="fleet:40")
+    names = fleet.model_names()
+    with fleet, httpx.Client(base_url=fleet.url) as http:
+        response = http.post("/api/show", json={"model": names[0]})
+        body = response.json()
+    assert len(response.content) > 20_000
+    assert len(body["tensors"]) > 250 and {"name", "type", "shape"} == set(body["tensors"][0])
+    assert len(body["license"]) > 8_000
+    assert body["model_info"]["tokenizer.ggml.tokens"] is None  # unread, as non-verbose
+    locals_ = [fleet.state.find(name) for name in names]
+    headers = [fleet.state.view(local).header for local in locals_ if local]
+    assert len({id(h.tensors) for h in headers if h}) <= 3  # one list per recipe
+
+
+def test_manifests_on_disk_follow_every_change() -> None:
+    with (
+        FakeOllama(scenario="demo", manifests_on_disk=True) as fake,
+        httpx.Client(base_url=fake.url) as http,
+    ):
+        fake.set_pull_speed(None)
+        root = Path(fake.models_dir)
+
+        def on_disk() -> dict[str, str]:
+            return {
+                str(p.relative_to(root / "manifests")): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in (root / "manifests").rglob("*")
+                if p.is_file()
+            }
+
+        def expected() -> dict[str, str]:
+            return {
+                str(fake.manifest_path(name).relative_to(root / "manifests")): m["digest"]
+                for name, m in tags(http).items()
+            }
+
+        assert on_disk() == expected()
+        assert "registry.ollama.ai/library/qwq/latest_20K" in on_disk()
+        for relative in on_disk():
+            manifest = json.loads((root / "manifests" / relative).read_bytes())
+            config = root / "blobs" / manifest["config"]["digest"].replace(":", "-")
+            assert json.loads(config.read_bytes())["model_format"] == "gguf"
+        http.post("/api/create", json={"model": "myhost:5000/team/tool:v1", "from": "qwq:latest"})
+        http.post("/api/copy", json={"source": "qwq:latest", "destination": "qwq:backup"})
+        http.request("DELETE", "/api/delete", json={"model": "llama3.2:latest-mario"})
+        http.post("/api/pull", json={"model": "qwq:latest"})
+        assert on_disk() == expected()
+        assert "myhost:5000/team/tool/v1" in on_disk()
+        assert not (root / "manifests/registry.ollama.ai/library/llama3.2/latest-mario").exists()
+        stamp = (root / "manifests/registry.ollama.ai/library/qwq/backup").stat().st_mtime_ns
+        assert tags(http)["qwq:backup"]["modified_at"].startswith(
+            time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(stamp // 1_000_000_000))
+        )

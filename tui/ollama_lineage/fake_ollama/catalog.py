@@ -44,6 +44,21 @@ You may call one or more functions to assist with the user query.
 {{ end }}
 {{- end }}"""
 
+# A GGUF's own chat template (Jinja), as HF models ship it: it replays tool calls, which
+# the Go TEMPLATE above cannot, so Ollama prefers it (shouldPreferChatTemplate).
+JINJA_TEMPLATE = """{%- if tools %}<|im_start|>system
+# Tools
+{%- for tool in tools %}{{ tool | tojson }}{%- endfor %}<|im_end|>
+{%- endif %}
+{%- for message in messages %}<|im_start|>{{ message.role }}
+{{ message.content }}
+{%- if message.tool_calls %}{%- for call in message.tool_calls %}<tool_call>
+{{ call.function | tojson }}
+</tool_call>{%- endfor %}{%- endif %}<|im_end|>
+{% endfor %}
+{%- if add_generation_prompt %}<|im_start|>assistant
+{% endif %}"""
+
 _LLAMA_TEMPLATE = """<|start_header_id|>system<|end_header_id|>
 
 Cutting Knowledge Date: December 2023
@@ -160,6 +175,24 @@ RECIPES: dict[str, Recipe] = {
         "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\n"
         "Llama 3.2 Version Release Date: September 25, 2024\n",
     ),
+    "llama3.2:3b-instruct-fp16": Recipe(
+        "llama",
+        Arch(128256, 3072, 8192, 28, 24, 8, 131072, tied=True),
+        "F16",
+        6433687776,
+        _LLAMA_TEMPLATE,
+        {"stop": ["<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]},
+        "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT\n",
+    ),
+    "qwen3:8b": Recipe(
+        "qwen3",
+        Arch(151936, 4096, 12288, 36, 32, 8, 40960),
+        "Q4_K_M",
+        5225373440,
+        _QWEN_TEMPLATE,
+        {"repeat_penalty": 1, "stop": ["<|im_start|>", "<|im_end|>"], "temperature": 0.6},
+        _APACHE,
+    ),
     "mistral:7b": Recipe(
         "llama",
         Arch(32768, 4096, 14336, 32, 32, 8, 32768),
@@ -193,16 +226,11 @@ def recipe_for(display: str) -> Recipe:
         return RECIPES[display]
     pick = int(hashlib.sha256(display.encode()).hexdigest()[:8], 16)
     family, arch, weights = _GENERIC[pick % len(_GENERIC)]
-    return _generic(family, arch, weights + pick % 4096)
-
-
-@functools.cache
-def _generic(family: str, arch: Arch, weights_size: int) -> Recipe:
     return Recipe(
         family,
         arch,
         "Q4_K_M",
-        weights_size,
+        weights + pick % 4096,
         _GENERIC_TEMPLATE,
         {"stop": ["<|user|>"]},
         _LONG_LICENSE,
@@ -267,11 +295,15 @@ def _tensors(arch: Arch, file_type: int) -> list[dict[str, Any]]:
     return tensors
 
 
-@functools.cache
 def header_for(recipe: Recipe) -> GGUF:
-    """The weights' GGUF header: built on first use, then shared by every model and version."""
-    arch, family = recipe.arch, recipe.family
-    file_type = _FILE_TYPE_IDS[recipe.quantization]
+    """The weights' GGUF header: built on first use, then shared by every model, version
+    and recipe of the same architecture."""
+    return _header(recipe.family, recipe.arch, recipe.quantization)
+
+
+@functools.cache
+def _header(family: str, arch: Arch, quantization: str) -> GGUF:
+    file_type = _FILE_TYPE_IDS[quantization]
     tensors = _tensors(arch, file_type)
     count = 0
     for tensor in tensors:

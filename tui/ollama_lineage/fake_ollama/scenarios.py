@@ -1,7 +1,10 @@
 """Starting states, built through the same publish/pull/create/delete operations as the API.
 
 demo: the story the README and screenshots tell; empty: nothing local, two models upstream;
-fleet:N: N models for benchmarks (about N/5 pulled bases, derivatives up to 3 levels deep).
+traps: the demo plus every shape a real server has that the app must not damage (adapters,
+a quantized child, appended licenses, a Jinja template, renderer/parser, a cloud model, a
+publisher's `from`, a lost blob); fleet:N: N models for benchmarks (about N/5 pulled bases,
+derivatives up to 3 levels deep), each show as big as a real one.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 import time
 from typing import Any
 
+from .catalog import JINJA_TEMPLATE
 from .state import State, drain
 
 _MINUTE = 60 * 1_000_000_000
@@ -24,13 +28,17 @@ def build(scenario: str, version: str, models_dir: str) -> State:
     if scenario == "demo":
         _demo(state)
         state.pull_speed = DEMO_PULL_SPEED
+    elif scenario == "traps":
+        _demo(state)
+        _traps(state)
+        state.pull_speed = DEMO_PULL_SPEED
     elif scenario == "empty":
         state.publish("qwq:latest")
         state.publish("llama3.2:latest")
     elif match := re.fullmatch(r"fleet:(\d+)", scenario):
         _fleet(state, int(match.group(1)))
     else:
-        raise ValueError(f"unknown scenario {scenario!r} (demo, empty or fleet:N)")
+        raise ValueError(f"unknown scenario {scenario!r} (demo, traps, empty or fleet:N)")
     return state
 
 
@@ -92,6 +100,29 @@ def _demo(state: State) -> None:
     }
     for name, age in ages.items():
         state.set_modified(name, now - age)
+
+
+def _traps(state: State) -> None:
+    lora = state.stand_in_file("qwq-lora.gguf", adapter=True)
+    _create(state, "qwq:latest-lora", "qwq:latest", adapters={"qwq-lora.gguf": lora})
+    _pull(state, "llama3.2:3b-instruct-fp16")
+    _create(state, "llama3.2:3b-q4", "llama3.2:3b-instruct-fp16", quantize="q4_K_M")
+    _create(state, "phi4:latest-legal", "phi4:latest", license="ADDENDUM: internal use only.")
+    state.publish("qwen3:8b", chat_template=JINJA_TEMPLATE)
+    drain(state.pull("qwen3:8b"))
+    _create(
+        state,
+        "qwen3:8b-coder",
+        "qwen3:8b",
+        renderer="qwen3-coder",
+        parser="qwen3-coder",
+        requires="0.12.0",
+    )
+    state.add_cloud("gpt-oss:120b-cloud", "gpt-oss:120b", "https://ollama.com:443")
+    state.publish("hermes3:8b", publisher_from="llama3.1:8b")
+    drain(state.pull("hermes3:8b"))
+    _create(state, "phi4:latest-lost", "phi4:latest", system="This blob will go missing.")
+    state.damage_blob("phi4:latest-lost", "application/vnd.ollama.image.system")
 
 
 def _fleet(state: State, count: int) -> None:

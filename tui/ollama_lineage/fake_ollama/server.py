@@ -207,9 +207,15 @@ class FakeOllama:
     def set_cloud_disabled(self, disabled: bool = True) -> None:
         self.state.cloud_status = 403 if disabled else 502
 
-    def lose_blob(self, name: str, media_type: str = "application/vnd.ollama.image.model") -> str:
-        """Delete one of a model's blobs from the store; its show then fails."""
-        return self.state.lose_blob(name, media_type)
+    def damage_blob(
+        self,
+        name: str,
+        media_type: str = "application/vnd.ollama.image.model",
+        how: str = "missing",
+    ) -> str:
+        """Damage one of `name`'s blobs: its show then fails while tags still lists it
+        (`missing`: 404 "model not found", as measured; `corrupt`/`truncated`: 500)."""
+        return self.state.damage_blob(name, media_type, how)
 
     def set_offline(self, offline: bool = True) -> None:
         """registry.ollama.ai unreachable: pulls (and creates from missing bases) fail."""

@@ -52,6 +52,7 @@ _PROGRESS_MIN = 1 << 20  # bytes: smaller layers are rewritten without progress 
 _KEEP_LOADED_NS = 5 * 60 * 1_000_000_000
 RESOLVER = "127.0.0.53:53"  # what an offline Linux box names in its DNS errors
 _CLOUD_TAG = re.compile(r"(.*-)?cloud")
+_DAMAGE = {"missing": "", "corrupt": "invalid file magic", "truncated": "EOF"}  # ggml.Decode
 
 
 @dataclass
@@ -116,6 +117,7 @@ class State:
         self.upstream: dict[str, Upstream] = {}
         self.loaded: dict[str, int] = {}
         self.headers: dict[str, gguf.GGUF | None] = {}
+        self.damaged: dict[str, str] = {}  # weights digest -> what decoding it says
         self.pull_speed: float | None = None
         self.verify_seconds = 0.0
         self.offline = False
@@ -618,8 +620,11 @@ class State:
             self.local_blobs.add(json.loads(raw_manifest)["config"]["digest"])
             self._write(name, raw_manifest)
 
-    def lose_blob(self, raw: str, media_type: str = MODEL) -> str:
-        """Delete a model's blob from the store (a half-finished prune, a disk cleaner)."""
+    def damage_blob(self, raw: str, media_type: str = MODEL, how: str = "missing") -> str:
+        """Damage one of a model's blobs on "disk": `missing` (a half-done prune, a disk
+        cleaner), `corrupt` (not a GGUF any more) or `truncated`. Returns its digest."""
+        if how not in _DAMAGE:
+            raise ValueError(f"how must be one of {sorted(_DAMAGE)}")
         with self.lock:
             local = self.local[self._existing(_require_name(raw)).key]
             digest = next(
@@ -627,7 +632,10 @@ class State:
                 for layer in local.manifest["layers"]
                 if layer["mediaType"] == media_type
             )
-            self.local_blobs.discard(digest)
+            if how == "missing":
+                self.local_blobs.discard(digest)
+            else:
+                self.damaged[digest] = _DAMAGE[how]
             return digest
 
     # read-only endpoints -----------------------------------------------------------------
@@ -676,6 +684,8 @@ class State:
         missing = {d for d in _digests(local.manifest) if d not in self.local_blobs}
         if missing:  # GetModel and LoadModel fail with ENOENT, which show reports as 404
             raise ApiError(404, f"model '{local.name.display}' not found")
+        if view.weights in self.damaged:
+            raise ApiError(500, self.damaged[view.weights])
         header = view.header
         response: dict[str, Any] = {
             "license": "\n".join(view.licenses),
