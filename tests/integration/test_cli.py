@@ -46,11 +46,7 @@ def test_the_seed_story_end_to_end(demo, tmp_path, capsys):
     assert models["qwq:latest_20K-coder"]["base"] == "qwq:latest_20K"
     assert models["llama3.2:latest-mario"]["state"] == "stale"
     assert models["mistral:7b-long"]["state"] == "orphaned"
-    # Ollama 0.33 re-writes a GGUF on create and keeps no `from`: it reads as a base.
-    assert (models["my-gguf:latest"]["kind"], models["my-gguf:latest"]["state"]) == (
-        "base",
-        "current",
-    )
+    assert models["my-gguf:latest"]["state"] == "untracked"
     assert code == 1  # the demo already holds a stale and an orphaned model
 
     demo.pull("qwq:latest")
@@ -234,13 +230,11 @@ def test_rebuilding_a_model_the_server_lacks_says_so_without_tui_keys(demo, tmp_
     assert writes(demo) == []
 
 
-def test_rebuilding_a_model_without_a_recipe_names_the_command_to_adopt_it(
-    demo, tmp_path, capsys
-):
+def test_rebuilding_an_untracked_model_names_the_command_to_adopt_it(demo, tmp_path, capsys):
     code = run(demo, tmp_path / "db", "rebuild", "my-gguf:latest", "--yes")
     err = capsys.readouterr().err
     assert code == 2
-    assert err.startswith("error: my-gguf:latest has no recipe to rebuild from (current)")
+    assert err.startswith("error: my-gguf:latest has no recipe to rebuild from (untracked)")
     assert "ollama-lineage track my-gguf:latest --from BASE" in err
     assert " with t" not in err
     assert writes(demo) == []
@@ -251,7 +245,6 @@ def test_status_names_commands_not_keys(demo, tmp_path, capsys):
     assert run(demo, db, "status", "--check-upstream", "--registry", demo.registry_url) == 1
     out = capsys.readouterr().out
     assert "ollama-lineage pull qwq:latest" in out  # update available upstream
-    assert "made on this server" in out  # the registry has never heard of my-gguf
     assert "ollama-lineage track my-gguf:latest --from BASE" in out
     assert "press " not in out and "(t, " not in out
     _, models = status(demo, db, capsys)

@@ -99,3 +99,41 @@ def test_every_state_reads_without_colour():
     symbols = [s.symbol for s in State]
     assert len(set(symbols)) == len(symbols)
     assert all(words)
+
+
+def test_a_base_the_registry_has_never_heard_of_was_made_here():
+    local = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(error="404", local=True)})
+    node = local.nodes["qwq:latest"]
+    assert node.state is State.CURRENT and "made on this server" in node.reason
+
+
+def test_parent_model_in_another_case_finds_its_base():
+    """`FROM QwQ` is recorded as typed; Ollama matches names case-insensitively."""
+    child = ModelFacts("qwq:mine", "e1" * 32, parent_model="QwQ:Latest", weights_blob="w1")
+    snap = build_snapshot([QWQ, child])
+    assert snap.nodes["qwq:mine"].base == "qwq:latest"
+    assert "QwQ:Latest" not in snap.nodes  # no phantom missing base
+
+
+def test_a_pulled_model_carrying_its_publishers_from_is_a_base():
+    """The registry's digest equals its own: pulled, never rebuilt over the registry's copy."""
+    pulled = ModelFacts("hermes:8b", "f1" * 32, parent_model="qwq:latest", weights_blob="w7")
+    confirmed = {"hermes:8b": Upstream(digest="f1" * 32)}
+    snap = build_snapshot([QWQ, pulled], upstream=confirmed)
+    assert snap.nodes["hermes:8b"].kind is Kind.BASE
+    assert snap.stale_in_order() == []
+    path_from = ModelFacts(
+        "emb:latest", "a9" * 32, parent_model="/Users/x/.ollama/models/blobs/sha256-" + "0" * 64
+    )
+    assert (
+        build_snapshot([path_from], upstream={"emb:latest": Upstream(digest="a9" * 32)})
+        .nodes["emb:latest"]
+        .state
+        is State.CURRENT
+    )
+
+
+def test_a_building_or_failed_parent_makes_its_children_stale_upstream():
+    for parent in ({"building": frozenset({QWQ_20K.name})}, {"failed": {QWQ_20K.name: "boom"}}):
+        snap = build_snapshot([QWQ, QWQ_20K, CODER], **parent)
+        assert snap.nodes[CODER.name].state is State.STALE_UPSTREAM

@@ -239,7 +239,7 @@ class State:
     # manifests on disk -------------------------------------------------------------------
 
     def lay_out_on_disk(self) -> None:
-        """From now on keep `<models_dir>/manifests/...` and config blobs as Ollama does."""
+        """From now on keep `<models_dir>/manifests/...` and the small blobs as Ollama does."""
         with self.lock:
             self.disk = Path(self.models_dir)
             for local in self.local.values():
@@ -255,11 +255,16 @@ class State:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(local.raw)
         os.utime(path, ns=(local.modified_ns, local.modified_ns))
-        config = local.manifest["config"]["digest"]
-        blob = self.disk / "blobs" / config.replace(":", "-")
-        if not blob.exists():
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            blob.write_bytes(self.blobs[config])
+        # The config and every small layer (template, params, license, …); the weights stay
+        # in memory: a reader of the folder never needs them, and they can be gigabytes.
+        small = [
+            layer["digest"] for layer in local.manifest["layers"] if layer["mediaType"] != MODEL
+        ]
+        for digest in [local.manifest["config"]["digest"], *small]:
+            blob = self.disk / "blobs" / digest.replace(":", "-")
+            if not blob.exists() and digest in self.blobs:
+                blob.parent.mkdir(parents=True, exist_ok=True)
+                blob.write_bytes(self.blobs[digest])
 
     def _remove_from_disk(self, name: Name) -> None:
         if self.disk is None:
