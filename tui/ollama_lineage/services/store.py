@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,23 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE shows;
     CREATE TABLE specs (digest TEXT PRIMARY KEY, json TEXT NOT NULL);
     """,
+    # Autopilot: models kept out of bulk rebuilds, the last results of each check, and the
+    # lock that keeps two runs on one database from rebuilding the same model.
+    """
+    CREATE TABLE pins (
+        host TEXT NOT NULL, name TEXT NOT NULL, pinned_at REAL NOT NULL,
+        PRIMARY KEY (host, name));
+    CREATE TABLE check_results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL, model TEXT NOT NULL,
+        check_key TEXT NOT NULL, label TEXT NOT NULL, digest TEXT, passed INTEGER NOT NULL,
+        failures TEXT NOT NULL, reply TEXT NOT NULL, seconds REAL NOT NULL,
+        load_seconds REAL NOT NULL, tokens_per_second REAL NOT NULL, ran_at REAL NOT NULL);
+    CREATE INDEX check_results_by_model ON check_results (host, model, check_key, id);
+    CREATE TABLE locks (
+        name TEXT PRIMARY KEY, token TEXT NOT NULL, purpose TEXT NOT NULL,
+        pid INTEGER NOT NULL, hostname TEXT NOT NULL, acquired_at REAL NOT NULL,
+        heartbeat REAL NOT NULL);
+    """,
 )
 
 
@@ -99,6 +116,36 @@ class Event:
     log: str
     started_at: float
     finished_at: float | None
+
+
+@dataclass(frozen=True)
+class StoredCheckResult:
+    """The last result of one check on one model, as the Overview and History show it."""
+
+    model: str
+    check_key: str
+    label: str
+    digest: str | None
+    passed: bool
+    failures: list[str]
+    reply: str
+    seconds: float
+    load_seconds: float
+    tokens_per_second: float
+    ran_at: float
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a named lock: enough to tell a live holder from a crashed one."""
+
+    name: str
+    token: str
+    purpose: str
+    pid: int
+    hostname: str
+    acquired_at: float
+    heartbeat: float
 
 
 @dataclass(frozen=True)
@@ -367,3 +414,120 @@ class Store:
             "INSERT OR REPLACE INTO prompts VALUES (?, ?, ?, ?)",
             [(host, name, prompt, time.time())],
         )
+
+    # --- pins, check results and the run lock ---------------------------------------------------
+
+    async def pins(self, host: str) -> set[str]:
+        return {r[0] for r in await self._rows("SELECT name FROM pins WHERE host = ?", (host,))}
+
+    async def pin(self, host: str, name: str) -> bool:
+        """True when ``name`` was not pinned before."""
+        async with self._lock:
+            cursor = await self._db.execute(
+                "INSERT OR IGNORE INTO pins VALUES (?, ?, ?)", (host, name, time.time())
+            )
+            await self._db.commit()
+        return cursor.rowcount > 0
+
+    async def unpin(self, host: str, name: str) -> bool:
+        """True when ``name`` was pinned."""
+        async with self._lock:
+            cursor = await self._db.execute(
+                "DELETE FROM pins WHERE host = ? AND name = ?", (host, name)
+            )
+            await self._db.commit()
+        return cursor.rowcount > 0
+
+    async def save_check_result(self, host: str, result: StoredCheckResult) -> None:
+        await self._write(
+            "INSERT INTO check_results (host, model, check_key, label, digest, passed, failures,"
+            " reply, seconds, load_seconds, tokens_per_second, ran_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    host,
+                    result.model,
+                    result.check_key,
+                    result.label,
+                    result.digest,
+                    int(result.passed),
+                    json.dumps(result.failures),
+                    result.reply,
+                    result.seconds,
+                    result.load_seconds,
+                    result.tokens_per_second,
+                    result.ran_at,
+                )
+            ],
+        )
+
+    async def last_check_results(self, host: str, model: str) -> dict[str, StoredCheckResult]:
+        """The newest result of each check ever run on ``model``, by check key."""
+        rows = await self._rows(
+            "SELECT model, check_key, label, digest, passed, failures, reply, seconds,"
+            " load_seconds, tokens_per_second, ran_at FROM check_results WHERE id IN"
+            " (SELECT MAX(id) FROM check_results WHERE host = ? AND model = ?"
+            " GROUP BY check_key)",
+            (host, model),
+        )
+        return {
+            r[1]: StoredCheckResult(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5]), *r[6:])
+            for r in rows
+        }
+
+    async def try_lock(
+        self, holder: LockHolder, may_take: Callable[[LockHolder], bool]
+    ) -> LockHolder | None:
+        """Take the lock ``holder.name``; None when taken, else whoever holds it.
+
+        ``may_take(current)`` says whether a current holder is gone (crashed) and the lock
+        may be taken over; it is asked inside the write transaction, so two contenders
+        never both win.
+        """
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._db.execute(
+                    "SELECT name, token, purpose, pid, hostname, acquired_at, heartbeat"
+                    " FROM locks WHERE name = ?",
+                    (holder.name,),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                current = LockHolder(*row) if row else None
+                if current is not None and current.token != holder.token and not may_take(current):
+                    await self._db.rollback()
+                    return current
+                await self._db.execute(
+                    "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        holder.name,
+                        holder.token,
+                        holder.purpose,
+                        holder.pid,
+                        holder.hostname,
+                        holder.acquired_at,
+                        holder.heartbeat,
+                    ),
+                )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return None
+
+    async def lock_holder(self, name: str) -> LockHolder | None:
+        rows = await self._rows(
+            "SELECT name, token, purpose, pid, hostname, acquired_at, heartbeat"
+            " FROM locks WHERE name = ?",
+            (name,),
+        )
+        return LockHolder(*rows[0]) if rows else None
+
+    async def beat_lock(self, name: str, token: str) -> None:
+        await self._write(
+            "UPDATE locks SET heartbeat = ? WHERE name = ? AND token = ?",
+            [(time.time(), name, token)],
+        )
+
+    async def release_lock(self, name: str, token: str) -> None:
+        await self._write("DELETE FROM locks WHERE name = ? AND token = ?", [(name, token)])
