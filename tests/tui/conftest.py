@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ AppFactory = Callable[..., LineageApp]
 
 @pytest.fixture
 def make_app(fake: FakeOllama, tmp_path: Path) -> AppFactory:
-    def build(**overrides: object) -> LineageApp:
+    def build(*, clock: Callable[[], datetime] | None = None, **overrides: object) -> LineageApp:
         options: dict[str, object] = {
             "host": fake.url,
             "db_path": tmp_path / "lineage.sqlite3",
@@ -27,7 +29,63 @@ def make_app(fake: FakeOllama, tmp_path: Path) -> AppFactory:
             "upstream_every": 3600.0,
         }
         options.update(overrides)
-        return LineageApp(Settings(**options))  # type: ignore[arg-type]
+        settings = Settings(**options)  # type: ignore[arg-type]
+        return LineageApp(settings, clock=clock) if clock else LineageApp(settings)
+
+    return build
+
+
+# Snapshots must repeat to the pixel: the host (so its port) and "now" (ages, backup names,
+# the poll's age) are fixed. Models' times are moved so their ages stay those of the scenario.
+SNAPSHOT_PORT = 11473
+FIXED_NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def start_fixed(scenario: str) -> FakeOllama:
+    """The stand-in on SNAPSHOT_PORT, waiting while another test run holds the port."""
+    deadline = time.monotonic() + 180
+    while True:
+        server = FakeOllama(scenario=scenario, port=SNAPSHOT_PORT)
+        try:
+            server.start()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+            continue
+        break
+    server.set_pull_speed(None)
+    now_ns, fixed_ns = time.time_ns(), int(FIXED_NOW.timestamp() * 1e9)
+    with server.state.lock:
+        for local in server.state.local.values():
+            local.modified_ns = fixed_ns - (now_ns - local.modified_ns)
+    return server
+
+
+@pytest.fixture
+def fixed_fake() -> Iterator[FakeOllama]:
+    server = start_fixed("demo")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fixed_app(fixed_fake: FakeOllama, tmp_path: Path) -> AppFactory:
+    """An app on the fixed-port demo with a frozen clock, for snapshots."""
+
+    def build(fake: FakeOllama = fixed_fake) -> LineageApp:
+        settings = Settings(
+            host=fake.url,
+            db_path=tmp_path / f"{fake.scenario}.sqlite3",
+            registry=fake.registry_url,
+            poll_seconds=0.2,
+            upstream_every=3600.0,
+        )
+        return LineageApp(settings, clock=fixed_clock)
 
     return build
 

@@ -33,7 +33,7 @@ async def main() -> None:
             poll_seconds=0.2,
         )
         app = LineageApp(settings)
-        async with app.run_test(size=(110, 32)) as pilot:
+        async with app.run_test(size=(120, 36)) as pilot:
             await ready(pilot)
             await wait_for(pilot, lambda: "update available" in row(app, "qwq:latest"))
             await select(pilot, "llama3.2:latest-mario")
@@ -41,6 +41,7 @@ async def main() -> None:
             fake.pull("qwq:latest")
             await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K"))
             await select(pilot, "qwq:latest_20K")
+            await wait_for(pilot, lambda: app.main.detail.detail.plan is not None)  # type: ignore[union-attr]
             await pilot.press("d")
             await pilot.pause(0.3)
             app.save_screenshot("modelfile-diff.svg", str(out))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from textual.widgets import Log
+from textual.widgets import Log, SelectionList
 
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.ui.screens.rebuild import RebuildScreen
+from ollama_lineage.ui.screens.rebuild import RebuildScreen, plan_warnings
 
 from .conftest import AppFactory, ready, row, rows, select, wait_for
 
@@ -92,3 +92,72 @@ async def test_rebuild_all_goes_parents_first(make_app: AppFactory, fake: FakeOl
         await pilot.press("escape")
         for name in modal.names:
             await wait_for(pilot, lambda name=name: "fresh" in row(app, name))
+
+
+async def test_rebuild_all_shows_each_warning_and_skips_unticked(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        entries = {e.name: e for e in modal.entries}
+        coder = entries["qwq:latest_20K-coder"]
+        assert coder.plan is not None and coder.plan.stale_base == "qwq:latest_20K"
+        assert coder.warnings == plan_warnings(coder.plan, short=True, batch=modal.names)
+        assert any("qwq:latest_20K is itself stale" in w for w in coder.warnings)
+        picks = modal.query_one(SelectionList)
+        shown_text = " ".join(str(picks.get_option_at_index(i).prompt) for i in range(3))
+        assert "qwq:latest_20K is itself stale" in shown_text
+        await pilot.press("space")  # untick the first, llama3.2:latest-mario
+        assert modal.names == ["qwq:latest_20K", "qwq:latest_20K-coder"]
+        fake.clear_requests()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished, timeout=10)
+        assert [b["model"] for b in posts(fake, "/api/create")] == modal.names
+        assert "stale" in row(app, "llama3.2:latest-mario")
+
+
+async def test_keep_all_deletes_the_backups_of_the_rebuilt_models(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished, timeout=10)
+        assert len(modal.backups) == 3
+        assert all(fake.digest(b) for b in modal.backups)
+        await pilot.press("K")
+        await wait_for(pilot, lambda: all(fake.digest(b) is None for b in modal.backups))
+        assert all(fake.digest(name) for name in modal.names)  # the models themselves stay
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "backup" not in " ".join(rows(app)))
+
+
+async def test_keep_all_never_deletes_the_only_copy(make_app: AppFactory, fake: FakeOllama) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "llama3.2:latest-mario")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished)
+        fake.delete("llama3.2:latest-mario")  # gone elsewhere: the backup is all that is left
+        await wait_for(
+            pilot, lambda: "llama3.2:latest-mario" not in app.session.syncer.snapshot.nodes
+        )
+        await pilot.press("K")
+        await wait_for(pilot, lambda: modal.kept and "kept" in modal.query_one(Log).lines[-1])
+        assert fake.digest(modal.backups[0]) is not None

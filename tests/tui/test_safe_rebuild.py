@@ -88,17 +88,23 @@ async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: 
         await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
 
 
-async def test_track_adopts_an_untracked_model(make_app: AppFactory, fake: FakeOllama) -> None:
+async def test_track_refuses_a_base_whose_weights_the_model_never_had(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    """t on a model made from a GGUF file, picking an unrelated base: the service's guard
+    answers in the app, and nothing is recorded."""
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         await select(pilot, "my-gguf:latest")
+        before = row(app, "my-gguf:latest")
         await pilot.press("t")
         picker = app.screen
         assert isinstance(picker, PickBaseScreen)
         await pilot.press(*["j"] * picker.bases.index("phi4:latest"), "enter")
-        await wait_for(pilot, lambda: row(app, "my-gguf:latest").split()[2:3] != ["untracked"])
+        await wait_for(pilot, lambda: any("never had" in n.message for n in app._notifications))
+        assert row(app, "my-gguf:latest") == before
         names = [r.split()[1] for r in rows(app)]
-        assert names.index("my-gguf:latest") == names.index("phi4:latest") + 1
+        assert names.index("my-gguf:latest") != names.index("phi4:latest") + 1
 
 
 @pytest.fixture
@@ -140,3 +146,16 @@ async def test_edit_recipe_keeps_broken_text_then_saves(
         )
         assert "changed" in detail.query_one("DiffView").summary
         assert not [r for r in fake.requests if r.method == "POST" and r.path == "/api/create"]
+
+
+async def test_rollback_without_a_backup_says_so_before_asking(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "llama3.2:latest-mario")
+        fake.clear_requests()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: any("no backup" in n.message for n in app._notifications))
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not [r for r in fake.requests if r.method in ("POST", "DELETE")]

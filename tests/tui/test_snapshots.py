@@ -1,94 +1,212 @@
-"""Pictures of the screens at 100×30 and 80×24 (pytest-textual-snapshot).
+"""Pictures of what a user sees, at 120×40 and 80×24, each reached by pressing keys.
 
-Ages come from the stand-in's model times relative to now and digests from content, so the
-pictures repeat; the rebuild modal gets a plan made at a fixed time and a fixed progress.
+The stand-in listens on a fixed port and the app's clock is frozen, so the host, the ages,
+the backup names and the poll's age repeat to the pixel (see ``fixed_app``). Every picture
+was looked at before it was accepted: the names say what each one must show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from pathlib import Path
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
+from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.ollama.client import Progress
+from ollama_lineage.ui.app import LineageApp
 from ollama_lineage.ui.screens.help import HelpScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
+from ollama_lineage.ui.widgets.diff_view import DiffView
 
-from .conftest import AppFactory, ready, row, select, wait_for
+from .conftest import AppFactory, fixed_clock, ready, row, select, start_fixed, wait_for
 
-SIZES = [(100, 30), (80, 24)]
+SIZES = [(120, 40), (80, 24)]
 Before = Callable[[Pilot[None]], Awaitable[None]]
 
 
-async def settled(pilot: Pilot[None]) -> None:
+async def settled(pilot: Pilot[None]) -> LineageApp:
     app = await ready(pilot)
     await wait_for(pilot, lambda: "update available" in row(app, "qwq:latest"))
+    await wait_for(pilot, lambda: app.main.polled_at is not None)
+    return app
+
+
+async def quiet(pilot: Pilot[None]) -> None:
+    """Let the last redraws land (no fixed sleep decides what the test sees)."""
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.1)
 
 
 def stale_20k(fake: FakeOllama, *keys: str) -> Before:
     """qwq:latest pulled from outside, so qwq:latest_20K has a rebuild to show."""
 
     async def before(pilot: Pilot[None]) -> None:
-        await settled(pilot)
+        app = await settled(pilot)
         fake.pull("qwq:latest")
-        await wait_for(pilot, lambda: "stale" in row(pilot.app, "qwq:latest_20K"))  # type: ignore[arg-type]
+        await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K"))
         await select(pilot, "qwq:latest_20K")
+        await wait_for(pilot, lambda: app.main.detail.detail.plan is not None)  # type: ignore[union-attr]
         await pilot.press(*keys)
-        await pilot.pause(0.2)
+        await quiet(pilot)
 
     return before
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen(snap_compare, make_app: AppFactory, size: tuple[int, int]) -> None:
-    assert snap_compare(make_app(), terminal_size=size, run_before=settled)
+def test_main_screen_with_status_line(snap_compare, fixed_app: AppFactory, size) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_modelfile_diff(
-    snap_compare, make_app: AppFactory, fake: FakeOllama, size: tuple[int, int]
+def test_diff_hunks_with_changed_words_highlighted(
+    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
 ) -> None:
-    assert snap_compare(make_app(), terminal_size=size, run_before=stale_20k(fake, "d"))
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=stale_20k(fixed_fake, "d"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_parameter_table(
-    snap_compare, make_app: AppFactory, fake: FakeOllama, size: tuple[int, int]
+def test_diff_against_base_at_its_second_change(snap_compare, fixed_app: AppFactory, size) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        app = await settled(pilot)
+        await select(pilot, "llama3.2:latest-mario")
+        await pilot.press("d", "v", "n", "n")
+        view = app.main.detail.query_one(DiffView)
+        await wait_for(pilot, lambda: view.current == 1)
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_zoomed_diff_takes_the_screen(
+    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
 ) -> None:
-    assert snap_compare(make_app(), terminal_size=size, run_before=stale_20k(fake, "a"))
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=stale_20k(fixed_fake, "d", "z"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_rebuild_modal_mid_progress(
-    snap_compare, make_app: AppFactory, fake: FakeOllama, size: tuple[int, int]
+def test_parameter_table_headers_whole(
+    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+) -> None:
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=stale_20k(fixed_fake, "a"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rebuild_plan_with_indented_request(
+    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
 ) -> None:
     async def before(pilot: Pilot[None]) -> None:
-        await stale_20k(fake)(pilot)
-        app = pilot.app
-        plan = await app.session.rebuilder.plan(  # type: ignore[attr-defined]
-            "qwq:latest_20K", now=datetime(2025, 1, 1, 12, 0, 0)
-        )
-        modal = RebuildScreen(["qwq:latest_20K"], plan)
-        await app.push_screen(modal)
-        modal.show_running()
-        modal.start(0, "qwq:latest_20K")
-        modal.progress(Progress("backed up as " + plan.backup))
-        modal.progress(Progress("using existing layer sha256:5ce467c93ae6"))
-        modal.progress(Progress("pulling template", "sha256:ab12", total=200, completed=80))
-        await pilot.pause(0.2)
+        await stale_20k(fixed_fake, "r")(pilot)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RebuildScreen))
+        await quiet(pilot)
 
-    assert snap_compare(make_app(), terminal_size=size, run_before=before)
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_help_screen(snap_compare, make_app: AppFactory, size: tuple[int, int]) -> None:
+def test_rebuild_done_offers_keep_all(
+    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        await stale_20k(fixed_fake, "r")(pilot)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RebuildScreen))
+        modal = pilot.app.screen
+        assert isinstance(modal, RebuildScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished)
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rebuild_all_lists_warnings_with_tick_boxes(
+    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        app = await settled(pilot)
+        fixed_fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        await pilot.press("space")  # untick the first one
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_filter_by_state_word(snap_compare, fixed_app: AppFactory, size) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await pilot.press("slash", *"stale", "enter")
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_filter_with_no_match_says_so(snap_compare, fixed_app: AppFactory, size) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await pilot.press("slash", *"nosuch", "enter")
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_empty_server_says_so(snap_compare, tmp_path: Path, size) -> None:
+    fake = start_fixed("empty")
+    try:
+        settings = Settings(
+            host=fake.url,
+            db_path=tmp_path / "empty.sqlite3",
+            registry=fake.registry_url,
+            poll_seconds=0.2,
+        )
+        app = LineageApp(settings, clock=fixed_clock)
+
+        async def before(pilot: Pilot[None]) -> None:
+            await wait_for(pilot, lambda: app.main.polled_at is not None)
+            await wait_for(pilot, lambda: not app.main.lineage.loading)
+            await quiet(pilot)
+
+        assert snap_compare(app, terminal_size=size, run_before=before)
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_screen(snap_compare, fixed_app: AppFactory, size) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         await pilot.press("question_mark")
         assert isinstance(pilot.app.screen, HelpScreen)
-        await pilot.pause(0.2)
+        await quiet(pilot)
 
-    assert snap_compare(make_app(), terminal_size=size, run_before=before)
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_command_palette_offers_only_our_actions(snap_compare, fixed_app: AppFactory, size) -> None:
+    async def before(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
+        await pilot.press(*"stale")
+        found = pilot.app.screen.query_one(CommandList)
+        await wait_for(
+            pilot, lambda: found.option_count and "stale" in str(found.options[0].prompt)
+        )
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)

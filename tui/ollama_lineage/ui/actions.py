@@ -24,7 +24,7 @@ class Action:
 
     @property
     def display_keys(self) -> str:
-        names = {"slash": "/", "question_mark": "?"}
+        names = {"slash": "/", "question_mark": "?", "exclamation_mark": "!", "escape": "esc"}
         return " / ".join(names.get(k, k) for k in self.keys.split(","))
 
     def binding(self) -> Binding:
@@ -33,30 +33,45 @@ class Action:
         )
 
 
+NEXT_HELP = "jump to the next model that needs attention: " + ", ".join(
+    s.word for s in State if s.needs_attention
+)
+REBUILD_ALL_HELP = "rebuild every stale derivative, parents first: untick any to skip"
+
 ACTIONS: tuple[Action, ...] = (
     Action("cursor_down", "j,down", "Down", "move to the next model", scope="tree"),
     Action("cursor_up", "k,up", "Up", "move to the previous model", scope="tree"),
     Action("collapse", "h,left", "Collapse", "fold the model's derivatives", scope="tree"),
     Action("expand", "l,right", "Expand", "unfold the model's derivatives", scope="tree"),
     Action("select_cursor", "enter", "Open", "fold or unfold, and show details", scope="tree"),
+    Action("scroll_home", "g,home", "Top", "move to the first model", scope="tree"),
+    Action("scroll_end", "G,end", "Bottom", "move to the last model", scope="tree"),
+    Action("page_up", "pageup", "Page up", "move up a screenful", scope="tree"),
+    Action("page_down", "pagedown", "Page down", "move down a screenful", scope="tree"),
+    Action("next_attention", "exclamation_mark", "Next to fix", NEXT_HELP, True),
+    Action("fold_all", "H", "Fold all", "fold every base: one row per base"),
+    Action("unfold_all", "L", "Unfold all", "unfold every model"),
     Action("rebuild", "r", "Rebuild", "rebuild the derivative from its current base", True),
-    Action("rebuild_all", "R", "All stale", "rebuild every stale derivative, parents first", True),
-    Action("diff", "d", "Diff", "show the Modelfile diff tab", True),
-    Action("toggle_diff", "v", "vs base", "diff against the base instead of after-rebuild"),
+    Action("rebuild_all", "R", "All stale", REBUILD_ALL_HELP, True),
+    Action("diff", "d", "Diff", "Modelfile diff: the model now vs after a rebuild", True),
+    Action("toggle_diff", "v", "vs base", "diff this model against its base instead"),
+    Action("next_change", "n", "Next change", "jump to the next change in the diff"),
+    Action("previous_change", "N", "Previous change", "jump to the previous change in the diff"),
     Action("overview", "o", "Overview", "show the overview tab"),
     Action("params", "a", "Parameters", "show the parameters tab"),
     Action("history", "y", "History", "show the history tab"),
-    Action("zoom", "z", "Zoom", "give the detail pane the whole width (and back)"),
-    Action("pull", "p", "Pull", "pull the newest version of a base model", True),
+    Action("zoom", "z", "Zoom", "give the detail pane the whole screen (and back)"),
+    Action("pull", "p", "Pull", "pull the newest version of a base model"),
     Action("compare", "c", "Compare", "same prompt to the backup and the rebuilt model"),
     Action("rollback", "b", "Roll back", "restore the model from its newest backup"),
     Action("delete_backup", "x", "Delete backup", "delete the selected backup"),
     Action("edit", "e", "Edit recipe", "edit the recipe in $EDITOR (nothing is sent until r)"),
     Action("track", "t", "Track", "adopt an untracked model: pick its base"),
-    Action("filter", "slash", "Filter", "filter the tree by name", True),
+    Action("filter", "slash", "Filter", "filter by name or state word (stale, update…)", True),
+    Action("clear_filter", "escape", "Clear filter", "clear the filter (or leave zoom)"),
     Action("help", "question_mark", "Help", "list every key", True),
     Action("command_palette", "ctrl+p", "Commands", "search every action by name"),
-    Action("quit", "q", "Quit", "leave the app", True),
+    Action("quit", "q,ctrl+q", "Quit", "leave the app", True),
 )
 
 
@@ -71,5 +86,8 @@ def help_markdown() -> str:
         "# ollama-lineage keys\n\n"
         "| Key | Action | What it does |\n|---|---|---|\n"
         f"{rows}\n\n"
+        "The tree keeps the keys whatever tab is open or zoomed: `j` `k` move to another model "
+        "and the detail follows. The filter matches names and state words (`/stale`, "
+        "`/update`). In dialogs `enter` confirms, `esc` cancels and `space` ticks.\n\n"
         "## States\n\n" + " · ".join(f"{s.symbol} {s.word}" for s in State) + "\n"
     )

@@ -17,9 +17,9 @@ from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import App, SuspendNotSupported
-from textual.widgets import TabbedContent
 
 from ..config import Settings
 from ..core.lineage import Kind, Node
@@ -38,7 +38,7 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.pick_base import PickBaseScreen
 from .screens.pull import PullScreen
-from .screens.rebuild import RebuildScreen
+from .screens.rebuild import BatchEntry, RebuildScreen, plan_warnings
 from .widgets.lineage_tree import Clock, LineageTree, utc_now
 
 
@@ -48,11 +48,14 @@ def styles_dir() -> Path:
     return bundled if bundled.is_dir() else Path(__file__).parents[3] / "styles"
 
 
-class LineageApp(App[None]):
+class LineageApp(App[None], inherit_bindings=False):
+    """Its keys are exactly the action table's (Textual's own ctrl+c / ctrl+q are not
+    inherited; q and ctrl+q quit), so the help screen lists every key that works."""
+
     TITLE = "ollama-lineage"
     CSS_PATH = [styles_dir() / name for name in ("states.tcss", "app.tcss", "dialogs.tcss")]
     BINDINGS = bindings("app")
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = {ActionsProvider}  # only our actions: not Textual's Keys/Maximize/Screenshot
 
     def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
         super().__init__()
@@ -67,7 +70,7 @@ class LineageApp(App[None]):
     # --- wiring ----------------------------------------------------------------------------
 
     def get_default_screen(self) -> MainScreen:
-        return MainScreen(self.clock)
+        return MainScreen(self.clock, self.settings.host)
 
     @property
     def main(self) -> MainScreen:
@@ -88,6 +91,7 @@ class LineageApp(App[None]):
             return
         self.main.lineage.loading = True
         self.main.lineage.focus()
+        self.main.update_status()
         self.call_after_refresh(self._start_loops)
 
     def _start_loops(self) -> None:
@@ -107,10 +111,12 @@ class LineageApp(App[None]):
             return
         tree = self.main.lineage
         before = tree.selected
-        tree.show(self.session.syncer.snapshot)
-        after = tree.selected
-        if after is not None and after != before:
-            self.load_detail(after.name)
+        tree.show(self.session.syncer.snapshot)  # a different model under the cursor is
+        after = tree.selected  # announced by the tree itself (ModelHighlighted)
+        same_model = after is not None and before is not None and after.name == before.name
+        if same_model and after != before:  # same model, new state: its detail changed too
+            self.load_detail(after.name)  # type: ignore[union-attr]
+        self.main.update_status()
 
     # --- background loops ------------------------------------------------------------------
 
@@ -132,6 +138,8 @@ class LineageApp(App[None]):
             if not self.is_running:  # quitting: the widgets are going away
                 return
             self._set_unreachable(problem)
+            if problem is None:
+                self.main.polled_at = self.clock()
             if problem is None and (changed or self.main.lineage.loading):
                 self._loaded()
             await asyncio.sleep(self.settings.poll_seconds)
@@ -168,8 +176,13 @@ class LineageApp(App[None]):
     # --- the detail pane -------------------------------------------------------------------
 
     def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
-        if event.name and self.screen_stack:  # a late highlight while quitting has no screen
+        if not self.screen_stack:  # a late highlight while quitting has no screen
+            return
+        if event.name:
             self.load_detail(event.name)
+        else:
+            self.workers.cancel_group(self.main, "detail")
+            self.main.detail.clear()
 
     def load_detail(self, name: str) -> None:
         work = partial(self._load_detail, name)
@@ -185,14 +198,27 @@ class LineageApp(App[None]):
         except OllamaError as exc:
             self._set_unreachable(str(exc))
             return
-        if self.is_running:  # not while shutting down: the widgets are going
+        if not self.is_running:  # shutting down: the widgets are going
+            return
+        selected = self.selected()
+        if selected is not None and selected.name == name:  # never a model the cursor left
             self.main.detail.show_detail(detail, self.clock())
 
     def _show_tab(self, tab: str) -> None:
         self.main.detail.show_tab(tab)
 
     def action_diff(self) -> None:
+        """Always "current vs after rebuild", whatever ``v`` showed before."""
+        self.main.detail.show_after_rebuild()
         self._show_tab("diff")
+
+    def action_next_change(self) -> None:
+        self._show_tab("diff")
+        self.main.detail.next_change(1)
+
+    def action_previous_change(self) -> None:
+        self._show_tab("diff")
+        self.main.detail.next_change(-1)
 
     def action_overview(self) -> None:
         self._show_tab("overview")
@@ -207,19 +233,31 @@ class LineageApp(App[None]):
         self.main.detail.toggle_diff()
         self._show_tab("diff")
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Diff and Parameters need columns: the tree gives up its size and age for them."""
-        wide = event.pane.id in ("diff", "params")
-        if self.main.has_class("-wide-detail") != wide:
-            self.main.set_class(wide, "-wide-detail")
-            self._reload_selected()  # the diff columns follow the new width
-
     def action_zoom(self) -> None:
+        """The tree hides but keeps the keys: j/k still move, the detail follows."""
         self.main.toggle_class("-zoomed")
-        self._reload_selected()  # the diff columns follow the new width
 
     def action_filter(self) -> None:
         self.main.open_filter()
+
+    def action_clear_filter(self) -> None:
+        if not self.main.clear_filter() and self.main.has_class("-zoomed"):
+            self.main.remove_class("-zoomed")
+
+    def action_next_attention(self) -> None:
+        if self.main.lineage.next_attention() is None:
+            hidden = self.main.filtering and any(
+                n.state.needs_attention for n in self.session.syncer.snapshot.nodes.values()
+            )
+            self.notify(
+                "nothing shown needs attention" + ("; esc clears the filter" if hidden else "")
+            )
+
+    def action_fold_all(self) -> None:
+        self.main.lineage.fold_all(True)
+
+    def action_unfold_all(self) -> None:
+        self.main.lineage.fold_all(False)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -253,7 +291,24 @@ class LineageApp(App[None]):
         if not names:
             self.notify("nothing is stale")
             return
-        self.push_screen(RebuildScreen(names))
+        self.open_rebuild_all(names)
+
+    @work(group="plan", exclusive=True)
+    async def open_rebuild_all(self, names: list[str]) -> None:
+        """Each model with its plan's warnings, the same ones ``r`` shows; no plan, no tick."""
+        snapshot = self.session.syncer.snapshot
+        entries = []
+        for name in names:
+            entry = BatchEntry(name, snapshot.nodes[name].state)
+            try:
+                entry.plan = await self.session.rebuilder.plan(name, now=self.clock())
+            except (RebuildError, OllamaError) as exc:
+                entry.error = str(exc)
+            else:
+                entry.warnings = plan_warnings(entry.plan, short=True, batch=names)
+            entries.append(entry)
+        ready = [e.name for e in entries if e.error is None]
+        self.push_screen(RebuildScreen(ready, entries=entries))
 
     @on(RebuildScreen.Confirmed)
     def _rebuild_confirmed(self, event: RebuildScreen.Confirmed) -> None:
@@ -274,14 +329,36 @@ class LineageApp(App[None]):
 
             try:
                 async with self._lock:
+                    # A batch plans each model when its turn comes: its base may just have
+                    # been rebuilt above it.
                     plan = screen.plan or await rebuilder.plan(name, now=self.clock())
                     digest = await rebuilder.run(plan, progress)
             except (RebuildError, OllamaError) as exc:
                 screen.failed(name, str(exc))
             else:
-                screen.done(name, digest)
+                screen.done(name, digest, plan.backup)
             self.apply_snapshot()
         screen.finish([])
+        self._reload_selected()
+
+    @on(RebuildScreen.KeepAll)
+    def _keep_all(self, event: RebuildScreen.KeepAll) -> None:
+        self.keep_all(event.screen, event.backups)
+
+    @work(exclusive=True, group="change")
+    async def keep_all(self, screen: RebuildScreen, backups: list[str]) -> None:
+        """Delete each backup through the service's guard: never a model's only copy."""
+        deleted, problems = [], []
+        for backup in backups:
+            try:
+                async with self._lock:
+                    await self.session.rebuilder.delete_backup(backup)
+            except (RebuildError, OllamaError) as exc:
+                problems.append(str(exc))
+            else:
+                deleted.append(backup)
+            self.apply_snapshot()
+        screen.kept_result(deleted, problems)
         self._reload_selected()
 
     def _reload_selected(self) -> None:
@@ -319,14 +396,30 @@ class LineageApp(App[None]):
         node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "b (roll back)")
         if node is None:
             return
-        name = node.base if node.kind is Kind.BACKUP and node.base else node.name
+        self.ask_rollback(node.base if node.kind is Kind.BACKUP and node.base else node.name)
+
+    @work(group="plan", exclusive=True)
+    async def ask_rollback(self, name: str) -> None:
+        """Say at once when there is nothing to roll back to, before asking anything."""
+        backups = await self.session.store.backups_of(self.settings.host_key, name)
+        if not backups:
+            self.notify(
+                f"{name} has no backup to roll back to: a rebuild (r) makes one",
+                severity="warning",
+            )
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.change(self.session.rebuilder.rollback(name), f"{name} rolled back")
 
         self.push_screen(
-            ConfirmScreen(f"Roll [b]{name}[/b] back to its newest backup?", "Roll back"), answered
+            ConfirmScreen(
+                f"Roll [b]{escape(name)}[/b] back to its newest backup, "
+                f"[b]{escape(backups[-1])}[/b]?",
+                "Roll back",
+            ),
+            answered,
         )
 
     def action_delete_backup(self) -> None:
@@ -339,7 +432,7 @@ class LineageApp(App[None]):
                 self.change(self.session.rebuilder.delete_backup(node.name), f"deleted {node.name}")
 
         self.push_screen(
-            ConfirmScreen(f"Delete the backup [b]{node.name}[/b]?", "Delete"), answered
+            ConfirmScreen(f"Delete the backup [b]{escape(node.name)}[/b]?", "Delete"), answered
         )
 
     @work(exclusive=True, group="change")

@@ -1,17 +1,28 @@
-"""The one main screen: banner, filterable tree on the left, detail tabs on the right."""
+"""The one main screen: status line, banner, filterable tree, and the detail tabs.
+
+At 120 columns and more the detail sits right of the tree; below that it stacks under the
+tree at the full width, so a diff's changed values stay whole at 80×24. The tree keeps the
+focus: nothing else on this screen takes it, except the filter field while it is open.
+"""
 
 from __future__ import annotations
 
-from textual import on
+from datetime import datetime
+
+from rich.markup import escape
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from ..widgets.banner import Banner
 from ..widgets.detail_pane import DetailPane
 from ..widgets.lineage_tree import Clock, LineageTree
+from ..widgets.status_line import StatusLine, host_label
+
+WIDE = 120  # from here on the detail goes beside the tree, below it stacks under
 
 
 class FilterInput(Input):
@@ -25,19 +36,33 @@ class FilterInput(Input):
         self.post_message(self.Submitted(self, ""))
 
 
-class MainScreen(Screen[None]):
-    def __init__(self, clock: Clock) -> None:
+class MainScreen(Screen[None], inherit_bindings=False):
+    """No Tab / shift+Tab focus keys: the tree holds the focus, so there is nowhere to go."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
+
+    def __init__(self, clock: Clock, host: str = "") -> None:
         super().__init__()
         self.clock = clock
+        self.host = host
+        self.polled_at: datetime | None = None
 
     def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
         yield Banner(id="banner")
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield FilterInput(placeholder="filter by name", id="filter")
+                yield FilterInput(
+                    placeholder="filter: a name or a state (stale, update…)", id="filter"
+                )
+                yield Static(id="tree-message")
                 yield LineageTree(clock=self.clock, id="tree")
             yield DetailPane(id="detail")
-        yield Footer()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.update_status)  # the poll's age moves on by itself
+        self.update_status()
 
     @property
     def lineage(self) -> LineageTree:
@@ -51,19 +76,84 @@ class MainScreen(Screen[None]):
     def banner(self) -> Banner:
         return self.query_one(Banner)
 
+    @property
+    def filtering(self) -> bool:
+        return bool(self.lineage.query_text.strip())
+
+    # --- focus -----------------------------------------------------------------------------
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A click on a tab or a table must not take the keys away from the tree."""
+        if not isinstance(event.widget, (LineageTree, FilterInput)):
+            self.call_after_refresh(self.lineage.focus)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        """Textual drops the focus of a widget that hides (z hides the tree): take it back,
+        so j/k keep moving the cursor, and the detail keeps following it."""
+        self.call_after_refresh(self._hold_focus)
+
+    def _hold_focus(self) -> None:
+        if self.is_current and self.app.app_focus and self.focused is None:
+            self.lineage.focus(scroll_visible=False)
+
+    # --- the filter ------------------------------------------------------------------------
+
     def open_filter(self) -> None:
         field = self.query_one(FilterInput)
         field.add_class("-open")
         field.can_focus = True
-        field.focus()
+        self.set_focus(field)  # now, not after a refresh: keys typed right after "/" are its
+
+    def clear_filter(self) -> bool:
+        """Esc on the tree: drop an applied filter (False when there was none)."""
+        field = self.query_one(FilterInput)
+        if not self.filtering and not field.has_class("-open"):
+            return False
+        field.value = ""
+        self._filter_done(Input.Submitted(field, ""))
+        return True
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.lineage.show(self.lineage.snapshot, event.value)
+        self.update_status()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         field = self.query_one(FilterInput)
+        if event.value != self.lineage.query_text:
+            self.lineage.show(self.lineage.snapshot, event.value)
         field.set_class(bool(event.value), "-open")
         field.can_focus = False
         self.lineage.focus()
+        self.update_status()
+
+    # --- status and empty states -----------------------------------------------------------
+
+    def update_status(self) -> None:
+        if not self.is_attached or not self.query(LineageTree):
+            return  # not composed yet, or going away (the app is exiting)
+        tree = self.lineage
+        self.query_one(StatusLine).show_status(
+            host=self.host,
+            snapshot=tree.snapshot,
+            polled=self.polled_at,
+            now=self.clock(),
+            query=tree.query_text.strip(),
+            shown=tree.matches,
+            loading=tree.loading,
+        )
+        message = self.query_one("#tree-message", Static)
+        text = ""
+        if not tree.loading and not tree.snapshot.nodes and self.polled_at is not None:
+            text = (
+                f"No models on {escape(host_label(self.host))} yet. Pull one with "
+                "[b]ollama pull NAME[/b]; it shows up here by itself."
+            )
+        elif self.filtering and not tree.matches:
+            text = (
+                f"No model matches “{escape(tree.query_text.strip())}” (names and state words "
+                "are searched). [b]esc[/b] clears the filter."
+            )
+        message.update(text)
+        message.set_class(bool(text), "-visible")

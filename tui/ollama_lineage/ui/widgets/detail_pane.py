@@ -1,15 +1,18 @@
-"""The right-hand side: Overview, Modelfile diff, Parameters and History tabs.
+"""The detail side: Overview, Modelfile diff, Parameters and History tabs.
 
-It paints a Detail the app loaded; ``v`` (``toggle_diff``) switches the diff between
-after-rebuild and the base, which needs no new data.
+It paints a Detail the app loaded, always the model under the tree's cursor. ``d`` opens
+"current vs after rebuild"; ``v`` switches to "vs the base" for this model only (a new model
+starts again from after-rebuild). Nothing here takes focus: the tree keeps it, so the cursor
+keys always move the cursor, whatever tab is open.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from rich.markup import escape
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ...services.detail import Detail
@@ -36,7 +39,8 @@ class DetailPane(Vertical):
                 yield Static(id="diff-summary")
                 yield DiffView(id="diff-view")
             with TabPane("Parameters", id="params"):
-                yield ParamsTable(id="params-table")
+                with VerticalScroll(id="params-scroll", can_focus=False):
+                    yield ParamsTable(id="params-table")
                 yield Static(
                     "• the derivative's own setting   → changes on rebuild", id="params-legend"
                 )
@@ -44,39 +48,82 @@ class DetailPane(Vertical):
                 yield HistoryTable(id="history-table")
 
     def on_mount(self) -> None:
+        self.query_one("#tabs Tabs").can_focus = False  # keys switch tabs; focus stays put
         if self.detail is not None:
             self.call_after_refresh(self.show_detail, self.detail, self._now)
+
+    @property
+    def name_shown(self) -> str | None:
+        return self.detail.node.name if self.detail else None
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
     def show_detail(self, detail: Detail, now: datetime) -> None:
+        if self.detail is None or self.detail.node.name != detail.node.name:
+            self.against_base = False  # v is a look at one model, not a mode
         self.detail, self._now = detail, now
         if not self.query(HistoryTable):
             return  # the tabs are still mounting; on_mount paints it
         self.query_one(Overview).show_detail(detail, now)
         self._show_diff()
-        self.query_one(ParamsTable).show_rows(
-            detail.params, with_plan=detail.plan is not None, room=self.size.width - 1
-        )
+        self.query_one(ParamsTable).show_rows(detail.params, with_plan=detail.plan is not None)
         self.query_one(HistoryTable).show_events(detail.events, now)
+
+    def clear(self) -> None:
+        """No model under the cursor (an empty server, a filter matching nothing)."""
+        self.detail = None
+        if not self.query(HistoryTable):
+            return
+        self.query_one(Overview).clear()
+        self.query_one(DiffView).show_text("", "")
+        self.query_one("#diff-summary", Static).update("")
+        self.query_one(ParamsTable).show_rows([], with_plan=False)
+        self.query_one(HistoryTable).show_events([], self._now)
+
+    def show_after_rebuild(self) -> None:
+        """``d``: always current vs after rebuild."""
+        if self.against_base:
+            self.against_base = False
+            self._show_diff()
 
     def toggle_diff(self) -> None:
         self.against_base = not self.against_base
         self._show_diff()
+
+    def next_change(self, step: int) -> None:
+        self.query_one(DiffView).next_change(step)
+        self._summarize()
 
     def _show_diff(self) -> None:
         detail = self.detail
         if detail is None:
             return
         view = self.query_one(DiffView)
-        summary = self.query_one("#diff-summary", Static)
         other = detail.base_text if self.against_base else detail.after
+        name = detail.node.name
         if other is None:
-            view.show_text(detail.current, "Modelfile")
-            summary.update(detail.problem or "not a derivative: nothing to rebuild")
-            return
-        title = f"base {detail.plan.base}" if self.against_base and detail.plan else "after rebuild"
-        view.show_texts(detail.current, other, ("current", title), self.size.width - 1)
-        switch = "after rebuild" if self.against_base else "the base"
-        summary.update(f"{view.summary} · v: compare with {switch}")
+            view.show_text(detail.current, f"{name} (Modelfile)")
+        else:
+            plan = detail.plan
+            base = plan.base if plan else "its base"
+            title = f"base {base}" if self.against_base else f"after rebuild on {base}"
+            view.show_texts(detail.current, other, (f"{name} now", title))
+        self._summarize()
+
+    def _summarize(self) -> None:
+        detail = self.detail
+        view = self.query_one(DiffView)
+        summary = self.query_one("#diff-summary", Static)
+        if detail is None:
+            summary.update("")
+        elif (detail.base_text if self.against_base else detail.after) is None:
+            summary.update(escape(detail.problem or "not a derivative: nothing to rebuild"))
+        else:
+            switch = "after rebuild" if self.against_base else "the base"
+            where = f"{view.summary} {view.position}".strip()
+            summary.update(escape(f"{where} · v: vs {switch}"))

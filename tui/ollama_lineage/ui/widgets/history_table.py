@@ -10,7 +10,7 @@ from ...services.store import Event
 from . import format as fmt
 
 
-class HistoryTable(DataTable[str]):
+class HistoryTable(DataTable[str], can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
 

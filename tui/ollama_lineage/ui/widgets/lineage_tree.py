@@ -23,7 +23,7 @@ from ..actions import bindings
 from . import format as fmt
 
 PREFIX = 4  # fold icon + state symbol
-WORD = 18  # the longest state word ("update available") and its gap
+WORD = max(len(state.word) for state in State) + 2  # the longest state word and its gap
 META = 12  # size and age
 Clock = Callable[[], datetime]
 
@@ -32,8 +32,12 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class LineageTree(Tree[str]):
-    """Rows read ``symbol name  state  size age``; colour comes from the tcss state classes."""
+class LineageTree(Tree[str], inherit_bindings=False):
+    """Rows read ``symbol name  state  size age``; colour comes from the tcss state classes.
+
+    Its keys are exactly those of the action table (Tree's own extras are not inherited), so
+    the help screen lists every key that works here.
+    """
 
     BINDINGS = bindings("tree")
     COMPONENT_CLASSES = {state.css_class for state in State} | {"lineage-tree--meta"}
@@ -54,6 +58,7 @@ class LineageTree(Tree[str]):
         self.clock = clock
         self.snapshot = Snapshot()
         self.query_text = ""
+        self.matches = 0  # models the filter matched (all of them when there is none)
         self._rows: dict[str, TreeNode[str]] = {}
         self._styles: dict[str, Style] = {}
 
@@ -63,7 +68,12 @@ class LineageTree(Tree[str]):
         return self.snapshot.nodes.get(node.data) if node and node.data else None
 
     def show(self, snapshot: Snapshot, query: str | None = None) -> None:
-        """Bring the rows in line with ``snapshot`` (and the filter) without a rebuild."""
+        """Bring the rows in line with ``snapshot`` (and the filter) without a rebuild.
+
+        If the model under the cursor went (deleted, or hidden by the filter), the cursor
+        lands on a neighbour and ModelHighlighted says so, so the detail never shows a model
+        the tree does not.
+        """
         keep = self.cursor_node.data if self.cursor_node else None
         self._styles.clear()
         self.snapshot = snapshot
@@ -82,15 +92,31 @@ class LineageTree(Tree[str]):
         for node in snapshot.walk():
             if node.name in visible:
                 self._place(node, parents.get(node.name), visible, columns)
+        self.matches = len(visible) if not self.query_text else self._matching(snapshot)
         self._restore_cursor(keep)
+        now = self.cursor_node.data if self.cursor_node and self._rows else None
+        if now != keep:
+            # Made in the tree's own turn: a message made while the screen runs (the filter
+            # calls show) would stop bubbling at the screen and never reach the app.
+            self.call_later(self._announce, now)
+
+    def _announce(self, name: str | None) -> None:
+        self.post_message(self.ModelHighlighted(name))
+
+    def matches_query(self, node: Node) -> bool:
+        """The filter matches a model's name or its state's word (``stale``, ``update``)."""
+        query = self.query_text.strip().lower()
+        return not query or query in node.name.lower() or query in node.state.word
+
+    def _matching(self, snapshot: Snapshot) -> int:
+        return sum(1 for node in snapshot.nodes.values() if self.matches_query(node))
 
     def _visible(self, snapshot: Snapshot, parents: dict[str, str]) -> set[str]:
-        query = self.query_text.lower()
-        if not query:
+        if not self.query_text.strip():
             return set(snapshot.nodes)
         shown: set[str] = set()
-        for name in snapshot.nodes:
-            if query in name.lower():
+        for name, node in snapshot.nodes.items():
+            if self.matches_query(node):
                 current: str | None = name
                 while current is not None and current not in shown:
                     shown.add(current)
@@ -132,19 +158,24 @@ class LineageTree(Tree[str]):
             self.cursor_line = 0
 
     def _columns(self, snapshot: Snapshot, visible: set[str]) -> tuple[int, bool]:
-        """Where the state word starts, and whether size and age still fit beside it."""
-        widest = max(  # backups' long names may overflow rather than squeeze every row
-            (
-                len(n) + self.guide_depth * snapshot.nodes[n].depth
-                for n in visible
-                if snapshot.nodes[n].state is not State.BACKUP
-            ),
-            default=0,
+        """Where the state word starts, and whether size and age still fit beside it.
+
+        Every row's state word starts in the same column when the widest name allows it;
+        a name too long for that (a backup's, in a narrow pane) pushes only its own word
+        right rather than being cut, and size and age go before any name or word is cut.
+        """
+        widths = sorted(
+            len(n) + self.guide_depth * snapshot.nodes[n].depth
+            for n in visible
+            if n in snapshot.nodes
         )
+        widest = widths[-1] if widths else 0
         room = self.scrollable_content_region.width or 10_000
         if PREFIX + widest + WORD + META <= room:
             return widest, True
-        return max(min(widest, room - PREFIX - WORD), 0), False
+        if PREFIX + widest + WORD <= room:
+            return widest, False
+        return max(room - PREFIX - WORD, 0), False
 
     def _style(self, component: str) -> Style:
         """Component styles, looked up once per redraw: 1,000 lookups cost half a second."""
@@ -199,9 +230,55 @@ class LineageTree(Tree[str]):
         if row is not None and row.allow_expand:
             row.expand()
 
+    def fold_all(self, fold: bool) -> None:
+        """Fold every branch (one row per base) or unfold them all. The cursor stays on its
+        model, or on the folded row that now hides it."""
+        keep = self.cursor_node
+        for row in self._rows.values():
+            if not row.allow_expand:
+                continue
+            if fold:
+                row.collapse()
+            else:
+                row.expand()
+        target = (_outermost_folded(keep, self.root) or keep) if keep is not None else None
+        self._tree_lines  # noqa: B018 - rebuilds the line index so row.line is current
+        if target is not None and target.line >= 0:
+            self.move_cursor(target)
+
+    def next_attention(self) -> str | None:
+        """Move to the next model (after the cursor, wrapping) whose state needs attention,
+        unfolding its branch if it was folded; None when there is none."""
+        order = [n.name for n in self.snapshot.walk() if n.name in self._rows]
+        wanted = [n for n in order if self.snapshot.nodes[n].state.needs_attention]
+        if not wanted:
+            return None
+        here = self.selected.name if self.selected else None
+        after = order[order.index(here) + 1 :] if here in order else order
+        name = next((n for n in after if n in wanted), wanted[0])
+        row = self._rows[name]
+        parent = row.parent
+        while parent is not None and parent is not self.root:
+            parent.expand()
+            parent = parent.parent
+        self._tree_lines  # noqa: B018
+        self.move_cursor(row)
+        return name
+
     def on_resize(self, event: events.Resize) -> None:
         self.relabel()
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         event.stop()
         self.post_message(self.ModelHighlighted(event.node.data))
+
+
+def _outermost_folded(row: TreeNode[str], root: TreeNode[str]) -> TreeNode[str] | None:
+    """The highest collapsed ancestor hiding ``row`` (the row the cursor should rest on)."""
+    found = None
+    parent = row.parent
+    while parent is not None and parent is not root:
+        if not parent.is_expanded:
+            found = parent
+        parent = parent.parent
+    return found

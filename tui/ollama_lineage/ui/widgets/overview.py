@@ -15,7 +15,11 @@ from ...services.detail import Detail
 from . import format as fmt
 
 
-class Overview(VerticalScroll):
+class Overview(VerticalScroll, can_focus=False):
+    def clear(self) -> None:
+        for part in ("title", "state", "facts"):
+            self.query_one(f"#overview-{part}", Static).update("")
+
     def compose(self) -> ComposeResult:
         yield Static(id="overview-title")
         yield Static(id="overview-state")

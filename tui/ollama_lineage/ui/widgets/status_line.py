@@ -1,0 +1,71 @@
+"""One line across the top: which server, how many models in each state, how fresh the view
+is, and the filter in force. The counts are taken from the State enum, so a new state shows
+up here with its own word without touching this file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.markup import escape
+from textual.widgets import Static
+
+from ...core.lineage import Kind, Snapshot
+from ...core.states import State
+from . import format as fmt
+
+# States that need no word in the summary: everything is as it should be.
+QUIET = frozenset({State.CURRENT, State.FRESH, State.BACKUP})
+PLURAL = {State.UPDATE_AVAILABLE: "updates available"}
+
+
+def state_counts(snapshot: Snapshot) -> str:
+    """``1 stale · 1 stale upstream · 3 updates available``, worst first, in the enum's words."""
+    counts: dict[State, int] = {}
+    for node in snapshot.nodes.values():
+        counts[node.state] = counts.get(node.state, 0) + 1
+    ordered = sorted(
+        (s for s in State if counts.get(s) and s not in QUIET),
+        key=lambda s: not s.needs_attention,  # stable: enum order within each group
+    )
+    return " · ".join(
+        f"{counts[s]} {PLURAL.get(s, s.word) if counts[s] > 1 else s.word}" for s in ordered
+    )
+
+
+def poll_age(then: datetime, now: datetime) -> str:
+    """Seconds matter here: a poll every 2 s that is 40 s old means trouble."""
+    seconds = (now - then).total_seconds()
+    if seconds < 2:
+        return "just now"
+    return f"{seconds:.0f}s ago" if seconds < 60 else fmt.ago(then, now)
+
+
+def host_label(url: str) -> str:
+    return url.split("://", 1)[-1].rstrip("/")
+
+
+class StatusLine(Static):
+    def show_status(
+        self,
+        *,
+        host: str,
+        snapshot: Snapshot,
+        polled: datetime | None,
+        now: datetime,
+        query: str,
+        shown: int,
+        loading: bool,
+    ) -> None:
+        models = sum(1 for n in snapshot.nodes.values() if n.kind in (Kind.BASE, Kind.DERIVATIVE))
+        parts = [f"[b]{escape(host_label(host))}[/b]"]
+        if loading:
+            parts.append("reading the server…")
+        else:
+            parts.append(f"{models} model{'s' if models != 1 else ''}")
+            parts.append(state_counts(snapshot) or "all up to date")
+        if polled is not None:
+            parts.append(f"polled {poll_age(polled, now)}")
+        if query:
+            parts.append(f"[reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]")
+        self.update(" · ".join(parts))
