@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,20 @@ from .core.modelfile import ModelfileError, parse_modelfile
 from .core.names import InvalidModelName, parse_model_name
 from .ollama.client import ApiError, OllamaError, Progress
 from .ollama.models_dir import find_models_dir
+from .services.autopilot import (
+    Autopilot,
+    LockBusy,
+    Report,
+    check_against_backup,
+    check_models_exist,
+    held,
+    model_checks,
+    pins_of,
+    rebuildable,
+    run_checks,
+    run_lock,
+)
+from .services.checks import CheckResult, ChecksError, ChecksFile, load_checks
 from .services.rebuild import RebuildError
 from .services.recipes import (
     Action,
@@ -55,6 +70,8 @@ USER_ERRORS = (
     StoreError,
     ConfigError,
     RecipeError,
+    ChecksError,
+    LockBusy,
 )
 
 
@@ -159,6 +176,53 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="print each create request and its progress"
     )
 
+    autopilot = sub.add_parser(
+        "autopilot",
+        parents=[common],
+        help="pull updates, rebuild what went stale, keep only what passes its checks",
+    )
+    autopilot.add_argument(
+        "--checks",
+        type=Path,
+        metavar="FILE",
+        help="the checks file (default: OLLAMA_LINEAGE_CHECKS, else checks.toml in the user"
+        " config dir; none: every model gets the smoke check)",
+    )
+    autopilot.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    autopilot.add_argument(
+        "--json", action="store_true", help="the report as JSON on stdout (lines on stderr)"
+    )
+    autopilot.add_argument(
+        "--notify", metavar="CMD", help="run CMD (a shell command) with the JSON report on stdin"
+    )
+    autopilot.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run on the same database (default: exit 2 at once)",
+    )
+
+    checks = sub.add_parser(
+        "checks", parents=[common], help="list models' checks and last results; --run runs them"
+    )
+    checks.add_argument("names", nargs="*", metavar="NAME", help="default: every model named")
+    checks.add_argument("--checks", type=Path, metavar="FILE", help="the checks file")
+    checks.add_argument("--run", action="store_true", help="run them now (exit 1 if one fails)")
+    checks.add_argument(
+        "--against-backup",
+        action="store_true",
+        help="with --run: the newest backup first, then the model, each loaded alone",
+    )
+    checks.add_argument("--json", action="store_true", help="machine-readable output")
+
+    pin = sub.add_parser(
+        "pin", parents=[common], help="keep a model (and what is built on it) out of bulk work"
+    )
+    pin.add_argument("name")
+    unpin = sub.add_parser("unpin", parents=[common], help="let autopilot handle it again")
+    unpin.add_argument("name")
+
     fake = sub.add_parser("fake-server", help="run the stand-in Ollama server")
     fake.add_argument("--port", type=int, default=11435)
     fake.add_argument("--scenario", default="demo", help="demo, empty or fleet:N")
@@ -196,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         if args.command in ("plan", "apply"):
             return PLAN_ERROR
+        if args.command == "autopilot" and args.notify:
+            # The server being down at 3 a.m. is news too.
+            _notify(args.notify, {"exit_code": EXIT_ERROR, "error": str(exc), "models": []})
         return EXIT_ATTENTION if isinstance(exc, RebuildError) else EXIT_ERROR
     except KeyboardInterrupt:
         return 130
@@ -267,6 +334,10 @@ async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         # A folder that does not parse, names a model twice or loops is refused before any
         # request: nothing is sent, nothing applied.
         args.folder = read_folder(args.dir)
+    if args.command in ("autopilot", "checks"):
+        # A checks file that is not TOML, has an unknown key, a wrong type or a bad regex is
+        # refused here, before any request.
+        args.checks_file = load_checks(args.checks, required=args.checks is not None)
     commands: dict[str, Callable[[Session, argparse.Namespace], Awaitable[int]]] = {
         "status": _status,
         "track": _track,
@@ -278,6 +349,10 @@ async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
         "export": _export,
         "plan": _plan,
         "apply": _apply,
+        "autopilot": _autopilot,
+        "checks": _checks,
+        "pin": _pin,
+        "unpin": _unpin,
     }
     async with open_session(settings) as session:
         await _first_poll(session)
@@ -306,6 +381,8 @@ _NEEDS_MODEL = {
     "rollback": ("name",),
     "compare": ("name",),
     "export": ("name",),
+    "pin": ("name",),
+    "checks": ("names",),
 }
 
 
@@ -333,15 +410,19 @@ async def _status(session: Session, args: argparse.Namespace) -> int:
     if args.check_upstream:
         await session.upstream.check_all()
     snapshot = session.syncer.snapshot
+    pins = await pins_of(session)
     if args.json:
-        print(json.dumps({"host": session.settings.host, "models": _as_json(snapshot)}, indent=2))
+        models = _as_json(snapshot, pins)
+        print(json.dumps({"host": session.settings.host, "models": models}, indent=2))
     else:
-        print(render_tree(snapshot))
+        print(render_tree(snapshot, pins))
     attention = any(n.state.needs_attention for n in snapshot.walk())
     return EXIT_ATTENTION if attention else EXIT_OK
 
 
-def _as_json(snapshot: Snapshot) -> list[dict[str, object]]:
+def _as_json(
+    snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()
+) -> list[dict[str, object]]:
     return [
         {
             "name": n.name,
@@ -351,20 +432,35 @@ def _as_json(snapshot: Snapshot) -> list[dict[str, object]]:
             "reason": cli_reason(n),
             "digest": n.facts.digest if n.facts else None,
             "depth": n.depth,
+            "pinned": n.name in pins,
         }
         for n in snapshot.walk()
     ]
 
 
-def render_tree(snapshot: Snapshot) -> str:
-    """Plain text with symbol and word, readable without colour (cron mail, NO_COLOR)."""
-    width = max((len(n.name) + 2 * n.depth for n in snapshot.walk()), default=10) + 2
+PIN_MARK = "⚑"
+
+
+def render_tree(snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()) -> str:
+    """Plain text with symbol and word, readable without colour (cron mail, NO_COLOR).
+
+    A pinned model carries the pin mark after its name and "pinned" before its reason.
+    """
+    width = (
+        max(
+            (len(n.name) + 2 * n.depth + (2 if n.name in pins else 0) for n in snapshot.walk()),
+            default=10,
+        )
+        + 2
+    )
     lines = []
     for node in snapshot.walk():
         label = "  " * node.depth + node.name
-        lines.append(
-            f"{node.state.symbol} {label:<{width}} {node.state.word:<16} {cli_reason(node)}"
-        )
+        reason = cli_reason(node)
+        if node.name in pins:
+            label += f" {PIN_MARK}"
+            reason = f"pinned ({PIN_MARK}); {reason}"
+        lines.append(f"{node.state.symbol} {label:<{width}} {node.state.word:<16} {reason}")
     return "\n".join(lines) if lines else "(no models on the server)"
 
 
@@ -385,7 +481,8 @@ def _cli_text(reason: str, name: str) -> str:
     """Cached: at 1,000 models the substitutions cost a quarter of a second per status."""
     text = reason
     for pattern, replacement in _KEY_HINTS:
-        text = pattern.sub(replacement.replace("{name}", name), text)
+        if pattern.search(text):
+            text = pattern.sub(replacement.replace("{name}", name), text)
     if "(ollama-lineage track)" in text:
         text = text.replace("ollama-lineage track", f"ollama-lineage track {name} --from BASE")
     return text
@@ -410,7 +507,14 @@ async def _rebuild(session: Session, args: argparse.Namespace) -> int:
                 f" so read its plan and run `ollama-lineage rebuild {name}` alone"
             )
     snapshot = session.syncer.snapshot
-    names = snapshot.stale_in_order() if args.all_stale else args.names
+    names = args.names
+    if args.all_stale:
+        pins = await pins_of(session)
+        names = rebuildable(snapshot, pins)
+        keep = held(snapshot, pins)
+        for name in snapshot.stale_in_order():
+            if name in keep:
+                print(f"{name}: skipped, {keep[name]} (ollama-lineage unpin to rebuild in bulk)")
     if not names:
         print("nothing to rebuild" if args.all_stale else "name a model or pass --all-stale")
         return EXIT_OK if args.all_stale else EXIT_ERROR
@@ -639,6 +743,173 @@ def _applied_line(applied: Applied) -> str:
     if change.action is Action.DELETE:
         return "deleted"
     return f"rebuilt from {change.base} ({digest}), backup {applied.backup}"
+
+
+async def _autopilot(session: Session, args: argparse.Namespace) -> int:
+    checks: ChecksFile = args.checks_file.renamed(session.syncer.resolve)
+    check_models_exist(checks, session.syncer.snapshot, session.settings.host)
+    out = sys.stderr if args.json else sys.stdout
+
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    async with run_lock(session.store, "autopilot", wait=args.wait, on_note=say):
+        pilot = Autopilot(session, checks, await pins_of(session), say)
+        plan = await pilot.prepare()
+        asked = False
+        if not args.yes and not plan.nothing_to_do:
+            for line in plan.lines():
+                print(line, flush=True)
+            if not sys.stdin.isatty():
+                print(
+                    "error: not asking on a non-interactive input: pass --yes to run autopilot",
+                    file=sys.stderr,
+                )
+                return EXIT_ERROR
+            if input("go ahead? [y/N] ").strip().lower() not in {"y", "yes"}:
+                print("nothing done")
+                return EXIT_OK
+            asked = True
+        report = await pilot.run(plan, echo_notes=not asked)
+    return _finish_autopilot(report, args, say)
+
+
+def _finish_autopilot(report: Report, args: argparse.Namespace, say: Callable[[str], None]) -> int:
+    if report.error:
+        say(f"error: {report.error}")
+    say(report.summary)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    code = report.exit_code
+    if args.notify:
+        failure = _notify(args.notify, report.as_json())
+        if failure:
+            print(f"warning: --notify {failure}", file=sys.stderr)
+            code = max(code, EXIT_ATTENTION)
+    return code
+
+
+def _notify(command: str, report: dict[str, object]) -> str | None:
+    """Run the user's command with the JSON report on stdin; why it failed, or None."""
+    env = {**os.environ, "OLLAMA_LINEAGE_EXIT_CODE": str(report.get("exit_code"))}
+    try:
+        done = subprocess.run(
+            command,
+            shell=True,
+            input=json.dumps(report, indent=2),
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"command did not finish within 120 s: {command}"
+    except OSError as exc:
+        return f"command could not run ({exc.strerror}): {command}"
+    if done.returncode != 0:
+        return f"command exited {done.returncode}: {command}"
+    return None
+
+
+async def _checks(session: Session, args: argparse.Namespace) -> int:
+    checks: ChecksFile = args.checks_file.renamed(session.syncer.resolve)
+    check_models_exist(checks, session.syncer.snapshot, session.settings.host)
+    names = args.names or checks.named()
+    if not names:
+        where = checks.path or "the checks file"
+        print(f"no checks in {where}: every model gets the smoke check; name a model to see it")
+        return EXIT_OK
+    if args.run:
+        return await _run_checks(session, checks, names, args)
+    listing = {name: await model_checks(session, checks, name) for name in names}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    name: [
+                        {**s.check.as_json(), "last": s.last.__dict__ if s.last else None}
+                        for s in statuses
+                    ]
+                    for name, statuses in listing.items()
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    for name, statuses in listing.items():
+        print(name)
+        for status in statuses:
+            last = status.last
+            if last is None:
+                result = "never run"
+            else:
+                when = datetime.fromtimestamp(last.ran_at).strftime("%Y-%m-%d %H:%M")
+                verdict = "passed" if last.passed else "failed: " + "; ".join(last.failures)
+                result = f"{verdict} ({when}, {last.seconds:.1f} s on {(last.digest or '-')[:12]})"
+            print(f"  {status.check.label}  {result}")
+    return EXIT_OK
+
+
+async def _run_checks(
+    session: Session, checks: ChecksFile, names: list[str], args: argparse.Namespace
+) -> int:
+    def line(side: str, result: CheckResult) -> None:
+        verdict = "passed" if result.passed else f"FAILED: {result.why}"
+        if result.skipped:
+            verdict = f"skipped: {result.skipped}"
+        timing = f"{result.seconds:.1f} s, load {result.load_seconds:.1f} s"
+        if result.tokens_per_second:
+            timing += f", {result.tokens_per_second:.1f} tok/s"
+        if not args.json:
+            print(f"{side}{result.check.label}: {verdict} ({timing})", flush=True)
+
+    failed = False
+    report: dict[str, object] = {}
+    for name in names:
+        if not args.json:
+            print(name)
+        if args.against_backup:
+            pairs = await check_against_backup(
+                session,
+                checks,
+                name,
+                on_result=lambda side, r: line(("  old " if side == 0 else "  new "), r),
+            )
+            failed |= any(not p.new.passed for p in pairs)
+            report[name] = [{"old": p.old.as_json(), "new": p.new.as_json()} for p in pairs]
+        else:
+            results = await run_checks(
+                session, name, checks.for_model(name), on_result=lambda r: line("  ", r)
+            )
+            failed |= any(not r.passed for r in results)
+            report[name] = [r.as_json() for r in results]
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return EXIT_ATTENTION if failed else EXIT_OK
+
+
+async def _pin(session: Session, args: argparse.Namespace) -> int:
+    snapshot = session.syncer.snapshot
+    node = snapshot.nodes[args.name]
+    if node.kind is Kind.BACKUP:
+        raise UsageError(f"{args.name} is a backup; pin the model it backs up, {node.base}")
+    added = await session.store.pin(session.settings.host_key, args.name)
+    under = [d.name for d in snapshot.descendants(args.name) if d.kind is not Kind.BACKUP]
+    also = f" and what is built on it ({', '.join(under)})" if under else ""
+    state = "pinned" if added else "already pinned"
+    print(f"{args.name} {state}: autopilot and rebuild --all-stale leave it{also} alone")
+    return EXIT_OK
+
+
+async def _unpin(session: Session, args: argparse.Namespace) -> int:
+    host = session.settings.host_key
+    pins = await session.store.pins(host)
+    name = next((p for p in pins if p.casefold() == args.name.casefold()), args.name)
+    if await session.store.unpin(host, name):
+        print(f"{name} unpinned: autopilot and rebuild --all-stale handle it again")
+    else:
+        print(f"{name} was not pinned")
+    return EXIT_OK
 
 
 if __name__ == "__main__":
