@@ -11,6 +11,7 @@ from pathlib import Path
 from ollama_lineage.core.modelfile import Message, Recipe
 from ollama_lineage.core.overrides import derive_recipe, predict, verify, with_weights
 from ollama_lineage.core.spec import parse_show
+from ollama_lineage.ollama.show_pool import without_tensors
 
 RECORDED = Path(__file__).parents[1] / "conformance" / "recordings" / "ollama-0.33.0-rc2"
 
@@ -62,3 +63,11 @@ def test_the_weights_head_the_text_so_a_weights_only_change_shows():
     spec = Recipe(base="qwq:latest")
     assert with_weights(spec, "ab" * 32).splitlines()[0] == "# weights abababababab"
     assert with_weights(spec, None) == spec.to_modelfile()
+
+
+def test_cutting_the_tensor_list_keeps_every_other_field_of_a_real_show():
+    (path,) = RECORDED.glob("*-show-verbose.json")
+    show = json.loads(path.read_text())["response"]["body"]
+    cut = json.loads(without_tensors(json.dumps(show, separators=(",", ":"))))  # as Go writes
+    assert cut.pop("tensors") == [] and show.pop("tensors")
+    assert cut == show

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .modelfile import Message, ModelfileError, ParamValue, commands, parse_show_parameters
@@ -37,11 +37,14 @@ class ModelSpec:
     quantization: str = ""
     parent_model: str = ""
     capabilities: tuple[str, ...] = ()
-    # Tensor names and shapes, hashed: the same model in another quantization keeps them.
+    # Tensor names and shapes, hashed (only when asked for): the same model in another
+    # quantization keeps them.
     shape: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        """By hand: dataclasses.asdict deep-copies, a tenth of a cold start at 1,000 models."""
+        data = {f: getattr(self, f) for f in _FIELDS}
+        data["parameters"] = dict(self.parameters)
         data["messages"] = [[m.role, m.content] for m in self.messages]
         return data
 
@@ -65,14 +68,21 @@ class ModelSpec:
         )
 
 
+_FIELDS = tuple(f.name for f in fields(ModelSpec))
+
+
 def blob_digest(path: str) -> str | None:
     """The hex digest a FROM or ADAPTER blob path ends with, spaces in the path or not."""
     found = _BLOB_DIGEST.search(path)
     return found.group(1) if found else None
 
 
-def parse_show(show: Mapping[str, Any]) -> ModelSpec:
-    """Reduce one ``/api/show`` answer to a ModelSpec; never raises on the server's output."""
+def parse_show(show: Mapping[str, Any], *, with_shape: bool = False) -> ModelSpec:
+    """Reduce one ``/api/show`` answer to a ModelSpec; never raises on the server's output.
+
+    The tensor outline costs as much as the rest of the parse, and only adopting a model
+    needs it: it is read on request.
+    """
     details = show.get("details") if isinstance(show.get("details"), Mapping) else {}
     assert isinstance(details, Mapping)
     from_modelfile = _read_modelfile(str(show.get("modelfile") or ""))
@@ -101,7 +111,7 @@ def parse_show(show: Mapping[str, Any]) -> ModelSpec:
         quantization=_quantization(details.get("quantization_level")),
         parent_model=str(details.get("parent_model") or ""),
         capabilities=tuple(str(c) for c in show.get("capabilities") or ()),
-        shape=_shape(show.get("tensors")),
+        shape=_shape(show.get("tensors")) if with_shape else "",
     )
 
 

@@ -8,9 +8,12 @@ need metadata and tensor infos, never tensor data.
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass, field
 from typing import Any
+
+from .gofmt import go_json
 
 MAGIC = b"GGUF"
 _SCALARS = {  # GGUF value type -> struct format
@@ -82,6 +85,11 @@ class GGUF:
 
     kv: dict[str, Any]
     tensors: list[dict[str, Any]] = field(default_factory=list)
+
+    @functools.cached_property
+    def tensors_json(self) -> str:
+        """Encoded once: fleet models share a header, and the list is most of a show."""
+        return go_json(self.tensors)
 
     @property
     def architecture(self) -> str:

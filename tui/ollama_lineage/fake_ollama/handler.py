@@ -156,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _show(self) -> None:
         body = self._request()
-        self._json(200, self.fake.state.show(self._model(body), bool(body.get("verbose"))))
+        shown = self.fake.state.show_body(self._model(body), bool(body.get("verbose")))
+        self._send(200, shown, JSON)
 
     def _create(self) -> None:
         body = self._request()

@@ -132,6 +132,8 @@ class OllamaClient:
         self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=base_url,
+            # Loading the CA bundle costs ~60 ms of every start; plain http never needs it.
+            verify=base_url.startswith("https:"),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             transport=transport,
             headers={"User-Agent": f"ollama-lineage/{__version__}"},
@@ -177,10 +179,10 @@ class OllamaClient:
                 f"Ollama at {self.base_url} sent /api/tags with a malformed model entry: {exc}"
             ) from None
 
-    async def show(self, name: str) -> ModelSpec:
+    async def show(self, name: str, *, with_shape: bool = False) -> ModelSpec:
         """Parsed here, once: the tensors and model_info of a real show never go further."""
         try:
-            return await self._shows.show(name)
+            return await self._shows.show(name, with_shape=with_shape)
         except OllamaError:
             raise
         except Exception as exc:

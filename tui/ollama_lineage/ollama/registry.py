@@ -21,13 +21,22 @@ class RegistryClient:
 
     def __init__(self, registry: str, *, timeout: float = 10.0) -> None:
         self.registry = registry.rstrip("/")
-        self._http = httpx.AsyncClient(
-            timeout=timeout, headers={"Accept": MANIFEST_ACCEPT}, follow_redirects=True
-        )
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
         self._limit = asyncio.Semaphore(8)
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """Made on first use: most runs never ask the registry, and TLS set-up costs ~30 ms."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout, headers={"Accept": MANIFEST_ACCEPT}, follow_redirects=True
+            )
+        return self._client
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     def url_for(self, name: str) -> str:
         """Default-registry names go to the configured registry; others to their own host."""

@@ -291,7 +291,7 @@ class Rebuilder:
             if recipe.base != base:
                 raise RebuildError(f"the Modelfile says FROM {recipe.base}, not {base}")
         child_spec = await self.syncer.show(child)
-        origin = await self._origin(child_spec, base)
+        origin = await self._origin(child, child_spec.weights, base)
         if origin is None and not force:
             raise RebuildError(
                 f"{child} never had the weights of any version of {base} seen here, so a rebuild"
@@ -318,22 +318,26 @@ class Rebuilder:
         await self.syncer.refresh()
         return stored
 
-    async def _origin(self, child: ModelSpec, base: str) -> tuple[str, bool] | None:
+    async def _origin(self, child: str, weights: str | None, base: str) -> tuple[str, bool] | None:
         """The version of ``base`` the child was made from, and whether that is a guess.
 
-        Same weights blob: that version, for sure. Same tensor names and shapes in another
-        quantization: a quantized child of some version, taken to be the newest such (two
-        fine-tunes of one architecture share shapes too, but not a quantization step).
+        Same weights blob as a version seen here: that version, for sure. The same tensor
+        names and shapes as today's base in another quantization: a quantized child of some
+        version, taken to be the current one (two fine-tunes of one architecture share shapes
+        too, but not a quantization step).
         """
         history = await self.syncer.history_specs(base)
         for digest, blob, _ in reversed(history):
-            if blob and blob == child.weights:
+            if blob and blob == weights:
                 return digest, False
-        for digest, _, spec in reversed(history):
-            if spec is None or not spec.shape or spec.shape != child.shape:
-                continue
-            if spec.quantization != child.quantization:
-                return digest, True
+        node = self.syncer.snapshot.nodes.get(base)
+        if node is None or node.facts is None:
+            return None
+        outlined = await self.client.show(child, with_shape=True)
+        base_outline = await self.client.show(base, with_shape=True)
+        same = outlined.shape and outlined.shape == base_outline.shape
+        if same and outlined.quantization != base_outline.quantization:
+            return node.facts.digest, True
         return None
 
     async def _prune_backups(self, original: str) -> None:
