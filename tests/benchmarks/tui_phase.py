@@ -1,15 +1,28 @@
 """The TUI half of the benchmark, in its own process so its peak RSS is its own.
 
-Usage (run.py calls it): python tests/benchmarks/tui_phase.py SERVER_URL DB_PATH
-Prints one JSON line: launch to coloured tree, base update to stale, widgets rebuilt and CPU
-per quiet poll, peak RSS.
+Usage (run.py calls it): python tests/benchmarks/tui_phase.py URL DB MODELS STARTED [MODELS_DIR]
+STARTED is the parent's ``time.time()`` just before it started this process, so "launch"
+includes Python's start-up and the imports. Prints one JSON line:
+
+- launch to coloured tree (every model classified, the tree no longer loading, and a frame
+  drawn after that), cold (fresh database) and warm (the same database again);
+- key-to-screen latency: from posting a key until the first frame drawn that shows it (``j``
+  and ``k`` move the cursor one row; ``/`` opens the filter; each letter of ``stale`` typed
+  into it filters the tree; ``escape`` brings every row back);
+- a base pulled elsewhere shown as stale, rows touched and CPU per quiet poll;
+- this process's peak RSS.
+
+A "frame" is a call of the app's display hook: the screen has been composed and rendered,
+and only the write to a terminal (absent here, headless) is left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import resource
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual import events
 from textual.widgets.tree import TreeNode
 
 from ollama_lineage.config import Settings
@@ -26,6 +40,9 @@ from ollama_lineage.ui.app import LineageApp
 
 POLL = 0.5
 QUIET_TICKS = 10
+MOVES = 20  # presses of j, then of k
+FILTER = "stale"
+SIZE = (120, 40)
 touches = {"count": 0}
 
 
@@ -39,41 +56,138 @@ def counting(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-for name in ("add", "remove", "set_label"):
-    setattr(TreeNode, name, counting(getattr(TreeNode, name)))
+for _name in ("add", "remove", "set_label"):
+    setattr(TreeNode, _name, counting(getattr(TreeNode, _name)))
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 120.0) -> float:
+class Frames:
+    """Wraps the app's display hook: resolves a wait at the first frame where it holds."""
+
+    def __init__(self, app: LineageApp) -> None:
+        self.count = 0
+        self._waits: list[tuple[Callable[[], bool], asyncio.Future[float]]] = []
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is None:
+                return
+            self.count += 1
+            now = time.perf_counter()
+            for wait in list(self._waits):
+                condition, future = wait
+                if not future.done() and condition():
+                    future.set_result(now)
+                    self._waits.remove(wait)
+
+        app._display = display
+
+    async def first_showing(self, condition: Callable[[], bool], timeout: float = 600.0) -> float:
+        """perf_counter() of the first frame drawn while ``condition`` holds."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waits.append((condition, future))
+        return await asyncio.wait_for(future, timeout)
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 600.0) -> float:
     started = time.perf_counter()
     while not condition():
         if time.perf_counter() - started > timeout:
             raise TimeoutError("the tree never got there")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
     return time.perf_counter() - started
 
 
-async def launch(app: LineageApp) -> float:
-    """Seconds from starting the app to a classified tree of every model."""
-    tree = app.main.lineage
-    return await wait_for(lambda: not tree.loading and len(tree.snapshot.nodes) >= 1000)
+def classified(app: LineageApp, models: int) -> Callable[[], bool]:
+    def check() -> bool:
+        tree = app.main.lineage
+        return not tree.loading and len(tree.snapshot.nodes) >= models
+
+    return check
 
 
-async def measure(url: str, db: Path) -> dict[str, float]:
-    settings = Settings(host=url, db_path=db, registry=url, poll_seconds=POLL)
-    cold_app = LineageApp(settings)
+async def key_to_frame(
+    app: LineageApp, frames: Frames, key: str, shows: Callable[[], bool]
+) -> float:
+    """Seconds from posting ``key`` to the first frame that shows its effect."""
+    character = key if len(key) == 1 else None
     started = time.perf_counter()
-    async with cold_app.run_test(size=(120, 40)):
-        await launch(cold_app)
-        cold = time.perf_counter() - started
+    app.post_message(events.Key(key, character))
+    return await frames.first_showing(shows) - started
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(seconds) * 1000, 1),
+        "max_ms": round(max(seconds) * 1000, 1),
+        "n": len(seconds),
+    }
+
+
+async def keys(app: LineageApp, frames: Frames) -> dict[str, dict[str, float]]:
+    tree = app.main.lineage
+    tree.focus()
+    await asyncio.sleep(0.2)
+    tree.cursor_line = 0
+    await asyncio.sleep(0.2)
+
+    def at_line(line: int) -> Callable[[], bool]:
+        return lambda: tree.cursor_line == line
+
+    def filtered_by(query: str) -> Callable[[], bool]:
+        return lambda: tree.query_text == query
+
+    moves = min(MOVES, len(tree.snapshot.nodes) - 1)
+    down, up = [], []
+    for _ in range(moves):
+        down.append(await key_to_frame(app, frames, "j", at_line(tree.cursor_line + 1)))
+    for _ in range(moves):
+        up.append(await key_to_frame(app, frames, "k", at_line(tree.cursor_line - 1)))
+    field = app.main.query_one("#filter")
+    opened = await key_to_frame(app, frames, "slash", lambda: app.focused is field)
+    typed = []
+    for end in range(1, len(FILTER) + 1):
+        typed.append(await key_to_frame(app, frames, FILTER[end - 1], filtered_by(FILTER[:end])))
+    rows_filtered = tree.matches
+    cleared = await key_to_frame(app, frames, "escape", lambda: tree.query_text == "")
+    return {
+        "j": summary(down),
+        "k": summary(up),
+        "slash_opens_filter": summary([opened]),
+        "filter_keystroke": {**summary(typed), "matches": rows_filtered},
+        "escape_clears_filter": summary([cleared]),
+    }
+
+
+async def measure(
+    url: str, db: Path, models: int, started_wall: float, models_dir: Path | None
+) -> dict[str, Any]:
+    settings = Settings(
+        host=url, db_path=db, registry=url, poll_seconds=POLL, models_dir=models_dir
+    )
+    since_process = time.time() - started_wall
+    cold_app = LineageApp(settings)
+    frames = Frames(cold_app)
+    started = time.perf_counter()
+    async with cold_app.run_test(size=SIZE):
+        cold = await frames.first_showing(classified(cold_app, models)) - started
+        from_process = since_process + cold
+        latency = await keys(cold_app, frames)
+    cold_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     app = LineageApp(settings)  # the same database: a warm restart
+    frames = Frames(app)
     started = time.perf_counter()
-    async with app.run_test(size=(120, 40)):
-        await launch(app)
-        warm = time.perf_counter() - started
+    async with app.run_test(size=SIZE):
+        warm = await frames.first_showing(classified(app, models)) - started
         tree = app.main.lineage
-        # The registry check at start marks updates available: let it land first.
-        await wait_for(lambda: any(n.state is State.UPDATE_AVAILABLE for n in tree.snapshot.walk()))
+        # The registry check at start marks updates available: let it land first (a small
+        # fleet may have none to mark, hence the bound).
+        with contextlib.suppress(TimeoutError):
+            await wait_for(
+                lambda: any(n.state is State.UPDATE_AVAILABLE for n in tree.snapshot.walk()),
+                timeout=5 + models / 100,
+            )
         await asyncio.sleep(POLL * 2)
         before, cpu = touches["count"], time.process_time()
         await asyncio.sleep(POLL * QUIET_TICKS)
@@ -82,22 +196,32 @@ async def measure(url: str, db: Path) -> dict[str, float]:
 
         base = next(n for n in tree.snapshot.walk() if n.kind is Kind.BASE and n.children)
         child = base.children[0]
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             await http.post("/_fake/publish", json={"model": base.name})
             pulled = time.perf_counter()
             await http.post("/api/pull", json={"model": base.name, "stream": False})
         await wait_for(lambda: tree.snapshot.nodes[child].state is State.STALE)
         update = time.perf_counter() - pulled
     return {
+        "models": models,
         "launch_to_tree_s": round(cold, 3),
+        "process_start_to_tree_s": round(from_process, 3),
         "warm_launch_to_tree_s": round(warm, 3),
+        "keys": latency,
         "update_to_stale_s": round(update, 3),
         "poll_seconds": POLL,
         "widgets_rebuilt_quiet": quiet_touches / QUIET_TICKS,
         "quiet_poll_cpu_ms": round(quiet_cpu * 1000, 2),
+        "cold_phase_peak_rss_mb": round(cold_rss, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
+def main() -> None:
+    url, db, models, started = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    models_dir = Path(sys.argv[5]) if len(sys.argv) > 5 else None
+    print(json.dumps(asyncio.run(measure(url, db, models, started, models_dir))))
+
+
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(measure(sys.argv[1], Path(sys.argv[2])))))
+    main()
