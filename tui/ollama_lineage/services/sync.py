@@ -228,38 +228,46 @@ class Syncer:
         upstream = await self.store.upstream(self.host)
         facts = self._facts
         inferred = infer_links(list(facts.values()), {}, backups, upstream)
-        new: list[StoredRecipe] = []
-        for child, link in inferred.items():
-            if child in recipes or child not in facts or link.base not in facts:
-                continue
-            if facts[child].problem or facts[link.base].problem:
-                continue
-            new.append(await self._first_recipe(facts[child], facts[link.base], link))
-        if new:
-            await self.store.save_recipes(self.host, new)
-
-    async def _first_recipe(self, child: ModelFacts, base: ModelFacts, link: Link) -> StoredRecipe:
-        """Diff the child against the base version with the same weights, if ever seen."""
-        built_from: str | None = None
-        if child.weights_blob and child.weights_blob == base.weights_blob:
-            built_from = base.digest
-        else:
-            for digest, blob in reversed(await self.store.digest_history(self.host, base.name)):
-                if blob and blob == child.weights_blob:
-                    built_from = digest
-                    break
-        wanted = [d for d in (child.digest, built_from, base.digest) if d]
+        pairs = [
+            (facts[child], facts[link.base], link)
+            for child, link in inferred.items()
+            if child not in recipes
+            and child in facts
+            and link.base in facts
+            and not facts[child].problem
+            and not facts[link.base].problem
+        ]
+        if not pairs:
+            return
+        # Which base version each child was built from, then every spec needed, in one go.
+        built_from = {child.name: await self._built_from(child, base) for child, base, _ in pairs}
+        wanted = {d for c, b, _ in pairs for d in (c.digest, b.digest, built_from[c.name]) if d}
         specs = await self.store.cached_specs(wanted)
-        for model in (child, base):  # only after an upgrade dropped the old show cache
-            if model.digest not in specs:
-                specs[model.digest] = await self.show(model.name)
-        if built_from not in specs:  # never seen that base version: diff against today's
-            built_from = None
-        recipe = derive_recipe(specs[child.digest], specs[built_from or base.digest], base.name)
-        guessed = built_from is None
-        return StoredRecipe(
-            Link(child.name, base.name, built_from, link.source, guessed), recipe.to_modelfile()
-        )
+        new: list[StoredRecipe] = []
+        for child, base, link in pairs:
+            for model in (child, base):  # only after an upgrade dropped the old show cache
+                if model.digest not in specs:
+                    specs[model.digest] = await self.show(model.name)
+            origin = built_from[child.name]
+            if origin not in specs:  # never seen that base version: diff against today's
+                origin = None
+            recipe = derive_recipe(specs[child.digest], specs[origin or base.digest], base.name)
+            new.append(
+                StoredRecipe(
+                    Link(child.name, base.name, origin, link.source, guessed=origin is None),
+                    recipe.to_modelfile(),
+                )
+            )
+        await self.store.save_recipes(self.host, new)
+
+    async def _built_from(self, child: ModelFacts, base: ModelFacts) -> str | None:
+        """The base version with the child's weights blob: today's, or one in the history."""
+        if child.weights_blob and child.weights_blob == base.weights_blob:
+            return base.digest
+        for digest, blob in reversed(await self.store.digest_history(self.host, base.name)):
+            if blob and blob == child.weights_blob:
+                return digest
+        return None
 
 
 def _differs(known: ModelFacts | None, tag: TagEntry) -> bool:
