@@ -181,3 +181,26 @@ async def test_a_derivative_changed_outside_the_app_reads_drifted_until_adopted(
     stored = await session.rebuilder.track("child:latest", "base:latest")
     assert "PARAMETER num_ctx 4096" in stored.text
     assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
+
+
+async def test_an_older_server_that_drops_a_field_fails_verification_and_restores(tmp_path):
+    """Ollama before v0.14 silently ignores `requires`: the create 'succeeds' without it."""
+    with FakeOllama(scenario="empty", version="0.13.0") as fake:
+        server = Server(fake, tmp_path)
+        server.base("base:latest", seed=1)
+        server.create(model="child:latest", system="Be brief.", **{"from": "base:latest"})
+        settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
+        async with open_session(settings) as session:
+            await session.syncer.poll()
+            edited = "FROM base:latest\nSYSTEM Be brief.\nREQUIRES 0.14.0\n"
+            await session.rebuilder.track("child:latest", "base:latest", edited)
+            before = fake.digest("child:latest")
+            plan = await session.rebuilder.plan("child:latest")
+            assert plan.request["requires"] == "0.14.0"
+            with pytest.raises(RebuildError) as failed:
+                await session.rebuilder.run(plan)
+            assert "requires: expected '0.14.0', got None" in str(failed.value)
+            assert "the old model is back" in str(failed.value)
+            assert fake.digest("child:latest") == before
+            node = session.syncer.snapshot.nodes["child:latest"]
+            assert node.state is State.FAILED and "requires" in node.reason

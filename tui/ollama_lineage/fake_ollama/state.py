@@ -75,6 +75,9 @@ class Upstream:
     pushed: float
 
 
+_FIELDS_SINCE = {"renderer": (0, 12), "parser": (0, 12), "requires": (0, 14)}
+
+
 def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
@@ -408,10 +411,12 @@ class State:
         files: dict[str, str],
         adapters: dict[str, str],
     ) -> Iterator[dict[str, Any]]:
+        # An older server decodes the request into a struct without these fields, so it
+        # silently drops them (renderer/parser arrived in v0.12, requires in v0.14).
+        version = version_tuple(self.version)
         config: dict[str, Any] = {
-            "renderer": request.get("renderer") or "",
-            "parser": request.get("parser") or "",
-            "requires": request.get("requires") or "",
+            key: (request.get(key) or "") if version >= since else ""
+            for key, since in _FIELDS_SINCE.items()
         }
         if source := request.get("from") or "":
             base = yield from self._base(source)
