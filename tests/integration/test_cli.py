@@ -355,3 +355,17 @@ def test_a_bad_parameter_value_names_the_parameter_and_the_value(demo, tmp_path,
         " (invalid int value)\n"
     )
     assert demo.requests == []
+
+
+def test_a_failed_rebuild_makes_status_exit_1(demo, tmp_path, capsys):
+    db = tmp_path / "db"
+    assert run(demo, db, "status") == 1  # the demo's stale and orphaned models
+    assert run(demo, db, "rebuild", "llama3.2:latest-mario", "--yes") == 0
+    demo.delete("mistral:7b-long")  # leave nothing else to act on
+    assert run(demo, db, "status") == 0
+    demo.pull("qwq:latest")
+    demo.fail("/api/create", status=500, error="no space left on device")
+    assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes") == 1
+    capsys.readouterr()
+    assert run(demo, db, "status") == 1
+    assert "failed" in capsys.readouterr().out

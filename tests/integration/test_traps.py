@@ -204,3 +204,29 @@ async def test_an_older_server_that_drops_a_field_fails_verification_and_restore
             assert fake.digest("child:latest") == before
             node = session.syncer.snapshot.nodes["child:latest"]
             assert node.state is State.FAILED and "requires" in node.reason
+
+
+async def test_first_sight_after_the_base_moved_is_a_guess_and_says_so(server, session):
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    server.base("base:latest", seed=2)  # before the app ever looked
+    await session.syncer.poll()
+    node = session.syncer.snapshot.nodes["child:latest"]
+    assert node.state is State.STALE and node.guessed
+    assert (await session.rebuilder.plan("child:latest")).guessed
+    assert session.syncer.snapshot.stale_in_order() == []  # not in bulk until settled
+    assert await session.upstream.settle_guesses() == []  # the registry: a local model
+    assert session.syncer.snapshot.stale_in_order() == ["child:latest"]
+
+
+async def test_deleting_the_only_copy_of_a_model_is_refused(server, session):
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    backup = (await session.rebuilder.plan("child:latest")).backup
+    await session.rebuilder.run(await session.rebuilder.plan("child:latest"))
+    server.fake.delete("child:latest")
+    await session.syncer.poll()
+    with pytest.raises(RebuildError, match="only copy of child:latest"):
+        await session.rebuilder.delete_backup(backup)
+    assert server.fake.digest(backup) is not None

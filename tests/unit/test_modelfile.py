@@ -172,6 +172,8 @@ def test_typed_parameters() -> None:
         ("FROM a/:b", "line 1: FROM must name a model: invalid model name 'a/:b': empty model"),
         ("FROM qwq\nSYSTEM a\x00b", "line 2: control character U+0000 is not allowed"),
         ("FROM qwq\r\n\r\nSYSTEM \x1b[31mred", "line 3: control character U+001B is not allowed"),
+        ("FROM qwq\nSYSTEM a\x7fb", "line 2: control character U+007F is not allowed"),
+        ("FROM qwq\nSYSTEM \x9b31mred", "line 2: control character U+009B is not allowed"),
     ],
 )
 def test_error_messages_name_the_line(text: str, message: str) -> None:

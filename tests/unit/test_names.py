@@ -151,7 +151,15 @@ def test_backup_origin_inverts_backup_name() -> None:
     assert backup_origin(backup_name(backup, WHEN)) == backup
 
 
-@pytest.mark.parametrize("name", ["qwq:latest", "qwq:bak-20250314-092653", "qwq:x.bak-2025-1"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "qwq:latest",
+        "qwq:bak-20250314-092653",
+        "qwq:x.bak-2025-1",
+        "m:v1_bak-20250101-000000",  # the mark is matched literally: `_` is not `.`
+    ],
+)
 def test_backup_origin_is_none_for_ordinary_names(name: str) -> None:
     assert backup_origin(name) is None
 

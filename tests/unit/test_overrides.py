@@ -71,3 +71,13 @@ def test_cutting_the_tensor_list_keeps_every_other_field_of_a_real_show():
     cut = json.loads(without_tensors(json.dumps(show, separators=(",", ":"))))  # as Go writes
     assert cut.pop("tensors") == [] and show.pop("tensors")
     assert cut == show
+
+
+def test_a_recipe_never_copies_the_bases_messages():
+    """Messages are replaced wholesale by a create: the base's come with the base."""
+    greeting = (Message("user", "hi"), Message("assistant", "hello"))
+    base = replace(BASE_V1, messages=greeting)
+    inherited = replace(CUSTOM, messages=greeting)
+    assert derive_recipe(inherited, base, "qwq:latest").messages == ()
+    own = replace(CUSTOM, messages=(*greeting, Message("user", "and you?")))
+    assert derive_recipe(own, base, "qwq:latest").messages == own.messages
