@@ -7,6 +7,7 @@ and one that does not.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -501,3 +502,47 @@ async def test_what_the_tui_calls_checks_side_by_side_and_bulk_rebuilds(fake, tm
         assert statuses[1].last is not None and statuses[1].last.failures == [
             "reply does not contain 'zebra'"
         ]
+
+
+def test_an_unreachable_registry_is_said_and_the_rest_goes_on(fake, db, tmp_path, capsys):
+    checks = ["autopilot", "--checks", str(checks_file(tmp_path, PASSING)), "--yes"]
+    code = main([*checks, "--host", fake.host, "--db", str(db), "--registry", "http://127.0.0.1:9"])
+    assert code == 1
+    out = capsys.readouterr().out.splitlines()
+    assert any(x.startswith("qwq:latest: not checked upstream: ") for x in out)
+    assert not paths(fake, "/api/pull")
+    # mario's lineage is a first-sight guess only the registry can settle: left alone.
+    assert any(x.startswith("llama3.2:latest-mario: skipped; its lineage is a guess") for x in out)
+    assert created(fake) == []
+    assert out[-1].endswith("1 skipped, 2 not checked, 2 already fresh")
+
+
+def test_a_server_that_goes_away_mid_run_stops_it_with_exit_2(fake, db, tmp_path, capsys):
+    fake.clear_requests()
+    fake.fail("/api/copy", nth=2, mode="drop")  # the second backup: the server vanishes
+    assert autopilot(fake, db, checks_file(tmp_path, PASSING), "--yes") == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("error: cannot reach Ollama at ")
+    assert out[-1].startswith("autopilot stopped: 1 pulled, 1 rebuilt and kept")
+    assert len(created(fake)) == 1  # nothing after the failure was attempted
+
+
+async def test_a_waiting_run_gets_the_lock_when_the_holder_lets_go(tmp_path):
+    from ollama_lineage.services.autopilot import LockBusy, run_lock
+    from ollama_lineage.services.store import Store
+
+    first, second = await Store.open(tmp_path / "db"), await Store.open(tmp_path / "db")
+    try:
+        async with run_lock(first, "autopilot") as holder:
+            with pytest.raises(LockBusy):
+                async with run_lock(second, "autopilot"):
+                    pass
+            assert (await second.lock_holder("rebuilds")) == holder
+            waiting = asyncio.ensure_future(run_lock(second, "TUI", wait=30).__aenter__())
+            await asyncio.sleep(0)  # let it find the lock taken
+            assert not waiting.done()
+        got = await asyncio.wait_for(waiting, 10)
+        assert got.purpose == "TUI" and (await first.lock_holder("rebuilds")) == got
+    finally:
+        await first.close()
+        await second.close()
