@@ -20,6 +20,7 @@ from pathlib import Path
 from rich.markup import escape
 from textual import on, work
 from textual.app import App, SuspendNotSupported
+from textual.widgets import TabbedContent
 
 from ..config import Settings
 from ..core.lineage import Kind, Node
@@ -232,6 +233,11 @@ class LineageApp(App[None], inherit_bindings=False):
     def action_toggle_diff(self) -> None:
         self.main.detail.toggle_diff()
         self._show_tab("diff")
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Diff and Parameters need columns: beside the tree (120+), the tree gives up its
+        size and age so a diff can go side by side; the diff lays itself out again."""
+        self.main.set_class(event.pane.id in ("diff", "params"), "-wide-detail")
 
     def action_zoom(self) -> None:
         """The tree hides but keeps the keys: j/k still move, the detail follows."""
