@@ -222,7 +222,12 @@ async def run_checks(
     checks = list(checks)
     node = session.syncer.snapshot.nodes.get(model)
     digest = node.facts.digest if node and node.facts else None
-    capabilities = (await session.syncer.show(model)).capabilities
+    try:
+        capabilities = (await session.syncer.show(model)).capabilities
+    except Unreachable:
+        raise
+    except OllamaError:
+        capabilities = ()  # the generate says what is wrong, as the check's failure
     mute = bool(capabilities) and "completion" not in capabilities
     results = []
     for index, check in enumerate(checks):
@@ -663,9 +668,10 @@ class Autopilot:
         outcome.error = f"check {first.check.label}: {first.why}"
         try:
             restored = await rebuilder.rollback(name)
-        except RebuildError as exc:
-            if isinstance(exc.__cause__, Unreachable):
-                raise exc.__cause__ from None
+        except (RebuildError, OllamaError) as exc:
+            cause = exc if isinstance(exc, Unreachable) else exc.__cause__
+            if isinstance(cause, Unreachable):
+                raise cause from None
             outcome.outcome = "failed"
             outcome.line = (
                 f"{name}: rebuilt ({change}) but check {first.check.label} failed:"
