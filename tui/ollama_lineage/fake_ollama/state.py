@@ -637,7 +637,7 @@ class State:
             raise ValueError(f"how must be one of {sorted(_DAMAGE)}")
         with self.lock:
             local = self.local[self._existing(_require_name(raw)).key]
-            digest = next(
+            digest: str = next(
                 layer["digest"]
                 for layer in local.manifest["layers"]
                 if layer["mediaType"] == media_type
