@@ -8,6 +8,7 @@ import pytest
 
 from ollama_lineage.services.checks import (
     ChecksError,
+    ChecksFile,
     load_checks,
     parse_checks,
     smoke_check,
@@ -39,7 +40,7 @@ contains = ["Mario"]
 """
 
 
-def parse(text: str):
+def parse(text: str) -> ChecksFile:
     return parse_checks(text, FILE)
 
 
@@ -49,7 +50,7 @@ def refused(text: str) -> str:
     return str(caught.value)
 
 
-def test_a_full_file_reads_every_key():
+def test_a_full_file_reads_every_key() -> None:
     checks = parse(GOOD)
     first, second = checks.explicit("qwq:latest_20K")
     assert first.name == "json answer" and first.label == '"json answer"'
@@ -65,7 +66,7 @@ def test_a_full_file_reads_every_key():
     assert checks.named() == ["qwq:latest_20K", "QWQ:latest_20K", "llama3.2:latest"]
 
 
-def test_a_model_with_no_check_gets_the_smoke_check():
+def test_a_model_with_no_check_gets_the_smoke_check() -> None:
     (check,) = parse(GOOD).for_model("phi4:latest")
     assert check == smoke_check("phi4:latest")
     assert check.smoke and check.label == "smoke" and check.max_seconds
@@ -73,7 +74,7 @@ def test_a_model_with_no_check_gets_the_smoke_check():
     assert judge_reply(check, "Ready.", 0.1) == []
 
 
-def test_a_check_key_follows_its_content_not_its_place():
+def test_a_check_key_follows_its_content_not_its_place() -> None:
     one = parse(GOOD).explicit("qwq:latest_20K")[1]
     moved = parse(
         '[[check]]\nmodel = "x:y"\nprompt = "other"\n'
@@ -84,7 +85,7 @@ def test_a_check_key_follows_its_content_not_its_place():
     assert edited.explicit("qwq:latest_20K")[0].key != one.key
 
 
-def test_judging_names_every_broken_condition():
+def test_judging_names_every_broken_condition() -> None:
     check = parse(GOOD).explicit("qwq:latest_20K")[0]
     assert judge_reply(check, '{"answer": 42}', 1.0) == []
     assert judge_reply(check, "As an AI, I cannot", 61.0) == [
@@ -97,24 +98,24 @@ def test_judging_names_every_broken_condition():
     ]
 
 
-def test_not_toml_names_the_line_and_column():
+def test_not_toml_names_the_line_and_column() -> None:
     message = refused('[[check]]\nmodel = "qwq"\nprompt = "unterminated\n')
     assert message.startswith("checks.toml:3:")
     assert "not valid TOML" in message
 
 
-def test_an_unknown_key_names_line_key_and_a_likely_fix():
+def test_an_unknown_key_names_line_key_and_a_likely_fix() -> None:
     message = refused('[[check]]\nmodel = "qwq"\nprompt = "hi"\n\ncontain = "x"\n')
     assert message.startswith("checks.toml:5: check 1: unknown key 'contain'")
     assert "did you mean 'contains'?" in message
 
 
-def test_an_unknown_key_in_the_second_check_names_that_check():
+def test_an_unknown_key_in_the_second_check_names_that_check() -> None:
     text = '[[check]]\nmodel = "a"\nprompt = "hi"\n[[check]]\nmodel = "b"\nprompt = "x"\nmax = 1\n'
     assert refused(text).startswith("checks.toml:7: check 2: unknown key 'max'")
 
 
-def test_a_top_level_key_is_refused():
+def test_a_top_level_key_is_refused() -> None:
     assert "unknown top-level key 'model'" in refused('model = "qwq"\n')
 
 
@@ -137,24 +138,24 @@ def test_a_top_level_key_is_refused():
         ('options = { stop = "x" }', "option stop must be a list of strings"),
     ],
 )
-def test_a_wrong_type_names_the_key_and_value(line, expected):
+def test_a_wrong_type_names_the_key_and_value(line: str, expected: str) -> None:
     message = refused(f'[[check]]\nmodel = "qwq"\nprompt = "hi"\n{line}\n')
     assert message.startswith("checks.toml:4: check 1: ")
     assert expected in message
 
 
-def test_a_regex_that_does_not_compile_is_refused():
+def test_a_regex_that_does_not_compile_is_refused() -> None:
     message = refused('[[check]]\nmodel = "qwq"\nprompt = "hi"\nregex = \'(unclosed\'\n')
     assert message.startswith("checks.toml:4: check 1: regex '(unclosed' does not compile")
 
 
-def test_a_check_needs_a_valid_model_and_a_prompt():
+def test_a_check_needs_a_valid_model_and_a_prompt() -> None:
     assert "no model" in refused('[[check]]\nprompt = "hi"\n')
     assert "invalid model name" in refused('[[check]]\nmodel = "bad name!"\nprompt = "hi"\n')
     assert "no prompt" in refused('[[check]]\nmodel = "qwq"\nprompt = "  "\n')
 
 
-def test_files_missing_or_unreadable(tmp_path):
+def test_files_missing_or_unreadable(tmp_path: Path) -> None:
     with pytest.raises(ChecksError, match="no such checks file"):
         load_checks(tmp_path / "nope.toml")
     assert load_checks(tmp_path / "nope.toml", required=False).checks == ()
@@ -164,7 +165,9 @@ def test_files_missing_or_unreadable(tmp_path):
         load_checks(binary)
 
 
-def test_the_default_file_comes_from_the_environment(tmp_path, monkeypatch):
+def test_the_default_file_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "mine.toml"
     path.write_text('[[check]]\nmodel = "qwq"\nprompt = "hi"\n')
     monkeypatch.setenv("OLLAMA_LINEAGE_CHECKS", str(path))

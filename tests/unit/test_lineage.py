@@ -1,6 +1,6 @@
 """The tree's states, from facts alone (no server, no database)."""
 
-from ollama_lineage.core.lineage import Kind, Link, ModelFacts, Upstream, build_snapshot
+from ollama_lineage.core.lineage import Kind, Link, ModelFacts, Snapshot, Upstream, build_snapshot
 from ollama_lineage.core.states import State
 
 QWQ = ModelFacts("qwq:latest", "d1" * 32, weights_blob="w1")
@@ -10,11 +10,11 @@ CODER = ModelFacts(
 )
 
 
-def states(snapshot):
+def states(snapshot: Snapshot) -> dict[str, State]:
     return {n.name: n.state for n in snapshot.walk()}
 
 
-def test_derivatives_nest_under_their_base_and_are_fresh_when_weights_match():
+def test_derivatives_nest_under_their_base_and_are_fresh_when_weights_match() -> None:
     snap = build_snapshot([QWQ, QWQ_20K, CODER])
     assert snap.roots == ("qwq:latest",)
     assert [n.name for n in snap.walk()] == ["qwq:latest", "qwq:latest_20K", "qwq:latest_20K-coder"]
@@ -22,7 +22,7 @@ def test_derivatives_nest_under_their_base_and_are_fresh_when_weights_match():
     assert states(snap)["qwq:latest_20K"] is State.FRESH
 
 
-def test_new_base_weights_make_the_child_stale_and_the_grandchild_stale_upstream():
+def test_new_base_weights_make_the_child_stale_and_the_grandchild_stale_upstream() -> None:
     pulled = ModelFacts("qwq:latest", "d2" * 32, weights_blob="w2")
     snap = build_snapshot([pulled, QWQ_20K, CODER])
     assert states(snap)["qwq:latest_20K"] is State.STALE
@@ -30,7 +30,7 @@ def test_new_base_weights_make_the_child_stale_and_the_grandchild_stale_upstream
     assert snap.stale_in_order() == ["qwq:latest_20K", "qwq:latest_20K-coder"]
 
 
-def test_recorded_base_digest_wins_over_weights_comparison():
+def test_recorded_base_digest_wins_over_weights_comparison() -> None:
     # Only the template changed upstream: same weights, new manifest digest.
     retemplated = ModelFacts("qwq:latest", "d3" * 32, weights_blob="w1")
     link = Link("qwq:latest_20K", "qwq:latest", base_digest="d1" * 32, source="recorded")
@@ -39,19 +39,19 @@ def test_recorded_base_digest_wins_over_weights_comparison():
     assert "d1d1d1d1d1d1" in snap.nodes["qwq:latest_20K"].reason
 
 
-def test_base_gone_gives_a_missing_root_with_an_orphaned_child():
+def test_base_gone_gives_a_missing_root_with_an_orphaned_child() -> None:
     snap = build_snapshot([QWQ_20K])
     assert snap.nodes["qwq:latest"].kind is Kind.MISSING
     assert states(snap) == {"qwq:latest": State.MISSING, "qwq:latest_20K": State.ORPHANED}
 
 
-def test_a_model_made_from_a_file_is_untracked():
+def test_a_model_made_from_a_file_is_untracked() -> None:
     gguf = ModelFacts("my-gguf:latest", "f1" * 32, parent_model="model.gguf", weights_blob="w9")
     snap = build_snapshot([gguf])
     assert states(snap) == {"my-gguf:latest": State.UNTRACKED}
 
 
-def test_a_shared_weights_blob_alone_never_makes_a_derivative():
+def test_a_shared_weights_blob_alone_never_makes_a_derivative() -> None:
     """Two tags of one upstream model share weights; neither was built from the other."""
     latest = ModelFacts("qwen3:latest", "d1" * 32, modified_at="2025-01-01", weights_blob="w1")
     tagged = ModelFacts("qwen3:8b", "d2" * 32, modified_at="2025-02-01", weights_blob="w1")
@@ -62,7 +62,7 @@ def test_a_shared_weights_blob_alone_never_makes_a_derivative():
     }
 
 
-def test_upstream_digest_marks_update_available_and_errors_read_not_checked():
+def test_upstream_digest_marks_update_available_and_errors_read_not_checked() -> None:
     ahead = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(digest="ab" * 32)})
     assert states(ahead)["qwq:latest"] is State.UPDATE_AVAILABLE
     same = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(digest=QWQ.digest)})
@@ -72,7 +72,7 @@ def test_upstream_digest_marks_update_available_and_errors_read_not_checked():
     assert "not checked" in offline.nodes["qwq:latest"].reason
 
 
-def test_backups_nest_under_their_model_and_building_and_failed_show():
+def test_backups_nest_under_their_model_and_building_and_failed_show() -> None:
     backup = ModelFacts("qwq:latest_20K.bak-20261125-120000", "c1" * 32, parent_model="qwq:latest")
     snap = build_snapshot(
         [QWQ, QWQ_20K, backup, CODER],
@@ -86,7 +86,7 @@ def test_backups_nest_under_their_model_and_building_and_failed_show():
     assert states(failed)["qwq:latest_20K"] is State.FAILED
 
 
-def test_a_recorded_cycle_does_not_hang_and_still_lists_every_model():
+def test_a_recorded_cycle_does_not_hang_and_still_lists_every_model() -> None:
     a = ModelFacts("a:latest", "a" * 64)
     b = ModelFacts("b:latest", "b" * 64)
     links = {"a:latest": Link("a:latest", "b:latest"), "b:latest": Link("b:latest", "a:latest")}
@@ -94,20 +94,20 @@ def test_a_recorded_cycle_does_not_hang_and_still_lists_every_model():
     assert {n.name for n in snap.walk()} == {"a:latest", "b:latest"}
 
 
-def test_every_state_reads_without_colour():
+def test_every_state_reads_without_colour() -> None:
     words = [s.word for s in State]
     symbols = [s.symbol for s in State]
     assert len(set(symbols)) == len(symbols)
     assert all(words)
 
 
-def test_a_base_the_registry_has_never_heard_of_was_made_here():
+def test_a_base_the_registry_has_never_heard_of_was_made_here() -> None:
     local = build_snapshot([QWQ], upstream={"qwq:latest": Upstream(error="404", local=True)})
     node = local.nodes["qwq:latest"]
     assert node.state is State.CURRENT and "made on this server" in node.reason
 
 
-def test_parent_model_in_another_case_finds_its_base():
+def test_parent_model_in_another_case_finds_its_base() -> None:
     """`FROM QwQ` is recorded as typed; Ollama matches names case-insensitively."""
     child = ModelFacts("qwq:mine", "e1" * 32, parent_model="QwQ:Latest", weights_blob="w1")
     snap = build_snapshot([QWQ, child])
@@ -115,7 +115,7 @@ def test_parent_model_in_another_case_finds_its_base():
     assert "QwQ:Latest" not in snap.nodes  # no phantom missing base
 
 
-def test_a_pulled_model_carrying_its_publishers_from_is_a_base():
+def test_a_pulled_model_carrying_its_publishers_from_is_a_base() -> None:
     """The registry's digest equals its own: pulled, never rebuilt over the registry's copy."""
     pulled = ModelFacts("hermes:8b", "f1" * 32, parent_model="qwq:latest", weights_blob="w7")
     confirmed = {"hermes:8b": Upstream(digest="f1" * 32)}
@@ -133,7 +133,7 @@ def test_a_pulled_model_carrying_its_publishers_from_is_a_base():
     )
 
 
-def test_a_building_or_failed_parent_makes_its_children_stale_upstream():
+def test_a_building_or_failed_parent_makes_its_children_stale_upstream() -> None:
     for parent in ({"building": frozenset({QWQ_20K.name})}, {"failed": {QWQ_20K.name: "boom"}}):
         snap = build_snapshot([QWQ, QWQ_20K, CODER], **parent)
         assert snap.nodes[CODER.name].state is State.STALE_UPSTREAM

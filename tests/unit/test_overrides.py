@@ -10,13 +10,13 @@ from pathlib import Path
 
 from ollama_lineage.core.modelfile import Message, Recipe
 from ollama_lineage.core.overrides import derive_recipe, predict, verify, with_weights
-from ollama_lineage.core.spec import parse_show
+from ollama_lineage.core.spec import ModelSpec, parse_show
 from ollama_lineage.ollama.show_pool import without_tensors
 
 RECORDED = Path(__file__).parents[1] / "conformance" / "recordings" / "ollama-0.33.0-rc2"
 
 
-def recorded_show(step: str):
+def recorded_show(step: str) -> ModelSpec:
     (path,) = RECORDED.glob(f"*-{step}.json")
     return parse_show(json.loads(path.read_text())["response"]["body"])
 
@@ -27,7 +27,7 @@ CUSTOM = recorded_show("show-qwq-custom")
 CUSTOM_REBUILT = recorded_show("show-custom-after-rebuild")
 
 
-def test_a_recipe_holds_everything_the_user_put_in_the_model():
+def test_a_recipe_holds_everything_the_user_put_in_the_model() -> None:
     recipe = derive_recipe(CUSTOM, BASE_V1, "qwq:latest")
     assert recipe == Recipe(
         base="qwq:latest",
@@ -47,25 +47,25 @@ def test_a_recipe_holds_everything_the_user_put_in_the_model():
     )
 
 
-def test_the_prediction_of_a_rebuild_is_what_the_real_server_made():
+def test_the_prediction_of_a_rebuild_is_what_the_real_server_made() -> None:
     recipe = derive_recipe(CUSTOM, BASE_V1, "qwq:latest")
     assert verify(predict(BASE_V2, recipe), CUSTOM_REBUILT, base_weights=BASE_V2.weights) == []
 
 
-def test_verification_names_each_field_a_create_got_wrong():
+def test_verification_names_each_field_a_create_got_wrong() -> None:
     recipe = derive_recipe(CUSTOM, BASE_V1, "qwq:latest")
     lost = replace(CUSTOM_REBUILT, adapters=(), licenses=CUSTOM_REBUILT.licenses * 2)
     found = {m.field for m in verify(predict(BASE_V2, recipe), lost, base_weights=None)}
     assert found == {"adapters", "license"}
 
 
-def test_the_weights_head_the_text_so_a_weights_only_change_shows():
+def test_the_weights_head_the_text_so_a_weights_only_change_shows() -> None:
     spec = Recipe(base="qwq:latest")
     assert with_weights(spec, "ab" * 32).splitlines()[0] == "# weights abababababab"
     assert with_weights(spec, None) == spec.to_modelfile()
 
 
-def test_cutting_the_tensor_list_keeps_every_other_field_of_a_real_show():
+def test_cutting_the_tensor_list_keeps_every_other_field_of_a_real_show() -> None:
     (path,) = RECORDED.glob("*-show-verbose.json")
     show = json.loads(path.read_text())["response"]["body"]
     cut = json.loads(without_tensors(json.dumps(show, separators=(",", ":"))))  # as Go writes
@@ -73,7 +73,7 @@ def test_cutting_the_tensor_list_keeps_every_other_field_of_a_real_show():
     assert cut == show
 
 
-def test_a_recipe_never_copies_the_bases_messages():
+def test_a_recipe_never_copies_the_bases_messages() -> None:
     """Messages are replaced wholesale by a create: the base's come with the base."""
     greeting = (Message("user", "hi"), Message("assistant", "hello"))
     base = replace(BASE_V1, messages=greeting)
