@@ -56,6 +56,7 @@ class Run:
     peak_rss_mb: float
     exit_code: int
     requests: dict[str, int] = field(default_factory=dict)
+    stand_in_cpu_s: float = 0.0  # the server's CPU while this process ran
 
 
 class StandIn:
@@ -90,9 +91,11 @@ class StandIn:
     def set_latency(self, ms: float) -> None:
         self._ask(f"latency {ms / 1000}")
 
-    def count(self) -> dict[str, int]:
-        """Requests received since the last count, as {"GET /api/tags": 1, …}."""
-        return {str(k): int(v) for k, v in self._ask("count").items()}
+    def count(self) -> tuple[dict[str, int], float]:
+        """Requests since the last count ({"GET /api/tags": 1, …}), and the server's CPU."""
+        answer = self._ask("count")
+        cpu = float(answer.pop("cpu_s"))
+        return {str(k): int(v) for k, v in answer.items()}, cpu
 
     def close(self) -> None:
         with contextlib.suppress(OSError, RuntimeError, ValueError):
@@ -164,12 +167,12 @@ class Bench:
                 listed = json.loads(out.read())["models"]
             if len(listed) < self.models:
                 raise RuntimeError(f"status listed {len(listed)} models, not {self.models}")
-        run.requests = self.stand_in.count()
+        run.requests, run.stand_in_cpu_s = self.stand_in.count()
         return run
 
     def naive(self) -> Run:
         run = timed([sys.executable, str(HERE / "naive_list_show.py"), self.stand_in.url])
-        run.requests = self.stand_in.count()
+        run.requests, run.stand_in_cpu_s = self.stand_in.count()
         return run
 
     def at_latency(self, ms: float, runs: int, warmup: int) -> dict[str, Any]:
@@ -234,6 +237,7 @@ def summarise(ms: float, rounds: list[dict[str, Run]], warm: list[Run]) -> dict[
             "wall_s": spread(runs, "wall_s"),
             "cpu_s": spread(runs, "cpu_s"),
             "peak_rss_mb": spread(runs, "peak_rss_mb"),
+            "stand_in_cpu_s": spread(runs, "stand_in_cpu_s"),
             "requests": runs[-1].requests,
             "each": [asdict(run) for run in runs],
         }
@@ -270,149 +274,144 @@ def shows(requests: dict[str, int]) -> str:
 def ratio_row(
     name: str, ms: float, ratio: dict[str, float], targets: dict[float, Any]
 ) -> list[str]:
-    value = f"{ratio['median']:.2f}x [{ratio['min']:.2f}-{ratio['max']:.2f}]"
+    value = f"{ratio['median']:.2f}x"
+    detail = f"paired, [{ratio['min']:.2f}-{ratio['max']:.2f}]"
     if ms not in targets:
-        return [name, value, "-", ""]
+        return [name, value, detail, "-", ""]
     least, aim = targets[ms]
     target = f">= {least:g}x" + (f" (aim {aim:g}x)" if aim != least else "")
     met = ratio["median"] >= least
     by = f"{least / ratio['median']:.1f}x" if not met else ""
-    note = verdict(met, by) + (", aim not reached" if met and ratio["median"] < aim else "")
-    return [name, value, target, note]
+    note = verdict(met, by) + (
+        f", aim {aim:g}x not reached" if met and ratio["median"] < aim else ""
+    )
+    return [name, value, detail, target, note]
 
 
 def seconds(s: dict[str, float]) -> str:
-    return f"{s['median']:.2f} s [{s['min']:.2f}-{s['max']:.2f}]"
+    return f"{s['median']:.2f} s"
 
 
-def size_rows(size: dict[str, Any]) -> list[list[str]]:
-    rows: list[list[str]] = []
-    for lat in size["latencies"]:
-        ms = lat["latency_ms"]
-        runs = f"{lat['runs']} run" + ("s" if lat["runs"] > 1 else "")
-        rows.append([f"-- {ms:g} ms per request ({runs}, median [min-max]) --"])
-        rows.append(["naive list+show, whole process", seconds(lat["naive"]["wall_s"]), "", ""])
-        rows.append(
-            [
-                "status --json cold, HTTP only",
-                seconds(lat["http"]["wall_s"]),
-                shows(lat["http"]["requests"]),
-                "",
-            ]
-        )
-        rows.append(
-            ratio_row(
-                "  naive / status (HTTP)", ms, lat["ratio_naive_over_http"], HTTP_RATIO_TARGETS
-            )
-        )
-        rows.append(
-            [
-                "status --json cold, models folder",
-                seconds(lat["folder"]["wall_s"]),
-                shows(lat["folder"]["requests"]),
-                "",
-            ]
-        )
-        rows.append(
-            ratio_row(
-                "  naive / status (folder)",
-                ms,
-                lat["ratio_naive_over_folder"],
-                FOLDER_RATIO_TARGETS,
-            )
-        )
-        warm = lat["warm"]
-        requests = warm["requests"]
-        right = requests.get("GET /api/tags", 0) == 1 and sum(requests.values()) == 1
-        fast = warm["wall_s"]["median"] <= WARM_TARGET_S
-        by = f"{warm['wall_s']['median'] - WARM_TARGET_S:.2f} s" if right and not fast else ""
-        rows.append(
-            [
-                "warm restart (same db): " + shows(requests),
-                seconds(warm["wall_s"]),
-                f"1 tags + 0 show, <= {WARM_TARGET_S} s",
-                verdict(right and fast, by),
-            ]
-        )
-        peaks = {
-            "status HTTP": lat["http"]["peak_rss_mb"]["max"],
-            "status folder": lat["folder"]["peak_rss_mb"]["max"],
-            "warm": lat["warm"]["peak_rss_mb"]["max"],
-        }
-        worst = max(peaks.values())
-        by = f"{worst - RSS_TARGET_MB:.0f} MB" if worst >= RSS_TARGET_MB else ""
-        rows.append(
-            [
-                "peak RSS (max of runs): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()),
-                f"{worst:.0f} MB (naive {lat['naive']['peak_rss_mb']['max']:.0f} MB)",
-                f"< {RSS_TARGET_MB:.0f} MB",
-                verdict(worst < RSS_TARGET_MB, by),
-            ]
-        )
-    tui = size.get("tui")
-    if tui and "skipped" in tui:
-        rows.append([f"-- TUI: {tui['skipped']} --"])
-    elif tui:
-        keys = tui["keys"]
-        rows += [
-            [f"-- TUI, headless, {tui['latency_ms']:g} ms per request --"],
-            [
-                "launch to coloured tree, cold (from process start)",
-                f"{tui['process_start_to_tree_s']:.2f} s",
-                "",
-                "",
-            ],
-            ["launch to coloured tree, warm db", f"{tui['warm_launch_to_tree_s']:.2f} s", "", ""],
-            ["key j: cursor down, key to frame", _key(keys["j"]), "", ""],
-            ["key k: cursor up, key to frame", _key(keys["k"]), "", ""],
-            ["key /: filter opens, key to frame", _key(keys["slash_opens_filter"]), "", ""],
-            ["filter keystroke ('stale'): filtered tree", _key(keys["filter_keystroke"]), "", ""],
-            ["escape: every row back", _key(keys["escape_clears_filter"]), "", ""],
-            [
-                "base pulled elsewhere shown stale",
-                f"{tui['update_to_stale_s']:.2f} s",
-                f"one poll ({tui['poll_seconds']:g} s)",
-                verdict(tui["update_to_stale_s"] <= 2 * tui["poll_seconds"]),
-            ],
-            [
-                "rows touched per quiet poll",
-                f"{tui['widgets_rebuilt_quiet']:g}",
-                "0",
-                verdict(tui["widgets_rebuilt_quiet"] == 0),
-            ],
-            ["CPU per quiet poll, whole app", f"{tui['quiet_poll_cpu_ms']:.1f} ms", "", ""],
-            [
-                "TUI peak RSS",
-                f"{tui['peak_rss_mb']:.0f} MB",
-                f"< {RSS_TARGET_MB:.0f} MB",
-                verdict(
-                    tui["peak_rss_mb"] < RSS_TARGET_MB,
-                    f"{tui['peak_rss_mb'] - RSS_TARGET_MB:.0f} MB",
-                ),
-            ],
+def process_row(name: str, side: dict[str, Any], requests: bool = True) -> list[str]:
+    wall = side["wall_s"]
+    detail = (
+        f"[{wall['min']:.2f}-{wall['max']:.2f}] cpu {side['cpu_s']['median']:.2f} s, "
+        f"stand-in cpu {side['stand_in_cpu_s']['median']:.2f} s"
+    )
+    if requests:
+        detail += f"; {shows(side['requests'])}"
+    return [name, seconds(wall), detail, "", ""]
+
+
+def latency_rows(lat: dict[str, Any]) -> list[list[str]]:
+    ms = lat["latency_ms"]
+    runs = f"{lat['runs']} run" + ("s" if lat["runs"] > 1 else "")
+    rows = [
+        [f"-- {ms:g} ms per request: median of {runs} --"],
+        process_row("naive list+show", lat["naive"], requests=False),
+        process_row("status --json, cold, HTTP only", lat["http"]),
+        ratio_row("  naive / status (HTTP)", ms, lat["ratio_naive_over_http"], HTTP_RATIO_TARGETS),
+        process_row("status --json, cold, models folder", lat["folder"]),
+        ratio_row(
+            "  naive / status (folder)", ms, lat["ratio_naive_over_folder"], FOLDER_RATIO_TARGETS
+        ),
+    ]
+    warm = lat["warm"]
+    requests = warm["requests"]
+    right = requests.get("GET /api/tags", 0) == 1 and sum(requests.values()) == 1
+    fast = warm["wall_s"]["median"] <= WARM_TARGET_S
+    by = f"{warm['wall_s']['median'] - WARM_TARGET_S:.2f} s" if right and not fast else ""
+    rows.append(
+        [
+            "warm restart (same db)",
+            seconds(warm["wall_s"]),
+            f"[{warm['wall_s']['min']:.2f}-{warm['wall_s']['max']:.2f}] {shows(requests)}",
+            f"1 tags + 0 show, <= {WARM_TARGET_S} s",
+            verdict(right and fast, by),
         ]
+    )
+    peaks = {side: lat[side]["peak_rss_mb"]["max"] for side in ("http", "folder", "warm")}
+    worst = max(peaks.values())
+    rows.append(
+        [
+            "status peak RSS (max of runs)",
+            f"{worst:.0f} MB",
+            ", ".join(f"{k} {v:.0f}" for k, v in peaks.items())
+            + f"; naive {lat['naive']['peak_rss_mb']['max']:.0f}",
+            f"< {RSS_TARGET_MB:.0f} MB",
+            verdict(worst < RSS_TARGET_MB, f"{worst - RSS_TARGET_MB:.0f} MB"),
+        ]
+    )
     return rows
 
 
-def _key(k: dict[str, float]) -> str:
-    return f"{k['median_ms']:.0f} ms (max {k['max_ms']:.0f}, n={k['n']:g})"
+def tui_rows(tui: dict[str, Any]) -> list[list[str]]:
+    if "skipped" in tui:
+        return [[f"-- TUI: {tui['skipped']} --"]]
+    keys = tui["keys"]
+    stale, poll = tui["update_to_stale_s"], tui["poll_seconds"]
+    touched = tui["widgets_rebuilt_quiet"]
+    rss = tui["peak_rss_mb"]
+    return [
+        [f"-- TUI, headless, {tui['latency_ms']:g} ms per request --"],
+        [
+            "launch to coloured tree, cold db",
+            f"{tui['process_start_to_tree_s']:.2f} s",
+            f"from process start ({tui['launch_to_tree_s']:.2f} s from the app's start)",
+            "",
+            "",
+        ],
+        ["launch to coloured tree, warm db", f"{tui['warm_launch_to_tree_s']:.2f} s", "", "", ""],
+        ["key j (cursor down) to frame", *_key(keys["j"])],
+        ["key k (cursor up) to frame", *_key(keys["k"])],
+        ["key / (filter opens) to frame", *_key(keys["slash_opens_filter"])],
+        [
+            "filter keystroke to filtered tree",
+            *_key(
+                keys["filter_keystroke"],
+                f"typing 'stale', {keys['filter_keystroke']['matches']:g} match",
+            ),
+        ],
+        ["escape (every row back) to frame", *_key(keys["escape_clears_filter"])],
+        [
+            "base pulled elsewhere shown stale",
+            f"{stale:.2f} s",
+            "",
+            f"one poll ({poll:g} s)",
+            verdict(stale <= 2 * poll),
+        ],
+        ["rows touched per quiet poll", f"{touched:g}", "", "0", verdict(touched == 0)],
+        ["CPU per quiet poll, whole app", f"{tui['quiet_poll_cpu_ms']:.1f} ms", "", "", ""],
+        [
+            "TUI peak RSS",
+            f"{rss:.0f} MB",
+            "",
+            f"< {RSS_TARGET_MB:.0f} MB",
+            verdict(rss < RSS_TARGET_MB, f"{rss - RSS_TARGET_MB:.0f} MB"),
+        ],
+    ]
+
+
+def _key(k: dict[str, float], more: str = "") -> list[str]:
+    detail = f"max {k['max_ms']:.0f} ms of {k['n']:g}" + (f"; {more}" if more else "")
+    return [f"{k['median_ms']:.0f} ms", detail, "", ""]
 
 
 def print_report(results: dict[str, Any]) -> None:
     for size in results["sizes"]:
         note = "" if size["models"] == 1000 else " (issue 14's targets are for 1,000)"
         print(f"\n== {size['models']:,} models, fleet:{size['models']}{note} ==")
-        rows = size_rows(size)
-        widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(4)]
+        rows = [row for lat in size["latencies"] for row in latency_rows(lat)]
+        if size.get("tui"):
+            rows += tui_rows(size["tui"])
+        rows.insert(0, ["measure", "measured", "detail", "target", ""])
+        widths = [max(len(r[i]) for r in rows if len(r) > 1) for i in range(5)]
         for row in rows:
             if len(row) == 1:
                 print(row[0])
             else:
-                print(
-                    "  ".join(
-                        cell.ljust(width) for cell, width in zip(row, widths, strict=False)
-                    ).rstrip()
-                )
+                cells = zip(row, widths, strict=False)
+                print("  ".join(cell.ljust(width) for cell, width in cells).rstrip())
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -442,6 +441,25 @@ def markdown(results: dict[str, Any]) -> str:
                 f"{rss:.0f} MB",
             ]
             lines.append("| " + " | ".join(cells) + " |")
+    tuis = [size for size in results["sizes"] if size.get("tui") and "keys" in size["tui"]]
+    if tuis:
+        lines += [
+            "",
+            "| models | TUI: launch to coloured tree, cold / warm db | key j / k to frame "
+            "| filter keystroke to filtered tree | peak RSS |",
+            "|---|---|---|---|---|",
+        ]
+        for size in tuis:
+            tui, keys = size["tui"], size["tui"]["keys"]
+            cells = [
+                f"{size['models']:,}",
+                f"{tui['process_start_to_tree_s']:.2f} s / {tui['warm_launch_to_tree_s']:.2f} s",
+                f"{keys['j']['median_ms']:.0f} / {keys['k']['median_ms']:.0f} ms",
+                f"{keys['filter_keystroke']['median_ms']:.0f} ms "
+                f"(max {keys['filter_keystroke']['max_ms']:.0f})",
+                f"{tui['peak_rss_mb']:.0f} MB",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -469,6 +487,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tui-latency", type=float, default=0.0, help="ms per request for the TUI")
     parser.add_argument("--tui-timeout", type=float, default=900.0, help="seconds")
     parser.add_argument("--out", type=Path, help="JSON output (default results/latest.json)")
+    parser.add_argument("--report", type=Path, help="only print the tables of this JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.models, args.latency, args.runs = "30", "0", 1
@@ -481,6 +500,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.report:
+        report = json.loads(args.report.read_text())
+        print_report(report)
+        print("\n" + markdown(report))
+        return
     results: dict[str, Any] = {
         "command": " ".join(["python", "tests/benchmarks/run.py", *(argv or sys.argv[1:])]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
