@@ -17,12 +17,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
-from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.fake_ollama import FakeOllama, RecordedRequest
 from ollama_lineage.services.autopilot import (
     check_against_backup,
     model_checks,
@@ -53,7 +54,7 @@ contains = "zebra"
 
 
 @pytest.fixture
-def db(tmp_path) -> Path:
+def db(tmp_path: Path) -> Path:
     return tmp_path / "lineage.sqlite3"
 
 
@@ -67,25 +68,30 @@ def run(fake: FakeOllama, db: Path, *args: str) -> int:
     return main([*args, "--host", fake.host, "--db", str(db), "--registry", fake.registry_url])
 
 
-def autopilot(fake, db, checks: Path, *extra: str) -> int:
+def autopilot(fake: FakeOllama, db: Path, checks: Path, *extra: str) -> int:
     return run(fake, db, "autopilot", "--checks", str(checks), *extra)
 
 
-def paths(fake, *wanted: str) -> list:
+def paths(fake: FakeOllama, *wanted: str) -> list[RecordedRequest]:
     return [r for r in fake.requests if r.path in wanted]
 
 
-def created(fake) -> list[str]:
+def created(fake: FakeOllama) -> list[str]:
     return [r.body["model"] for r in paths(fake, "/api/create")]
 
 
-def history(fake, db, capsys, name: str | None = None) -> list[dict]:
+def history(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str], name: str | None = None
+) -> list[dict[str, Any]]:
     capsys.readouterr()
     run(fake, db, "history", *([name] if name else ["--since", "1h"]), "--json")
-    return json.loads(capsys.readouterr().out)
+    events: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    return events
 
 
-def test_an_update_that_passes_is_pulled_rebuilt_and_kept(fake, db, tmp_path, capsys):
+def test_an_update_that_passes_is_pulled_rebuilt_and_kept(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old_base, old_child = fake.digest("qwq:latest"), fake.digest("qwq:latest_20K")
     fake.clear_requests()
     assert autopilot(fake, db, checks_file(tmp_path, PASSING), "--yes") == 0
@@ -106,7 +112,8 @@ def test_an_update_that_passes_is_pulled_rebuilt_and_kept(fake, db, tmp_path, ca
     assert all(c["source"] == c["destination"].split(".bak-")[0] for c in copies)
 
     # One line per model, then the summary: what cron mails.
-    assert out[0] == f"qwq:latest: pulled ({old_base[:12]} → {fake.digest('qwq:latest')[:12]})"
+    # The demo has qwq:latest, so digest() gives a str here, never None.
+    assert out[0] == f"qwq:latest: pulled ({old_base[:12]} → {fake.digest('qwq:latest')[:12]})"  # type: ignore[index]
     line = next(x for x in out if x.startswith("qwq:latest_20K: "))
     assert "rebuilt from qwq:latest" in line
     assert "kept: 1 check passed" in line and "backup qwq:latest_20K.bak-" in line
@@ -125,7 +132,9 @@ def test_an_update_that_passes_is_pulled_rebuilt_and_kept(fake, db, tmp_path, ca
     assert capsys.readouterr().out.strip().endswith("0 failed, 3 already fresh")
 
 
-def test_a_failing_check_rolls_back_to_the_old_digest(fake, db, tmp_path, capsys):
+def test_a_failing_check_rolls_back_to_the_old_digest(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old_child = fake.digest("qwq:latest_20K")
     old_coder = fake.digest("qwq:latest_20K-coder")
     fake.clear_requests()
@@ -148,7 +157,8 @@ def test_a_failing_check_rolls_back_to_the_old_digest(fake, db, tmp_path, capsys
     assert fake.digest("qwq:latest_20K-coder") == old_coder
 
     line = next(x for x in out if x.startswith("qwq:latest_20K: "))
-    assert line.startswith(f"qwq:latest_20K: rolled back to {old_child[:12]}: ")
+    # The demo has qwq:latest_20K, so digest() gave a str, never None.
+    assert line.startswith(f"qwq:latest_20K: rolled back to {old_child[:12]}: ")  # type: ignore[index]
     assert 'check "knows zebras" failed' in line and "does not contain 'zebra'" in line
     assert "reply '" in line
     assert (
@@ -189,7 +199,9 @@ def test_a_failing_check_rolls_back_to_the_old_digest(fake, db, tmp_path, capsys
     assert rows == [('"knows zebras"', 0, "[\"reply does not contain 'zebra'\"]")]
 
 
-def test_a_failed_rebuild_keeps_the_old_model_and_leaves_its_children(fake, db, tmp_path, capsys):
+def test_a_failed_rebuild_keeps_the_old_model_and_leaves_its_children(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.pull("qwq:latest")
     old_child = fake.digest("qwq:latest_20K")
     fake.clear_requests()
@@ -205,7 +217,9 @@ def test_a_failed_rebuild_keeps_the_old_model_and_leaves_its_children(fake, db, 
     )
 
 
-def test_a_check_that_takes_too_long_fails_and_rolls_back(fake, db, tmp_path, capsys):
+def test_a_check_that_takes_too_long_fails_and_rolls_back(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old_child = fake.digest("qwq:latest_20K")
     fake.set_token_delay(0.05)  # a reply of 24+ words takes more than a second
     slow = PASSING.replace("max_seconds = 30", "max_seconds = 0.2")
@@ -215,7 +229,9 @@ def test_a_check_that_takes_too_long_fails_and_rolls_back(fake, db, tmp_path, ca
     assert fake.digest("qwq:latest_20K") == old_child
 
 
-def test_json_report_and_notify_command(fake, db, tmp_path, capsys):
+def test_json_report_and_notify_command(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     got = tmp_path / "report.json"
     notify = (
         f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write(sys.stdin.read())\" {got}"
@@ -240,14 +256,18 @@ def test_json_report_and_notify_command(fake, db, tmp_path, capsys):
     assert by_name["qwq:latest_20K-coder"]["outcome"] == "skipped"
 
 
-def test_a_notify_command_that_fails_is_said_and_makes_the_run_exit_1(fake, db, tmp_path, capsys):
+def test_a_notify_command_that_fails_is_said_and_makes_the_run_exit_1(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.delete("qwq:latest_20K-coder")
     fake.delete("qwq:latest_20K")  # nothing of qwq's to rebuild; mario passes its smoke check
     assert autopilot(fake, db, checks_file(tmp_path, ""), "--yes", "--notify", "exit 3") == 1
     assert "warning: --notify command exited 3: exit 3" in capsys.readouterr().err
 
 
-def test_an_unreachable_server_exits_2_and_is_notified(db, tmp_path, capsys):
+def test_an_unreachable_server_exits_2_and_is_notified(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     got = tmp_path / "report.json"
     notify = f"cat > {got}"
     code = main(
@@ -288,7 +308,14 @@ def test_an_unreachable_server_exits_2_and_is_notified(db, tmp_path, capsys):
         ),
     ],
 )
-def test_a_bad_checks_file_is_refused_before_any_request(fake, db, tmp_path, capsys, text, says):
+def test_a_bad_checks_file_is_refused_before_any_request(
+    fake: FakeOllama,
+    db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    says: str,
+) -> None:
     fake.clear_requests()
     assert autopilot(fake, db, checks_file(tmp_path, text), "--yes") == 2
     err = capsys.readouterr().err
@@ -297,8 +324,8 @@ def test_a_bad_checks_file_is_refused_before_any_request(fake, db, tmp_path, cap
 
 
 def test_a_check_for_a_model_the_server_lacks_is_refused_before_any_pull(
-    fake, db, tmp_path, capsys
-):
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = PASSING + '\n[[check]]\nmodel = "nosuch:model"\nprompt = "hi"\n'
     fake.clear_requests()
     assert autopilot(fake, db, checks_file(tmp_path, text), "--yes") == 2
@@ -308,14 +335,20 @@ def test_a_check_for_a_model_the_server_lacks_is_refused_before_any_pull(
     assert not [r for r in fake.requests if r.method == "HEAD"]
 
 
-def test_a_missing_checks_file_given_by_name_is_refused(fake, db, tmp_path, capsys):
+def test_a_missing_checks_file_given_by_name_is_refused(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert autopilot(fake, db, tmp_path / "nope.toml", "--yes") == 2
     assert "nope.toml: no such checks file" in capsys.readouterr().err
 
 
 def test_without_yes_it_shows_the_plan_and_refuses_a_non_tty(
-    fake, db, tmp_path, capsys, monkeypatch
-):
+    fake: FakeOllama,
+    db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
     fake.clear_requests()
     assert autopilot(fake, db, checks_file(tmp_path, PASSING)) == 2
@@ -329,7 +362,9 @@ def test_without_yes_it_shows_the_plan_and_refuses_a_non_tty(
     assert not paths(fake, "/api/pull", "/api/create", "/api/copy", "/api/generate")
 
 
-def test_pins_hold_a_model_and_what_is_built_on_it(fake, db, tmp_path, capsys):
+def test_pins_hold_a_model_and_what_is_built_on_it(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old_child = fake.digest("qwq:latest_20K")
     assert run(fake, db, "pin", "QWQ:latest_20K") == 0
     assert capsys.readouterr().out.startswith(
@@ -345,7 +380,7 @@ def test_pins_hold_a_model_and_what_is_built_on_it(fake, db, tmp_path, capsys):
 
     fake.clear_requests()
     assert autopilot(fake, db, checks_file(tmp_path, PASSING), "--yes") == 0
-    out = capsys.readouterr().out.splitlines()
+    out: list[str] | str = capsys.readouterr().out.splitlines()
     assert [r.body["model"] for r in paths(fake, "/api/pull")] == ["qwq:latest"]
     assert created(fake) == ["llama3.2:latest-mario"]
     assert fake.digest("qwq:latest_20K") == old_child
@@ -365,7 +400,9 @@ def test_pins_hold_a_model_and_what_is_built_on_it(fake, db, tmp_path, capsys):
     assert created(fake) == ["qwq:latest_20K", "qwq:latest_20K-coder"]
 
 
-def test_a_pinned_base_is_neither_asked_about_nor_pulled(fake, db, tmp_path, capsys):
+def test_a_pinned_base_is_neither_asked_about_nor_pulled(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old_base = fake.digest("qwq:latest")
     assert run(fake, db, "pin", "qwq:latest") == 0
     fake.clear_requests()
@@ -391,7 +428,9 @@ def hold_lock(db: Path, pid: int, heartbeat: float) -> None:
         )
 
 
-def test_a_second_run_exits_2_while_a_live_one_holds_the_lock(fake, db, tmp_path, capsys):
+def test_a_second_run_exits_2_while_a_live_one_holds_the_lock(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run(fake, db, "status")  # creates the database
     hold_lock(db, os.getpid(), time.time())
     fake.clear_requests()
@@ -402,7 +441,9 @@ def test_a_second_run_exits_2_while_a_live_one_holds_the_lock(fake, db, tmp_path
     assert not paths(fake, "/api/pull", "/api/create", "/api/copy")
 
 
-def test_a_crashed_holder_is_taken_over(fake, db, tmp_path, capsys):
+def test_a_crashed_holder_is_taken_over(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run(fake, db, "status")
     dead = pid_of_a_finished_process()
     hold_lock(db, dead, time.time())
@@ -413,7 +454,9 @@ def test_a_crashed_holder_is_taken_over(fake, db, tmp_path, capsys):
         assert raw.execute("SELECT COUNT(*) FROM locks").fetchone() == (0,)  # released
 
 
-def test_two_runs_at_once_never_rebuild_a_model_twice(fake, db, tmp_path, capsys):
+def test_two_runs_at_once_never_rebuild_a_model_twice(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     checks = checks_file(tmp_path, PASSING)
     run(fake, db, "status")
     fake.clear_requests()
@@ -434,7 +477,9 @@ def test_two_runs_at_once_never_rebuild_a_model_twice(fake, db, tmp_path, capsys
     assert len([r for r in paths(fake, "/api/pull")]) == 1
 
 
-def test_checks_command_lists_last_results_and_runs_them(fake, db, tmp_path, capsys):
+def test_checks_command_lists_last_results_and_runs_them(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     checks = checks_file(tmp_path, PASSING + "\n" + FAILING)
     assert run(fake, db, "checks", "--checks", str(checks)) == 0
     assert capsys.readouterr().out.splitlines() == [
@@ -456,7 +501,9 @@ def test_checks_command_lists_last_results_and_runs_them(fake, db, tmp_path, cap
     assert listed[2].startswith("  \"knows zebras\"  failed: reply does not contain 'zebra' (")
 
 
-async def test_what_the_tui_calls_checks_side_by_side_and_bulk_rebuilds(fake, tmp_path):
+async def test_what_the_tui_calls_checks_side_by_side_and_bulk_rebuilds(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
     settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
     checks = load_checks(checks_file(tmp_path, PASSING + "\n" + FAILING))
     fake.pull("qwq:latest")
@@ -504,7 +551,9 @@ async def test_what_the_tui_calls_checks_side_by_side_and_bulk_rebuilds(fake, tm
         ]
 
 
-def test_an_unreachable_registry_is_said_and_the_rest_goes_on(fake, db, tmp_path, capsys):
+def test_an_unreachable_registry_is_said_and_the_rest_goes_on(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     checks = ["autopilot", "--checks", str(checks_file(tmp_path, PASSING)), "--yes"]
     code = main([*checks, "--host", fake.host, "--db", str(db), "--registry", "http://127.0.0.1:9"])
     assert code == 1
@@ -517,7 +566,9 @@ def test_an_unreachable_registry_is_said_and_the_rest_goes_on(fake, db, tmp_path
     assert out[-1].endswith("1 skipped, 2 not checked, 2 already fresh")
 
 
-def test_a_server_that_goes_away_mid_run_stops_it_with_exit_2(fake, db, tmp_path, capsys):
+def test_a_server_that_goes_away_mid_run_stops_it_with_exit_2(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.clear_requests()
     fake.fail("/api/copy", nth=2, mode="drop")  # the second backup: the server vanishes
     assert autopilot(fake, db, checks_file(tmp_path, PASSING), "--yes") == 2
@@ -527,7 +578,7 @@ def test_a_server_that_goes_away_mid_run_stops_it_with_exit_2(fake, db, tmp_path
     assert len(created(fake)) == 1  # nothing after the failure was attempted
 
 
-async def test_a_waiting_run_gets_the_lock_when_the_holder_lets_go(tmp_path):
+async def test_a_waiting_run_gets_the_lock_when_the_holder_lets_go(tmp_path: Path) -> None:
     from ollama_lineage.services.autopilot import LockBusy, run_lock
     from ollama_lineage.services.store import Store
 

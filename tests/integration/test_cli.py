@@ -8,16 +8,17 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from ollama_lineage.cli import main
-from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.fake_ollama import FakeOllama, RecordedRequest
 
 
 @pytest.fixture
-def demo(fake):
+def demo(fake: FakeOllama) -> FakeOllama:
     return fake
 
 
@@ -27,18 +28,22 @@ def run(fake: FakeOllama, db: Path, *args: str) -> int:
     return main([*args, "--host", fake.host, "--db", str(db), "--registry", fake.registry_url])
 
 
-def status(fake, db, capsys) -> tuple[int, dict[str, dict]]:
+def status(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, dict[str, Any]]]:
     capsys.readouterr()
     code = run(fake, db, "status", "--json")
     models = json.loads(capsys.readouterr().out)["models"]
     return code, {m["name"]: m for m in models}
 
 
-def writes(fake) -> list:
+def writes(fake: FakeOllama) -> list[RecordedRequest]:
     return [r for r in fake.requests if r.path in ("/api/create", "/api/copy", "/api/delete")]
 
 
-def test_the_seed_story_end_to_end(demo, tmp_path, capsys):
+def test_the_seed_story_end_to_end(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "lineage.sqlite3"
     code, models = status(demo, db, capsys)
     assert models["qwq:latest_20K"]["state"] == "fresh"
@@ -78,7 +83,9 @@ def test_the_seed_story_end_to_end(demo, tmp_path, capsys):
     assert models["qwq:latest_20K-coder"]["state"] == "stale"
 
 
-def test_rollback_restores_the_old_digest_and_history_records_it(demo, tmp_path, capsys):
+def test_rollback_restores_the_old_digest_and_history_records_it(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "lineage.sqlite3"
     before = demo.digest("qwq:latest_20K")
     demo.pull("qwq:latest")
@@ -96,7 +103,7 @@ def test_rollback_restores_the_old_digest_and_history_records_it(demo, tmp_path,
     assert events[0]["digest_after"] == before
 
 
-def test_rebuild_all_stale_goes_parents_first(demo, tmp_path):
+def test_rebuild_all_stale_goes_parents_first(demo: FakeOllama, tmp_path: Path) -> None:
     db = tmp_path / "lineage.sqlite3"
     demo.pull("qwq:latest")
     demo.clear_requests()
@@ -106,7 +113,9 @@ def test_rebuild_all_stale_goes_parents_first(demo, tmp_path):
     assert "llama3.2:latest-mario" in created
 
 
-def test_unreachable_server_is_one_line_and_exit_2(tmp_path, capsys):
+def test_unreachable_server_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["status", "--host", "127.0.0.1:9", "--db", str(tmp_path / "x.sqlite3")])
     err = capsys.readouterr().err
     assert code == 2
@@ -115,7 +124,9 @@ def test_unreachable_server_is_one_line_and_exit_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_bad_modelfile_names_the_line_and_sends_nothing(demo, tmp_path, capsys):
+def test_bad_modelfile_names_the_line_and_sends_nothing(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text("FROM qwq:latest\nPARAMETER num_ctx 20000\nSTOP now\n")
     demo.clear_requests()
@@ -136,7 +147,9 @@ def test_bad_modelfile_names_the_line_and_sends_nothing(demo, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["bad name!", "qwq:latest/../x", "a/:b", ":nothing"])
-def test_invalid_model_names_are_refused_before_any_request(demo, tmp_path, capsys, name):
+def test_invalid_model_names_are_refused_before_any_request(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
     demo.clear_requests()
     code = run(demo, tmp_path / "db", "rebuild", name, "--yes")
     assert code == 2
@@ -144,7 +157,9 @@ def test_invalid_model_names_are_refused_before_any_request(demo, tmp_path, caps
     assert demo.requests == []
 
 
-def test_track_from_a_modelfile_then_export_round_trips(demo, tmp_path, capsys):
+def test_track_from_a_modelfile_then_export_round_trips(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text("FROM phi4:latest\nPARAMETER num_ctx 8192\n")
@@ -160,7 +175,9 @@ def test_track_from_a_modelfile_then_export_round_trips(demo, tmp_path, capsys):
     assert writes(demo) == []
 
 
-def test_a_backup_named_by_the_rule_nests_even_without_a_record(demo, tmp_path, capsys):
+def test_a_backup_named_by_the_rule_nests_even_without_a_record(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     demo.copy("qwq:latest_20K", "qwq:latest_20K.bak-20260101-000000")
     _, models = status(demo, tmp_path / "db", capsys)
     backup = models["qwq:latest_20K.bak-20260101-000000"]
@@ -171,7 +188,9 @@ def test_a_backup_named_by_the_rule_nests_even_without_a_record(demo, tmp_path, 
     )
 
 
-def test_servers_before_v0_30_give_the_same_tree_from_show(tmp_path, capsys):
+def test_servers_before_v0_30_give_the_same_tree_from_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Before v0.30 /api/tags leaves parent_model empty; /api/show still has it.
     with FakeOllama(scenario="demo", version="0.29.0") as old:
         listing = httpx.get(f"{old.url}/api/tags").json()["models"]
@@ -183,7 +202,9 @@ def test_servers_before_v0_30_give_the_same_tree_from_show(tmp_path, capsys):
     assert models["llama3.2:latest-mario"]["state"] == "stale"
 
 
-def test_a_new_recipe_for_the_same_base_does_not_make_a_stale_model_fresh(demo, tmp_path, capsys):
+def test_a_new_recipe_for_the_same_base_does_not_make_a_stale_model_fresh(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     status(demo, db, capsys)  # first sight records what qwq:latest_20K was built from
     demo.create("qwq:latest", from_="qwq:latest", template="{{ .Prompt }} (new template)")
@@ -198,7 +219,9 @@ def test_a_new_recipe_for_the_same_base_does_not_make_a_stale_model_fresh(demo, 
     assert models["qwq:latest_20K"]["state"] == "stale"
 
 
-def test_rebuilding_on_a_stale_base_says_so(demo, tmp_path, capsys):
+def test_rebuilding_on_a_stale_base_says_so(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     demo.pull("qwq:latest")
     capsys.readouterr()
@@ -206,7 +229,9 @@ def test_rebuilding_on_a_stale_base_says_so(demo, tmp_path, capsys):
     assert "note: qwq:latest_20K is itself out of date" in capsys.readouterr().out
 
 
-def test_names_are_matched_like_ollama_does(demo, tmp_path, capsys):
+def test_names_are_matched_like_ollama_does(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     demo.pull("qwq:latest")
     assert run(demo, tmp_path / "db", "rebuild", "QWQ:LATEST_20k", "--yes") == 0
     (create,) = [r.body for r in demo.requests if r.path == "/api/create"]
@@ -221,7 +246,9 @@ def test_names_are_matched_like_ollama_does(demo, tmp_path, capsys):
 # --- issue 10: a CLI for cron ------------------------------------------------------------------
 
 
-def test_rebuilding_a_model_the_server_lacks_says_so_without_tui_keys(demo, tmp_path, capsys):
+def test_rebuilding_a_model_the_server_lacks_says_so_without_tui_keys(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     demo.clear_requests()
     code = run(demo, tmp_path / "db", "rebuild", "nosuch:model", "--yes")
     err = capsys.readouterr().err
@@ -230,7 +257,9 @@ def test_rebuilding_a_model_the_server_lacks_says_so_without_tui_keys(demo, tmp_
     assert writes(demo) == []
 
 
-def test_rebuilding_an_untracked_model_names_the_command_to_adopt_it(demo, tmp_path, capsys):
+def test_rebuilding_an_untracked_model_names_the_command_to_adopt_it(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = run(demo, tmp_path / "db", "rebuild", "my-gguf:latest", "--yes")
     err = capsys.readouterr().err
     assert code == 2
@@ -240,7 +269,9 @@ def test_rebuilding_an_untracked_model_names_the_command_to_adopt_it(demo, tmp_p
     assert writes(demo) == []
 
 
-def test_status_names_commands_not_keys(demo, tmp_path, capsys):
+def test_status_names_commands_not_keys(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     assert run(demo, db, "status", "--check-upstream", "--registry", demo.registry_url) == 1
     out = capsys.readouterr().out
@@ -276,7 +307,9 @@ def web_server() -> Iterator[str]:
     server.server_close()
 
 
-def test_a_web_server_that_is_not_ollama_is_named_in_one_line(web_server, tmp_path, capsys):
+def test_a_web_server_that_is_not_ollama_is_named_in_one_line(
+    web_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["status", "--host", web_server, "--db", str(tmp_path / "db")])
     err = capsys.readouterr().err
     assert code == 2
@@ -286,7 +319,9 @@ def test_a_web_server_that_is_not_ollama_is_named_in_one_line(web_server, tmp_pa
     )
 
 
-def test_a_wrong_path_on_the_stand_in_is_not_ollama_either(demo, tmp_path, capsys):
+def test_a_wrong_path_on_the_stand_in_is_not_ollama_either(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     host = f"{demo.url}/not-here"
     code = main(["rebuild", "--all-stale", "--yes", "--host", host, "--db", str(tmp_path / "db")])
     err = capsys.readouterr().err
@@ -295,7 +330,9 @@ def test_a_wrong_path_on_the_stand_in_is_not_ollama_either(demo, tmp_path, capsy
     assert "page not found" not in err
 
 
-def test_history_without_a_name_shows_recent_activity_across_models(demo, tmp_path, capsys):
+def test_history_without_a_name_shows_recent_activity_across_models(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     demo.pull("qwq:latest")
     assert run(demo, db, "pull", "llama3.2:latest") == 0
@@ -318,13 +355,17 @@ def test_history_without_a_name_shows_recent_activity_across_models(demo, tmp_pa
     assert capsys.readouterr().out == (f"no history for any model on {demo.url} since {tomorrow}\n")
 
 
-def test_history_refuses_a_since_it_cannot_read(demo, tmp_path, capsys):
+def test_history_refuses_a_since_it_cannot_read(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     demo.clear_requests()
     assert run(demo, tmp_path / "db", "history", "--since", "last tuesday") == 2
     assert "invalid --since value 'last tuesday': use e.g. 30m, 24h, 7d" in capsys.readouterr().err
 
 
-def test_rebuild_is_one_line_per_model_unless_verbose(demo, tmp_path, capsys):
+def test_rebuild_is_one_line_per_model_unless_verbose(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     demo.pull("qwq:latest")
     capsys.readouterr()
@@ -343,7 +384,9 @@ def test_rebuild_is_one_line_per_model_unless_verbose(demo, tmp_path, capsys):
     assert out.splitlines()[-1].startswith("qwq:latest_20K: rebuilt from qwq:latest (")
 
 
-def test_a_bad_parameter_value_names_the_parameter_and_the_value(demo, tmp_path, capsys):
+def test_a_bad_parameter_value_names_the_parameter_and_the_value(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text("FROM qwq:latest\nPARAMETER num_ctx ;\n")
     demo.clear_requests()
@@ -357,7 +400,9 @@ def test_a_bad_parameter_value_names_the_parameter_and_the_value(demo, tmp_path,
     assert demo.requests == []
 
 
-def test_a_failed_rebuild_makes_status_exit_1(demo, tmp_path, capsys):
+def test_a_failed_rebuild_makes_status_exit_1(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "db"
     assert run(demo, db, "status") == 1  # the demo's stale and orphaned models
     assert run(demo, db, "rebuild", "llama3.2:latest-mario", "--yes") == 0

@@ -40,7 +40,8 @@ def tags(http: httpx.Client) -> dict[str, dict[str, Any]]:
 def show(http: httpx.Client, model: str) -> dict[str, Any]:
     response = http.post("/api/show", json={"model": model})
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def from_blob(modelfile: str) -> str:
@@ -319,7 +320,8 @@ def test_create_digest_changes_exactly_when_content_changes(
                 "parameters": {"num_ctx": num_ctx},
             },
         )
-        return tags(http)["d:latest"]["digest"]
+        digest: str = tags(http)["d:latest"]["digest"]
+        return digest
 
     first = build(4096)
     assert build(4096) == first

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,9 @@ async def stale_plan(session: Session, fake: FakeOllama, minute: int = 0) -> Pla
     ],
     ids=lambda c: " ".join(c),
 )
-def test_cli_with_the_server_down_says_one_line_and_exits_2(fake, db, capsys, command):
+def test_cli_with_the_server_down_says_one_line_and_exits_2(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
     fake.stop()
     code = cli(fake, db, *command)
     out, err = capsys.readouterr()
@@ -149,7 +151,9 @@ def test_cli_with_the_server_down_says_one_line_and_exits_2(fake, db, capsys, co
     assert out == ""
 
 
-async def test_poll_with_the_server_down_raises_unreachable_and_keeps_nothing(fake, db):
+async def test_poll_with_the_server_down_raises_unreachable_and_keeps_nothing(
+    fake: FakeOllama, db: Path
+) -> None:
     fake.stop()
     async with open_session(settings(fake, db)) as s:
         with pytest.raises(Unreachable, match=rf"^cannot reach Ollama at {fake.url} \("):
@@ -159,7 +163,9 @@ async def test_poll_with_the_server_down_raises_unreachable_and_keeps_nothing(fa
     assert integrity(db) == "ok"
 
 
-async def test_load_gives_the_last_known_tree_when_the_server_is_down_at_start(fake, db):
+async def test_load_gives_the_last_known_tree_when_the_server_is_down_at_start(
+    fake: FakeOllama, db: Path
+) -> None:
     async with open_session(settings(fake, db)) as first:
         await first.syncer.poll()
         seen = states(first)
@@ -176,7 +182,9 @@ async def test_load_gives_the_last_known_tree_when_the_server_is_down_at_start(f
     assert dump(db) == stored
 
 
-async def test_server_going_down_mid_session_then_coming_back(fake, db, session):
+async def test_server_going_down_mid_session_then_coming_back(
+    fake: FakeOllama, db: Path, session: Session
+) -> None:
     assert await session.syncer.poll() is True
     before, stored = session.syncer.snapshot, dump(db)
 
@@ -201,7 +209,9 @@ async def test_server_going_down_mid_session_then_coming_back(fake, db, session)
     assert integrity(db) == "ok"
 
 
-async def test_server_down_before_a_rebuild_records_a_failed_build(fake, db, session):
+async def test_server_down_before_a_rebuild_records_a_failed_build(
+    fake: FakeOllama, db: Path, session: Session
+) -> None:
     plan = await stale_plan(session, fake)
     fake.stop()
     with pytest.raises(RebuildError, match=r"old model kept: cannot reach Ollama"):
@@ -224,7 +234,9 @@ async def test_server_down_before_a_rebuild_records_a_failed_build(fake, db, ses
         ("status", "Ollama: quantization failed: out of disk"),
     ],
 )
-async def test_create_failing_keeps_the_old_model_and_records_why(fake, db, session, mode, said):
+async def test_create_failing_keeps_the_old_model_and_records_why(
+    fake: FakeOllama, db: Path, session: Session, mode: str, said: str
+) -> None:
     plan = await stale_plan(session, fake)
     before = fake.digest(CHILD)
     fake.clear_requests()
@@ -272,7 +284,9 @@ async def test_create_failing_keeps_the_old_model_and_records_why(fake, db, sess
     assert integrity(db) == "ok"
 
 
-async def test_backup_copy_failing_sends_no_create(fake, db, session):
+async def test_backup_copy_failing_sends_no_create(
+    fake: FakeOllama, db: Path, session: Session
+) -> None:
     plan = await stale_plan(session, fake)
     before = fake.digest(CHILD)
     fake.clear_requests()
@@ -287,7 +301,9 @@ async def test_backup_copy_failing_sends_no_create(fake, db, session):
 
 
 @pytest.mark.parametrize("kind", ["garbage", "truncated"])
-async def test_malformed_create_stream_fails_the_build_cleanly(fake, db, session, kind):
+async def test_malformed_create_stream_fails_the_build_cleanly(
+    fake: FakeOllama, db: Path, session: Session, kind: str
+) -> None:
     plan = await stale_plan(session, fake)
     before = fake.digest(CHILD)
     fake.malformed("/api/create", kind=kind)
@@ -301,7 +317,7 @@ async def test_malformed_create_stream_fails_the_build_cleanly(fake, db, session
     assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
 
 
-async def test_slow_create_times_out_as_a_failed_build(fake, db):
+async def test_slow_create_times_out_as_a_failed_build(fake: FakeOllama, db: Path) -> None:
     async with open_session(settings(fake, db, timeout=SHORT_TIMEOUT)) as s:
         plan = await stale_plan(s, fake)
         before = fake.digest(CHILD)
@@ -324,8 +340,14 @@ async def test_slow_create_times_out_as_a_failed_build(fake, db):
     ],
 )
 async def test_error_statuses_carry_ollamas_message_and_leave_the_store(
-    fake, db, session, route, status, error, raised
-):
+    fake: FakeOllama,
+    db: Path,
+    session: Session,
+    route: str,
+    status: int,
+    error: str,
+    raised: type[ApiError],
+) -> None:
     fake.fail(route, status=status, error=error)
     with pytest.raises(raised) as caught:
         await guarded(session.syncer.poll())
@@ -351,8 +373,12 @@ async def test_error_statuses_carry_ollamas_message_and_leave_the_store(
     ],
 )
 async def test_a_failing_show_marks_its_model_and_the_tree_carries_on(
-    fake, db, session, fault, monkeypatch
-):
+    fake: FakeOllama,
+    db: Path,
+    session: Session,
+    fault: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """One model Ollama cannot show is that model's problem, retried later, never the tree's."""
     if "malformed" in fault:
         fake.malformed("/api/show", kind=fault["malformed"])
@@ -379,8 +405,8 @@ async def test_a_failing_show_marks_its_model_and_the_tree_carries_on(
 @pytest.mark.parametrize("route", ["/api/tags"])
 @pytest.mark.parametrize("kind", ["garbage", "truncated"])
 async def test_malformed_json_is_one_clear_line_and_leaves_the_store(
-    fake, db, session, route, kind
-):
+    fake: FakeOllama, db: Path, session: Session, route: str, kind: str
+) -> None:
     fake.malformed(route, kind=kind)
     with pytest.raises(ProtocolError) as caught:
         await guarded(session.syncer.poll())
@@ -393,7 +419,9 @@ async def test_malformed_json_is_one_clear_line_and_leaves_the_store(
     assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
 
 
-def test_cli_reports_a_malformed_answer_in_one_line(fake, db, capsys):
+def test_cli_reports_a_malformed_answer_in_one_line(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.malformed("/api/tags", kind="garbage")
     exit_code = cli(fake, db, "status")
     line = one_line_error(capsys.readouterr().err)
@@ -401,13 +429,19 @@ def test_cli_reports_a_malformed_answer_in_one_line(fake, db, capsys):
     assert exit_code == 2
 
 
-def test_cli_carries_on_past_one_model_it_cannot_show(fake, db, capsys):
+def test_cli_carries_on_past_one_model_it_cannot_show(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.malformed("/api/show", kind="garbage")
     exit_code = cli(fake, db, "status")
     out = capsys.readouterr().out
     assert exit_code == 1  # the demo's stale and orphaned models, not "server unusable"
     assert len([x for x in out.splitlines() if " unreadable " in x]) == 1
     assert " fresh " in out
+
+
+# Given the route and one JSON object of its answer, the object to send instead.
+Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 class Reshaped(httpx.AsyncBaseTransport):
@@ -417,7 +451,7 @@ class Reshaped(httpx.AsyncBaseTransport):
     change types, which only a rewrite of the real answer can show.
     """
 
-    def __init__(self, rewrite: Any) -> None:
+    def __init__(self, rewrite: Rewrite) -> None:
         self._real = httpx.AsyncHTTPTransport()
         self._rewrite = rewrite
 
@@ -454,7 +488,7 @@ def with_extra_fields(path: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-async def test_unknown_extra_fields_are_ignored(fake, db, tmp_path):
+async def test_unknown_extra_fields_are_ignored(fake: FakeOllama, db: Path, tmp_path: Path) -> None:
     async with open_session(settings(fake, db)) as plain:
         await plain.syncer.poll()
         expected = states(plain)
@@ -489,7 +523,9 @@ def details_as_list(path: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("rewrite", [size_as_text, details_as_list])
-async def test_tags_fields_of_the_wrong_type_are_a_protocol_error(fake, db, rewrite):
+async def test_tags_fields_of_the_wrong_type_are_a_protocol_error(
+    fake: FakeOllama, db: Path, rewrite: Rewrite
+) -> None:
     store = await Store.open(db)
     client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(rewrite))
     try:
@@ -505,7 +541,9 @@ def total_as_text(path: str, data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "total": "lots"} if path == "/api/create" else data
 
 
-async def test_a_progress_line_of_the_wrong_type_fails_the_build_not_the_app(fake, db):
+async def test_a_progress_line_of_the_wrong_type_fails_the_build_not_the_app(
+    fake: FakeOllama, db: Path
+) -> None:
     store = await Store.open(db)
     client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(total_as_text))
     try:
@@ -524,7 +562,7 @@ async def test_a_progress_line_of_the_wrong_type_fails_the_build_not_the_app(fak
     assert events(db, CHILD)[0][:2] == ("build", "failed")  # not left `running`
 
 
-async def test_a_multi_megabyte_show_syncs_and_still_rebuilds(fake, db):
+async def test_a_multi_megabyte_show_syncs_and_still_rebuilds(fake: FakeOllama, db: Path) -> None:
     template = "{{ .Prompt }}" + "lorem ipsum dolor sit amet " * 150_000  # ~4 MB
     fake.create("huge:latest", from_="phi4:latest", template=template)
     async with open_session(settings(fake, db)) as s:
@@ -544,7 +582,9 @@ async def test_a_multi_megabyte_show_syncs_and_still_rebuilds(fake, db):
 
 
 @pytest.mark.parametrize("route", ["/api/tags", "/api/show"])
-async def test_answers_slower_than_the_timeout_are_unreachable_timed_out(fake, db, route):
+async def test_answers_slower_than_the_timeout_are_unreachable_timed_out(
+    fake: FakeOllama, db: Path, route: str
+) -> None:
     fake.set_latency(LATENCY, route)
     store = await Store.open(db)
     client = OllamaClient(fake.url, timeout=SHORT_TIMEOUT)
@@ -563,7 +603,7 @@ async def test_answers_slower_than_the_timeout_are_unreachable_timed_out(fake, d
 # --- two instances on one database --------------------------------------------------------------
 
 
-async def test_two_instances_sync_and_rebuild_at_once(fake, db):
+async def test_two_instances_sync_and_rebuild_at_once(fake: FakeOllama, db: Path) -> None:
     async with (
         open_session(settings(fake, db)) as one,
         open_session(settings(fake, db)) as two,
@@ -648,7 +688,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize(("text", "line", "said"), HOSTILE)
-def test_hostile_modelfiles_are_refused_by_the_parser(text, line, said):
+def test_hostile_modelfiles_are_refused_by_the_parser(
+    text: str, line: int | None, said: str
+) -> None:
     with pytest.raises(ModelfileError) as caught:
         parse_modelfile(text)
     assert caught.value.line == line
@@ -660,8 +702,14 @@ def test_hostile_modelfiles_are_refused_by_the_parser(text, line, said):
 
 @pytest.mark.parametrize(("text", "line", "said"), HOSTILE)
 def test_hostile_modelfiles_are_refused_by_track_before_any_request(
-    fake, db, tmp_path, capsys, text, line, said
-):
+    fake: FakeOllama,
+    db: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    line: int | None,
+    said: str,
+) -> None:
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text(text, encoding="utf-8", newline="")
     fake.clear_requests()
@@ -686,7 +734,9 @@ def test_hostile_modelfiles_are_refused_by_track_before_any_request(
         pytest.param(b"FROM qwq:latest\nSYSTEM caf\xe9\n", id="latin-1"),
     ],
 )
-def test_a_binary_or_non_utf8_modelfile_is_refused_in_one_line(fake, db, tmp_path, capsys, content):
+def test_a_binary_or_non_utf8_modelfile_is_refused_in_one_line(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
     modelfile = tmp_path / "model.gguf"
     modelfile.write_bytes(content)
     fake.clear_requests()
@@ -708,7 +758,9 @@ def test_a_binary_or_non_utf8_modelfile_is_refused_in_one_line(fake, db, tmp_pat
     ],
     ids=["space-bang", "dotdot-base", "dotdot-child", "too-long", "escape"],
 )
-def test_invalid_names_are_refused_by_track_before_any_request(fake, db, capsys, child, base):
+def test_invalid_names_are_refused_by_track_before_any_request(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str], child: str, base: str
+) -> None:
     fake.clear_requests()
     code = cli(fake, db, "track", child, "--from", base)
     message = one_line_error(capsys.readouterr().err)
@@ -719,7 +771,9 @@ def test_invalid_names_are_refused_by_track_before_any_request(fake, db, capsys,
     assert not db.exists()
 
 
-async def test_overlapping_polls_of_one_session_while_models_come_and_go(fake, db, session):
+async def test_overlapping_polls_of_one_session_while_models_come_and_go(
+    fake: FakeOllama, db: Path, session: Session
+) -> None:
     """The TUI's poll loop and a rebuild's own poll can overlap on one Syncer."""
     await session.syncer.poll()
     fake.delete("phi4:latest")

@@ -32,7 +32,9 @@ async def tree(fake: FakeOllama, db: Path, models_dir: Path | None) -> dict[str,
         return {n.name: (n.kind.value, n.state.word) for n in session.syncer.snapshot.walk()}
 
 
-async def test_the_folder_gives_the_same_tree_without_a_single_show(on_disk, tmp_path):
+async def test_the_folder_gives_the_same_tree_without_a_single_show(
+    on_disk: FakeOllama, tmp_path: Path
+) -> None:
     folder = Path(on_disk.models_dir)
     over_http = await tree(on_disk, tmp_path / "http.db", None)
     on_disk.clear_requests()
@@ -41,7 +43,9 @@ async def test_the_folder_gives_the_same_tree_without_a_single_show(on_disk, tmp
     assert shows(on_disk) == []
 
 
-async def test_a_manifest_that_is_not_the_listed_one_is_asked_over_http(on_disk, tmp_path):
+async def test_a_manifest_that_is_not_the_listed_one_is_asked_over_http(
+    on_disk: FakeOllama, tmp_path: Path
+) -> None:
     folder = Path(on_disk.models_dir)
     manifest = folder / "manifests" / "registry.ollama.ai" / "library" / "qwq" / "latest_20K"
     manifest.write_bytes(manifest.read_bytes().replace(b'"layers"', b'"layers" '))
@@ -50,7 +54,9 @@ async def test_a_manifest_that_is_not_the_listed_one_is_asked_over_http(on_disk,
     assert shows(on_disk) == ["qwq:latest_20K"]
 
 
-def test_the_folder_is_found_where_ollama_keeps_it(tmp_path, monkeypatch):
+def test_the_folder_is_found_where_ollama_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "models" / "manifests").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert find_models_dir({"OLLAMA_MODELS": str(tmp_path / "models")}) == tmp_path / "models"

@@ -45,7 +45,7 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def test_the_installed_package_starts_headless_and_finds_its_styles(tmp_path):
+def test_the_installed_package_starts_headless_and_finds_its_styles(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", HEADLESS_START, str(tmp_path / "db.sqlite3")],
         cwd=tmp_path,
@@ -65,7 +65,7 @@ def test_the_installed_package_starts_headless_and_finds_its_styles(tmp_path):
         assert styles_path == Path(package_file).parent / "styles"
 
 
-def test_the_console_script_is_installed():
+def test_the_console_script_is_installed() -> None:
     script = shutil.which("ollama-lineage", path=str(Path(sys.executable).parent))
     assert script is not None
     done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)

@@ -40,7 +40,7 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def folder(fake: FakeOllama, db: Path, tmp_path: Path, capsys) -> Path:
+def folder(fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """The demo with its stale model rebuilt, exported: the server matches the folder."""
     assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0
     recipes = tmp_path / "recipes"
@@ -50,7 +50,9 @@ def folder(fake: FakeOllama, db: Path, tmp_path: Path, capsys) -> Path:
     return recipes
 
 
-def plan(fake, db, folder, capsys, *extra) -> tuple[int, str, str]:
+def plan(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str], *extra: str
+) -> tuple[int, str, str]:
     """Exit code, stdout with the name column's padding squeezed to one space, stderr."""
     capsys.readouterr()
     code = run(fake, db, "plan", str(folder), *extra)
@@ -70,19 +72,21 @@ def plan(fake, db, folder, capsys, *extra) -> tuple[int, str, str]:
         ("reg.local:5000/team/m:v1.2", "reg.local@5000+team+m@v1.2.Modelfile"),
     ],
 )
-def test_file_names_map_both_ways(name, file):
+def test_file_names_map_both_ways(name: str, file: str) -> None:
     assert file_name(name) == file
     assert model_name(file) == name
 
 
-def test_a_file_name_without_a_tag_means_latest():
+def test_a_file_name_without_a_tag_means_latest() -> None:
     assert model_name("qwq.Modelfile") == "qwq:latest"
 
 
 # --- export ---------------------------------------------------------------------------------
 
 
-def test_export_all_writes_one_recipe_per_tracked_derivative(fake, db, tmp_path, capsys):
+def test_export_all_writes_one_recipe_per_tracked_derivative(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_dir = tmp_path / "recipes"
     assert run(fake, db, "export", "--all", str(out_dir)) == 0
     out, err = capsys.readouterr()
@@ -105,7 +109,9 @@ def test_export_all_writes_one_recipe_per_tracked_derivative(fake, db, tmp_path,
     assert capsys.readouterr().out == (out_dir / "qwq@latest_20K.Modelfile").read_text()
 
 
-def test_export_then_plan_has_nothing_to_do(fake, db, folder, capsys):
+def test_export_then_plan_has_nothing_to_do(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = plan(fake, db, folder, capsys)
     assert code == 0
     assert out.strip() == "No changes: the server matches the folder (3 models)."
@@ -115,7 +121,9 @@ def test_export_then_plan_has_nothing_to_do(fake, db, folder, capsys):
 # --- edit → plan → apply → plan ---------------------------------------------------------------
 
 
-def test_an_edited_file_is_planned_applied_and_then_plans_clean(fake, db, folder, capsys):
+def test_an_edited_file_is_planned_applied_and_then_plans_clean(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
 
@@ -148,7 +156,9 @@ def test_an_edited_file_is_planned_applied_and_then_plans_clean(fake, db, folder
     assert (code, out.strip()) == (0, "No changes: the server matches the folder (3 models).")
 
 
-def test_a_new_file_creates_its_model_without_a_backup(fake, db, folder, capsys):
+def test_a_new_file_creates_its_model_without_a_backup(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
     code, out, _ = plan(fake, db, folder, capsys)
     assert code == 2
@@ -162,7 +172,9 @@ def test_a_new_file_creates_its_model_without_a_backup(fake, db, folder, capsys)
     assert code == 0
 
 
-def test_models_not_in_the_folder_are_never_touched(fake, db, folder, capsys):
+def test_models_not_in_the_folder_are_never_touched(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (folder / "qwq@latest_20K-coder.Modelfile").unlink()
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text(path.read_text().replace("num_thread 16", "num_thread 8"))
@@ -172,7 +184,9 @@ def test_models_not_in_the_folder_are_never_touched(fake, db, folder, capsys):
     assert code == 0  # the coder is stale now, but it is not the folder's business
 
 
-def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(fake, db, folder, capsys):
+def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
     fake.fail("/api/create", status=500, error="out of disk")
@@ -188,8 +202,8 @@ def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(fake, db, folder, 
 
 
 def test_a_model_recreated_outside_is_drift_and_apply_puts_the_recipe_back(
-    fake, db, folder, capsys
-):
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = fake.digest(CHILD)
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
     code, out, _ = plan(fake, db, folder, capsys)
@@ -207,7 +221,9 @@ def test_a_model_recreated_outside_is_drift_and_apply_puts_the_recipe_back(
     assert code == 0
 
 
-def test_adopting_the_server_version_turns_drift_into_a_recipe_change(fake, db, folder, capsys):
+def test_adopting_the_server_version_turns_drift_into_a_recipe_change(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096, "num_thread": 16})
     assert run(fake, db, "track", CHILD, "--from", BASE) == 0
     code, out, _ = plan(fake, db, folder, capsys)
@@ -216,7 +232,7 @@ def test_adopting_the_server_version_turns_drift_into_a_recipe_change(fake, db, 
     assert "- PARAMETER num_ctx 4096" in out
 
 
-def test_find_drift_compares_with_the_recorded_digest():
+def test_find_drift_compares_with_the_recorded_digest() -> None:
     snapshot = build_snapshot(
         [
             ModelFacts("b:latest", "d-base", weights_blob="w"),
@@ -250,7 +266,13 @@ def edit_child(folder: Path) -> None:
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
 
 
-def test_apply_without_yes_shows_the_plan_and_asks(fake, db, folder, capsys, monkeypatch):
+def test_apply_without_yes_shows_the_plan_and_asks(
+    fake: FakeOllama,
+    db: Path,
+    folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     edit_child(folder)
     monkeypatch.setattr("sys.stdin", Terminal("n\n"))
     assert run(fake, db, "apply", str(folder)) == 0
@@ -262,7 +284,13 @@ def test_apply_without_yes_shows_the_plan_and_asks(fake, db, folder, capsys, mon
     assert ("create", CHILD) in writes(fake)
 
 
-def test_apply_without_yes_on_a_pipe_refuses(fake, db, folder, capsys, monkeypatch):
+def test_apply_without_yes_on_a_pipe_refuses(
+    fake: FakeOllama,
+    db: Path,
+    folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     edit_child(folder)
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
     assert run(fake, db, "apply", str(folder)) == 1
@@ -271,7 +299,9 @@ def test_apply_without_yes_on_a_pipe_refuses(fake, db, folder, capsys, monkeypat
     assert writes(fake) == []
 
 
-def test_prune_deletes_only_models_this_app_created(fake, db, folder, capsys):
+def test_prune_deletes_only_models_this_app_created(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
     assert run(fake, db, "apply", str(folder), "--yes") == 0
     (folder / "qwq@8k.Modelfile").unlink()
@@ -289,7 +319,9 @@ def test_prune_deletes_only_models_this_app_created(fake, db, folder, capsys):
     assert fake.digest(MARIO) is not None
 
 
-def test_plan_json_lists_changes_and_a_summary(fake, db, folder, capsys):
+def test_plan_json_lists_changes_and_a_summary(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     edit_child(folder)
     code, out, _ = plan(fake, db, folder, capsys, "--json")
     assert code == 2
@@ -305,7 +337,9 @@ def test_plan_json_lists_changes_and_a_summary(fake, db, folder, capsys):
 
 
 @pytest.mark.parametrize("command", ["plan", "apply"])
-def test_a_broken_file_names_file_and_line_and_sends_nothing(fake, db, folder, capsys, command):
+def test_a_broken_file_names_file_and_line_and_sends_nothing(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text("FROM qwq:latest\nPARAMETER num_ctx abc\n")
     extra = ["--yes"] if command == "apply" else []
@@ -318,7 +352,9 @@ def test_a_broken_file_names_file_and_line_and_sends_nothing(fake, db, folder, c
     assert fake.requests == []
 
 
-def test_two_files_for_one_model_are_refused(fake, db, folder, capsys):
+def test_two_files_for_one_model_are_refused(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (folder / "qwq@latest_20K-coder.Modelfile").unlink()
     (folder / "QWQ@LATEST_20k.Modelfile").write_text("FROM qwq:latest\n")
     assert run(fake, db, "apply", str(folder), "--yes") == 1
@@ -327,7 +363,9 @@ def test_two_files_for_one_model_are_refused(fake, db, folder, capsys):
     assert fake.requests == []
 
 
-def test_a_cycle_is_refused(fake, db, tmp_path, capsys):
+def test_a_cycle_is_refused(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "loop"
     folder.mkdir()
     (folder / "a.Modelfile").write_text("FROM b\n")
@@ -338,7 +376,9 @@ def test_a_cycle_is_refused(fake, db, tmp_path, capsys):
     assert fake.requests == []
 
 
-def test_a_from_that_names_no_model_is_refused_before_any_change(fake, db, folder, capsys):
+def test_a_from_that_names_no_model_is_refused_before_any_change(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (folder / "x.Modelfile").write_text("FROM nosuch:model\nPARAMETER num_ctx 8\n")
     assert run(fake, db, "apply", str(folder), "--yes") == 1
     err = capsys.readouterr().err

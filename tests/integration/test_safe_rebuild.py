@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
 from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
+from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.services.session import open_session
 
 
-def cli(fake, tmp_path, *args, registry=None):
+def cli(fake: FakeOllama, tmp_path: Path, *args: str, registry: str | None = None) -> int:
     extra = ["--registry", registry or fake.registry_url]
     return main([*args, "--host", fake.host, "--db", str(tmp_path / "db"), *extra])
 
 
-def states(capsys) -> dict[str, str]:
+def states(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
     return {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
 
 
-def test_upstream_update_is_seen_without_pulling(fake, tmp_path, capsys):
+def test_upstream_update_is_seen_without_pulling(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.clear_requests()
     cli(fake, tmp_path, "status", "--json", "--check-upstream")
     found = states(capsys)
@@ -34,7 +38,9 @@ def test_upstream_update_is_seen_without_pulling(fake, tmp_path, capsys):
     assert not [r for r in heads if "20K" in r.path]
 
 
-def test_unreachable_registry_reads_not_checked_and_nothing_fails(fake, tmp_path, capsys):
+def test_unreachable_registry_reads_not_checked_and_nothing_fails(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = cli(fake, tmp_path, "status", "--check-upstream", registry="http://127.0.0.1:9")
     out = capsys.readouterr().out
     assert code == 1  # the demo's stale and orphaned models, not an error
@@ -42,7 +48,9 @@ def test_unreachable_registry_reads_not_checked_and_nothing_fails(fake, tmp_path
     assert "current" in line and "not checked" in line
 
 
-def test_pull_turns_derivatives_stale_and_is_recorded(fake, tmp_path, capsys):
+def test_pull_turns_derivatives_stale_and_is_recorded(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = fake.digest("qwq:latest")
     assert cli(fake, tmp_path, "pull", "qwq:latest") == 0
     out = capsys.readouterr().out
@@ -56,7 +64,9 @@ def test_pull_turns_derivatives_stale_and_is_recorded(fake, tmp_path, capsys):
     assert event["digest_after"] == fake.digest("qwq:latest")
 
 
-def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(fake, tmp_path, capsys):
+def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.pull("qwq:latest")
     assert cli(fake, tmp_path, "rebuild", "qwq:latest_20K", "--yes") == 0
     fake.clear_requests()
@@ -76,12 +86,16 @@ def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(fake, tmp_path, c
     assert sections[0].split("\n", 1)[1] != sections[1].split("\n", 1)[1]
 
 
-def test_compare_without_a_backup_says_what_to_do(fake, tmp_path, capsys):
+def test_compare_without_a_backup_says_what_to_do(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 1
     assert "no backup to compare with; rebuild it first" in capsys.readouterr().err
 
 
-async def test_a_cancelled_pull_is_recorded_and_keeps_the_old_version(fake, tmp_path):
+async def test_a_cancelled_pull_is_recorded_and_keeps_the_old_version(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
     fake.set_pull_speed(2_000_000_000)  # qwq takes ~10 s: time to cancel it
     before = fake.digest("qwq:latest")
     settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.url)

@@ -17,7 +17,7 @@ from ollama_lineage.services.store import MIGRATIONS, Store, StoredRecipe, Store
 HOST = "127.0.0.1:11434"
 
 
-async def test_new_database_is_private_versioned_and_in_wal_mode(tmp_path):
+async def test_new_database_is_private_versioned_and_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "lineage.sqlite3"
     store = await Store.open(path)
     await store.close()
@@ -27,7 +27,7 @@ async def test_new_database_is_private_versioned_and_in_wal_mode(tmp_path):
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_a_database_from_a_newer_version_is_refused_not_damaged(tmp_path):
+async def test_a_database_from_a_newer_version_is_refused_not_damaged(tmp_path: Path) -> None:
     path = tmp_path / "lineage.sqlite3"
     with sqlite3.connect(path) as raw:
         raw.execute("PRAGMA user_version = 99")
@@ -37,14 +37,14 @@ async def test_a_database_from_a_newer_version_is_refused_not_damaged(tmp_path):
         assert raw.execute("PRAGMA user_version").fetchone()[0] == 99
 
 
-async def test_an_unwritable_location_is_a_clear_error(tmp_path):
+async def test_an_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(StoreError, match="cannot open the database"):
         await Store.open(blocker / "lineage.sqlite3")
 
 
-async def test_models_history_and_show_cache_survive_a_restart(tmp_path):
+async def test_models_history_and_show_cache_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "lineage.sqlite3"
     store = await Store.open(path)
     v1 = ModelFacts("qwq:latest", "a" * 64, 10, "t1", "", "w1")
@@ -65,7 +65,7 @@ async def test_models_history_and_show_cache_survive_a_restart(tmp_path):
     await store.close()
 
 
-async def test_failed_build_shows_until_a_later_build_succeeds(tmp_path):
+async def test_failed_build_shows_until_a_later_build_succeeds(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "db")
     first = await store.start_event(HOST, "m:latest", "build", base="b:latest")
     await store.finish_event(first, "failed", error="boom")
@@ -78,7 +78,7 @@ async def test_failed_build_shows_until_a_later_build_succeeds(tmp_path):
     await store.close()
 
 
-async def test_two_instances_write_at_once_without_locking_errors(tmp_path):
+async def test_two_instances_write_at_once_without_locking_errors(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     one, two = await Store.open(path), await Store.open(path)
 
@@ -101,7 +101,7 @@ async def test_two_instances_write_at_once_without_locking_errors(tmp_path):
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path):
+async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_bytes(b"my notes, not sqlite\n" * 100)
     with pytest.raises(StoreError, match="cannot use the database"):
@@ -109,7 +109,7 @@ async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path)
     assert path.read_bytes() == b"my notes, not sqlite\n" * 100
 
 
-async def test_backups_of_a_model_come_oldest_first_and_only_its_own(tmp_path):
+async def test_backups_of_a_model_come_oldest_first_and_only_its_own(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "db")
     await store.add_backup(HOST, "m:latest.bak-1", "m:latest")
     await store.add_backup(HOST, "other:latest.bak-1", "other:latest")
@@ -119,7 +119,9 @@ async def test_backups_of_a_model_come_oldest_first_and_only_its_own(tmp_path):
     await store.close()
 
 
-async def test_the_store_keeps_what_the_app_uses_of_a_show_never_its_tensors(tmp_path):
+async def test_the_store_keeps_what_the_app_uses_of_a_show_never_its_tensors(
+    tmp_path: Path,
+) -> None:
     """A real show is tens of KB; the row the app keeps is the typed spec alone."""
     recorded = Path(__file__).parents[1] / "conformance" / "recordings" / "ollama-0.33.0-rc2"
     (path,) = recorded.glob("*-show-verbose.json")
