@@ -47,7 +47,7 @@ class Exchange:
     lines: list[Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "step": self.step,
             "request": {"method": self.method, "path": self.path, "body": self.request},
             "response": {"status": self.status, "headers": self.headers},
