@@ -88,23 +88,36 @@ async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: 
         await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
 
 
-async def test_track_refuses_a_base_whose_weights_the_model_never_had(
+async def test_track_asks_before_adopting_under_a_base_whose_weights_it_never_had(
     make_app: AppFactory, fake: FakeOllama
 ) -> None:
-    """t on a model made from a GGUF file, picking an unrelated base: the service's guard
-    answers in the app, and nothing is recorded."""
+    """t on a model made from a GGUF file, picking an unrelated base: the guard's reason is
+    asked about; No records nothing, Adopt anyway nests it under the base."""
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         await select(pilot, "my-gguf:latest")
         before = row(app, "my-gguf:latest")
-        await pilot.press("t")
-        picker = app.screen
-        assert isinstance(picker, PickBaseScreen)
-        await pilot.press(*["j"] * picker.bases.index("phi4:latest"), "enter")
-        await wait_for(pilot, lambda: any("never had" in n.message for n in app._notifications))
+
+        async def pick_phi4() -> ConfirmScreen:
+            await pilot.press("t")
+            picker = app.screen
+            assert isinstance(picker, PickBaseScreen)
+            await pilot.press(*["j"] * picker.bases.index("phi4:latest"), "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert isinstance(app.screen, ConfirmScreen)
+            return app.screen
+
+        question = await pick_phi4()
+        assert "never had the weights" in question.question
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert row(app, "my-gguf:latest") == before
+
+        await pick_phi4()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: row(app, "my-gguf:latest").split()[2:3] != ["untracked"])
         names = [r.split()[1] for r in rows(app)]
-        assert names.index("my-gguf:latest") != names.index("phi4:latest") + 1
+        assert names.index("my-gguf:latest") == names.index("phi4:latest") + 1
 
 
 @pytest.fixture

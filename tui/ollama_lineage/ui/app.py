@@ -64,7 +64,6 @@ class LineageApp(App[None], inherit_bindings=False):
         self.clock = clock
         self._session: Session | None = None
         self._stack = AsyncExitStack()
-        self._lock = asyncio.Lock()  # one service call touching the syncer at a time
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
 
@@ -123,19 +122,19 @@ class LineageApp(App[None], inherit_bindings=False):
 
     async def poll_loop(self) -> None:
         syncer = self.session.syncer
-        async with self._lock:
-            await syncer.load()
+        await syncer.load()
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
             problem: str | None = None
             try:
-                async with self._lock:
-                    changed = await syncer.poll()
+                changed = await syncer.poll()
             except OllamaError as exc:
                 problem = str(exc)
             except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
                 problem = f"database {self.settings.db_path}: {exc}"
+            except Exception as exc:  # an answer nobody foresaw: say so, keep polling
+                problem = f"poll failed: {describe(exc)}"
             if not self.is_running:  # quitting: the widgets are going away
                 return
             self._set_unreachable(problem)
@@ -165,9 +164,11 @@ class LineageApp(App[None], inherit_bindings=False):
     async def upstream_loop(self) -> None:
         while True:
             if self.unreachable is None and self.session.syncer.snapshot.nodes:
-                async with self._lock:
-                    before = self.session.syncer.snapshot
+                before = self.session.syncer.snapshot
+                try:
                     await self.session.upstream.check_all()
+                except Exception as exc:  # the registry check is extra: never the app's end
+                    await self.record_problem("registry check", None, exc)
                 if self.session.syncer.snapshot != before:
                     self.apply_snapshot()
                 await asyncio.sleep(self.settings.upstream_every)
@@ -198,6 +199,9 @@ class LineageApp(App[None], inherit_bindings=False):
             detail = await load_detail(self.session, node, self.clock())
         except OllamaError as exc:
             self._set_unreachable(str(exc))
+            return
+        except Exception as exc:
+            await self.record_problem("detail", name, exc)
             return
         if not self.is_running:  # shutting down: the widgets are going
             return
@@ -287,8 +291,8 @@ class LineageApp(App[None], inherit_bindings=False):
     async def open_rebuild(self, name: str) -> None:
         try:
             plan = await self.session.rebuilder.plan(name, now=self.clock())
-        except (RebuildError, OllamaError) as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+        except Exception as exc:
+            await self.record_problem("plan", name, exc)
             return
         self.push_screen(RebuildScreen([name], plan))
 
@@ -308,8 +312,8 @@ class LineageApp(App[None], inherit_bindings=False):
             entry = BatchEntry(name, snapshot.nodes[name].state)
             try:
                 entry.plan = await self.session.rebuilder.plan(name, now=self.clock())
-            except (RebuildError, OllamaError) as exc:
-                entry.error = str(exc)
+            except Exception as exc:
+                entry.error = describe(exc)
             else:
                 entry.warnings = plan_warnings(entry.plan, short=True, batch=names)
             entries.append(entry)
@@ -334,13 +338,15 @@ class LineageApp(App[None], inherit_bindings=False):
                 self.apply_snapshot()
 
             try:
-                async with self._lock:
-                    # A batch plans each model when its turn comes: its base may just have
-                    # been rebuilt above it.
-                    plan = screen.plan or await rebuilder.plan(name, now=self.clock())
-                    digest = await rebuilder.run(plan, progress)
-            except (RebuildError, OllamaError) as exc:
-                screen.failed(name, str(exc))
+                # A batch plans each model when its turn comes: its base may just have been
+                # rebuilt above it.
+                plan = screen.plan or await rebuilder.plan(name, now=self.clock())
+                digest = await rebuilder.run(plan, progress)
+            except Exception as exc:
+                if not self.is_running:  # quitting: the client closed under the create
+                    return
+                screen.failed(name, describe(exc))
+                await self.record_problem("rebuild", name, exc, quiet=True)
             else:
                 screen.done(name, digest, plan.backup)
             self.apply_snapshot()
@@ -357,10 +363,10 @@ class LineageApp(App[None], inherit_bindings=False):
         deleted, problems = [], []
         for backup in backups:
             try:
-                async with self._lock:
-                    await self.session.rebuilder.delete_backup(backup)
-            except (RebuildError, OllamaError) as exc:
-                problems.append(str(exc))
+                await self.session.rebuilder.delete_backup(backup)
+            except Exception as exc:
+                problems.append(describe(exc))
+                await self.record_problem("delete backup", backup, exc, quiet=True)
             else:
                 deleted.append(backup)
             self.apply_snapshot()
@@ -384,10 +390,12 @@ class LineageApp(App[None], inherit_bindings=False):
     @work(exclusive=True, group="pull")
     async def run_pull(self, screen: PullScreen) -> None:
         try:
-            async with self._lock:
-                digest = await self.session.rebuilder.pull(screen.model, screen.progress)
-        except (RebuildError, OllamaError) as exc:
-            screen.finish(str(exc), failed=True)
+            digest = await self.session.rebuilder.pull(screen.model, screen.progress)
+        except Exception as exc:
+            if not self.is_running:  # quitting: the client closed under the pull
+                return
+            screen.finish(describe(exc), failed=True)
+            await self.record_problem("pull", screen.model, exc, quiet=True)
         else:
             screen.finish(f"{screen.model} is now {digest[:12]}")
         self.apply_snapshot()
@@ -407,7 +415,11 @@ class LineageApp(App[None], inherit_bindings=False):
     @work(group="plan", exclusive=True)
     async def ask_rollback(self, name: str) -> None:
         """Say at once when there is nothing to roll back to, before asking anything."""
-        backups = await self.session.store.backups_of(self.settings.host_key, name)
+        try:
+            backups = await self.session.store.backups_of(self.settings.host_key, name)
+        except Exception as exc:
+            await self.record_problem("roll back", name, exc)
+            return
         if not backups:
             self.notify(
                 f"{name} has no backup to roll back to: a rebuild (r) makes one",
@@ -417,7 +429,9 @@ class LineageApp(App[None], inherit_bindings=False):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.change(self.session.rebuilder.rollback(name), f"{name} rolled back")
+                self.change(
+                    self.session.rebuilder.rollback(name), f"{name} rolled back", "roll back"
+                )
 
         self.push_screen(
             ConfirmScreen(
@@ -442,17 +456,32 @@ class LineageApp(App[None], inherit_bindings=False):
         )
 
     @work(exclusive=True, group="change")
-    async def change(self, call: Awaitable[object], done: str) -> None:
-        """Run one service coroutine under the lock, then say how it went."""
+    async def change(self, call: Awaitable[object], done: str, flow: str = "change") -> None:
+        """Run one service coroutine, then say how it went; whatever it raises is its own."""
         try:
-            async with self._lock:
-                await call
-        except (RebuildError, OllamaError) as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            await call
+        except Exception as exc:
+            await self.record_problem(flow, None, exc)
         else:
             self.notify(done)
         self.apply_snapshot()
         self._reload_selected()
+
+    async def record_problem(
+        self, flow: str, name: str | None, exc: BaseException, *, quiet: bool = False
+    ) -> None:
+        """A flow's failure is the flow's: said (unless its dialog says it), and an error
+        nobody foresaw is kept in the history; the app and its polling carry on."""
+        if not quiet:
+            self.notify(describe(exc), severity="error", timeout=10)
+        if isinstance(exc, (RebuildError, OllamaError)):
+            return  # expected failures: the services record their own events
+        try:
+            store, host = self.session.store, self.settings.host_key
+            event = await store.start_event(host, name or "-", flow)
+            await store.finish_event(event, "failed", error=describe(exc))
+        except Exception:  # the database itself may be what failed: the notice is enough
+            return
 
     # --- compare ---------------------------------------------------------------------------
 
@@ -465,10 +494,10 @@ class LineageApp(App[None], inherit_bindings=False):
     async def open_compare(self, name: str) -> None:
         try:
             backup = await latest_backup(self.session, name)
-        except RebuildError as exc:
-            self.notify(str(exc), severity="warning")
+            prompts = await self.session.store.prompts(self.settings.host_key, name)
+        except Exception as exc:
+            await self.record_problem("compare", name, exc)
             return
-        prompts = await self.session.store.prompts(self.settings.host_key, name)
         self.push_screen(CompareScreen(name, backup, prompts))
 
     @on(CompareScreen.Run)
@@ -486,8 +515,9 @@ class LineageApp(App[None], inherit_bindings=False):
                 {"seed": 42, "temperature": 0},
                 screen.chunk,
             )
-        except OllamaError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+        except Exception as exc:
+            if self.is_running:
+                await self.record_problem("compare", screen.model, exc)
             return
         screen.finish(results)
 
@@ -497,9 +527,11 @@ class LineageApp(App[None], inherit_bindings=False):
         rebuilder = self.session.rebuilder
         self.pop_screen()
         if event.choice == "keep":
-            self.change(rebuilder.delete_backup(screen.backup), f"kept {screen.model}")
+            self.change(rebuilder.delete_backup(screen.backup), f"kept {screen.model}", "keep")
         else:
-            self.change(rebuilder.rollback(screen.model), f"{screen.model} rolled back")
+            self.change(
+                rebuilder.rollback(screen.model), f"{screen.model} rolled back", "roll back"
+            )
 
     # --- track and edit --------------------------------------------------------------------
 
@@ -516,12 +548,45 @@ class LineageApp(App[None], inherit_bindings=False):
 
         def picked(base: str | None) -> None:
             if base:
-                self.change(
-                    self.session.rebuilder.track(node.name, base),
-                    f"{node.name} tracked from {base}",
-                )
+                self.adopt(node.name, base)
 
         self.push_screen(PickBaseScreen(node.name, bases), picked)
+
+    @work(exclusive=True, group="change")
+    async def adopt(self, name: str, base: str) -> None:
+        """Adopt; when the guard refuses (the model never had the base's weights), say why
+        and let the user insist, as ``track --force`` does."""
+        try:
+            await self.session.rebuilder.track(name, base)
+        except RebuildError as exc:
+            if "never had the weights" not in str(exc):
+                await self.record_problem("track", name, exc)
+                return
+
+            def insisted(yes: bool | None) -> None:
+                if yes:
+                    self.change(
+                        self.session.rebuilder.track(name, base, force=True),
+                        f"{name} adopted under {base}; a rebuild gives it {base}'s weights",
+                        "track",
+                    )
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"[b]{escape(name)}[/b] never had the weights of any version of "
+                    f"[b]{escape(base)}[/b] seen here, so a rebuild would replace its weights "
+                    "with the base's. Adopt it anyway?",
+                    "Adopt anyway",
+                ),
+                insisted,
+            )
+            return
+        except Exception as exc:
+            await self.record_problem("track", name, exc)
+            return
+        self.notify(f"{name} tracked from {base}")
+        self.apply_snapshot()
+        self._reload_selected()
 
     def action_edit(self) -> None:
         node = self._needs((Kind.DERIVATIVE,), "e (edit recipe)")
@@ -548,16 +613,22 @@ class LineageApp(App[None], inherit_bindings=False):
             return
         self._drafts.pop(name, None)
         try:
-            async with self._lock:
-                await self.session.rebuilder.track(name, recipe.base, text)
-        except (RebuildError, OllamaError) as exc:
+            await self.session.rebuilder.track(name, recipe.base, text)
+        except Exception as exc:
             self._drafts[name] = text
-            self.notify(str(exc), severity="error", timeout=10)
+            await self.record_problem("edit recipe", name, exc)
             return
         self.notify(f"recipe of {name} saved; nothing is sent until r")
         self.apply_snapshot()
         self.load_detail(name)
         self._show_tab("diff")
+
+
+def describe(exc: BaseException) -> str:
+    """One line for any failure: our own errors say what to do; others name their kind."""
+    if isinstance(exc, (RebuildError, OllamaError, ModelfileError, StoreError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def run_editor(app: App[None], text: str) -> str:
