@@ -11,6 +11,7 @@ any backup that is the only copy).
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -264,9 +265,13 @@ class RebuildScreen(ModalScreen[None]):
         self.query_one(Log).write_line(f"✓ {name} is now {digest[:12]}")
 
     def failed(self, name: str, error: str) -> None:
+        """Wrapped to the log's width: the difference a verification found must be read whole."""
         self.failures += 1
         self.add_class("-failed")
-        self.query_one(Log).write_line(f"✗ {error}")
+        log = self.query_one(Log)
+        width = max(40, log.scrollable_content_region.width - 1)
+        for line in textwrap.wrap(f"✗ {error}", width, subsequent_indent="  "):
+            log.write_line(line)
 
     def finish(self, skipped: list[str]) -> None:
         self.running, self.finished = False, True
