@@ -337,6 +337,19 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
             "options": {"seed": 1, "temperature": 0, "num_predict": 8},
         },
     )
+    # No num_predict, on the old weights (the backup). Seen on 0.33: after the model emits a
+    # control character (U+0011) the stream just ends, with no `done` line and no timings.
+    p.call(
+        "generate-ending-without-done",
+        "POST",
+        "/api/generate",
+        {
+            "model": "qwq:latest_20K.bak-20261126-000000",
+            "prompt": "abc",
+            "stream": True,
+            "options": {"seed": 42, "temperature": 0},
+        },
+    )
     p.call("ps", "GET", "/api/ps")
     if registry:
         p.call(

@@ -86,6 +86,25 @@ def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(
     assert sections[0].split("\n", 1)[1] != sections[1].split("\n", 1)[1]
 
 
+def test_compare_runs_old_then_new_and_says_when_an_answer_ended_early(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each side loaded alone (the old one unloaded after it answers); an answer Ollama ends
+    without its done line (seen on a real 0.33) is said to have ended early, not 0 tok/s."""
+    fake.pull("qwq:latest")
+    assert cli(fake, tmp_path, "rebuild", "qwq:latest_20K", "--yes") == 0
+    (backup,) = [n for n in fake.model_names() if n.startswith("qwq:latest_20K.bak-")]
+    fake.cut_generate(backup)
+    fake.clear_requests()
+    capsys.readouterr()
+    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 0
+    generates = [r.body for r in fake.requests if r.path == "/api/generate"]
+    assert [g["model"] for g in generates] == [backup, "qwq:latest_20K"]
+    assert generates[0]["keep_alive"] == 0 and "keep_alive" not in generates[1]
+    headers = [x for x in capsys.readouterr().out.splitlines() if x.startswith("== ")]
+    assert "ended early" in headers[0] and "tok/s" in headers[1]
+
+
 def test_compare_without_a_backup_says_what_to_do(
     fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -88,6 +88,8 @@ def _stream(
         if token_delay:
             time.sleep(token_delay)
         yield {"model": model, "created_at": _created_at(), "response": piece, "done": False}
+    if local.name.key in state.cut_generate:
+        return  # as recorded on 0.33: some answers just stop, with no done line
     rate = 20 + int(local.digest[:2], 16) % 40  # simulated tokens/s, stable per model
     eval_ns = max(time.perf_counter_ns() - started, len(pieces) * 1_000_000_000 // rate)
     prompt_count = len(prompt.split()) + 8

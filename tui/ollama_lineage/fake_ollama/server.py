@@ -289,6 +289,12 @@ class FakeOllama:
     def set_token_delay(self, seconds: float) -> None:
         self.token_delay = seconds
 
+    def cut_generate(self, name: str) -> None:
+        """Answers of `name` end without their `done` line, as a real 0.33 was seen doing."""
+        local = self.state.find(name)
+        assert local is not None, name
+        self.state.cut_generate.add(local.name.key)
+
     def set_pull_speed(self, bytes_per_second: float | None) -> None:
         self.state.pull_speed = bytes_per_second
 

@@ -122,6 +122,7 @@ class State:
         self.headers: dict[str, gguf.GGUF | None] = {}
         self.damaged: dict[str, str] = {}  # weights digest -> what decoding it says
         self.pull_speed: float | None = None
+        self.cut_generate: set[Any] = set()  # name keys whose answers end without `done`
         self.verify_seconds = 0.0
         self.offline = False
         self.cloud_status = 502
