@@ -149,32 +149,33 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
         },
     )
 
-    # A derivative with everything a user can put in a model.
+    # A derivative with everything a user can put in a model (and later rebuilt the same way).
     dl = p.upload("blob-upload-lora", lora)
+    custom = {
+        "model": "qwq:custom",
+        "from": "qwq:latest",
+        "template": CHILD_TEMPLATE,
+        "system": "Answer in one line.\nNever apologise.",
+        "parameters": {
+            "num_ctx": 8192,
+            "stop": ["[INST]"],
+            "top_k": 20,
+            "use_mmap": False,
+            "seed": 42,
+            "num_predict": 1000000,
+        },
+        "messages": [
+            {"role": "user", "content": "Who are you?"},
+            {"role": "assistant", "content": 'A tiny "model".'},
+        ],
+        "license": "CHILD ADDENDUM",
+        "adapters": {"tiny-lora.gguf": dl},
+    }
     p.call(
         "create-everything",
         "POST",
         "/api/create",
-        {
-            "model": "qwq:custom",
-            "from": "qwq:latest",
-            "template": CHILD_TEMPLATE,
-            "system": "Answer in one line.\nNever apologise.",
-            "parameters": {
-                "num_ctx": 8192,
-                "stop": ["[INST]"],
-                "top_k": 20,
-                "use_mmap": False,
-                "seed": 42,
-                "num_predict": 1000000,
-            },
-            "messages": [
-                {"role": "user", "content": "Who are you?"},
-                {"role": "assistant", "content": 'A tiny "model".'},
-            ],
-            "license": "CHILD ADDENDUM",
-            "adapters": {"tiny-lora.gguf": dl},
-        },
+        custom,
     )
     p.call(
         "create-renderer",
@@ -277,26 +278,7 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
         "rebuild-custom",
         "POST",
         "/api/create",
-        {
-            "model": "qwq:custom",
-            "from": "qwq:latest",
-            "template": CHILD_TEMPLATE,
-            "system": "Answer in one line.\nNever apologise.",
-            "parameters": {
-                "num_ctx": 8192,
-                "stop": ["[INST]"],
-                "top_k": 20,
-                "use_mmap": False,
-                "seed": 42,
-                "num_predict": 1000000,
-            },
-            "messages": [
-                {"role": "user", "content": "Who are you?"},
-                {"role": "assistant", "content": 'A tiny "model".'},
-            ],
-            "license": "CHILD ADDENDUM",
-            "adapters": {"tiny-lora.gguf": dl},
-        },
+        custom,
     )
     p.call("show custom after rebuild", "POST", "/api/show", {"model": "qwq:custom"})
 
