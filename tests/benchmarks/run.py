@@ -471,9 +471,9 @@ def markdown(results: dict[str, Any]) -> str:
 
 def _md_ratio(value: float, ms: float, targets: dict[float, Any]) -> str:
     if ms not in targets:
-        return f"{value:.1f}x"
+        return f"{value:.2f}x"
     least = targets[ms][0]
-    return f"{value:.1f}x ({'met' if value >= least else 'missed'}: >= {least:g}x)"
+    return f"{value:.2f}x ({'met' if value >= least else 'missed'}: >= {least:g}x)"
 
 
 # --- main ----------------------------------------------------------------------------------
