@@ -25,6 +25,7 @@ from .core.names import InvalidModelName, parse_model_name
 from .ollama.client import ApiError, OllamaError, Progress
 from .ollama.models_dir import find_models_dir
 from .services.autopilot import (
+    PIN_MARK,
     Autopilot,
     LockBusy,
     Report,
@@ -436,9 +437,6 @@ def _as_json(
         }
         for n in snapshot.walk()
     ]
-
-
-PIN_MARK = "⚑"
 
 
 def render_tree(snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()) -> str:

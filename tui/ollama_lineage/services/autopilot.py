@@ -51,6 +51,8 @@ Line = Callable[[str], None]
 
 # --- pins -----------------------------------------------------------------------------------
 
+PIN_MARK = "⚑"  # after a pinned model's name, in ``status`` and in the TUI's tree
+
 
 def held(snapshot: Snapshot, pins: Collection[str]) -> dict[str, str]:
     """Every model kept out of bulk work, with why: pinned, or built on a pinned model."""

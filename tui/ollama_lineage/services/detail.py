@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 from ..core.diff import ParamRow, parameter_table
 from ..core.lineage import Kind, Node
 from ..core.overrides import full_spec, with_weights
+from .autopilot import CheckStatus
 from .rebuild import Plan, RebuildError
 from .session import Session
 from .store import Event
@@ -30,6 +32,11 @@ class Detail:
     built_from: str | None = None
     params: list[ParamRow] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # Filled by the app (they depend on the checks file and the pins, not on the server):
+    checks: list[CheckStatus] = field(default_factory=list)  # with their last results
+    checks_file: Path | None = None  # the file they came from; None: there is none
+    checks_problem: str | None = None  # why the checks file cannot be used
+    held: str | None = None  # why bulk work leaves it alone: "pinned", "built on X, …"
 
 
 async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
