@@ -1,4 +1,4 @@
-"""Builds, pulls, rollbacks and backup deletions of one model, newest first."""
+"""Builds, pulls, rollbacks, backup deletions and checks of one model, newest first."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ class HistoryTable(DataTable[str], can_focus=False):
         self.clear()
         for event in sorted(events, key=lambda e: e.id, reverse=True):
             when = datetime.fromtimestamp(event.started_at, timezone.utc)
-            change = (
-                f"{fmt.short_digest(event.digest_before)} → {fmt.short_digest(event.digest_after)}"
-            )
+            after = fmt.short_digest(event.digest_after)
+            if event.kind != "check":  # a check ran on one version: its digest alone
+                after = f"{fmt.short_digest(event.digest_before)} → {after}"
             note = event.error or (f"backup {event.backup}" if event.backup else "")
-            self.add_row(fmt.ago(when, now), event.kind, event.status, change, note)
+            self.add_row(fmt.ago(when, now), event.kind, event.status, after, note)
