@@ -18,6 +18,14 @@ from ollama_lineage.ui.app import LineageApp
 AppFactory = Callable[..., LineageApp]
 
 
+@pytest.fixture(autouse=True)
+def no_user_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The checks file the app reads is the test's, never the user's: none unless written."""
+    path = tmp_path / "checks.toml"
+    monkeypatch.setenv("OLLAMA_LINEAGE_CHECKS", str(path))
+    return path
+
+
 @pytest.fixture
 def make_app(fake: FakeOllama, tmp_path: Path) -> AppFactory:
     def build(*, clock: Callable[[], datetime] | None = None, **overrides: object) -> LineageApp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from textual.command import CommandList, CommandPalette
@@ -16,7 +17,9 @@ from textual.pilot import Pilot
 
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services import checks as checks_module
 from ollama_lineage.ui.app import LineageApp
+from ollama_lineage.ui.screens.checks import ChecksScreen
 from ollama_lineage.ui.screens.help import HelpScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
@@ -24,6 +27,21 @@ from ollama_lineage.ui.widgets.diff_view import DiffView
 from .conftest import AppFactory, fixed_clock, ready, row, select, start_fixed, wait_for
 
 SIZES = [(120, 40), (80, 24)]
+SNAPSHOT_CHECKS = """\
+[[check]]
+model = "qwq:latest_20K"
+name = "starts a sentence"
+prompt = "Say something about context windows."
+options = { temperature = 0, seed = 1 }
+regex = '^[A-Z]'
+
+[[check]]
+model = "qwq:latest_20K"
+name = "knows zebras"
+prompt = "Name a striped animal."
+options = { temperature = 0, seed = 1 }
+contains = "zebra"
+"""
 Before = Callable[[Pilot[None]], Awaitable[None]]
 
 
@@ -210,3 +228,40 @@ def test_command_palette_offers_only_our_actions(snap_compare, fixed_app: AppFac
         await quiet(pilot)
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+def test_checks_dialog_old_and_new_side_by_side_at_80x24(
+    snap_compare,
+    fixed_app: AppFactory,
+    fixed_fake: FakeOllama,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """C after a rebuild: each check on the backup (old), then on the model (new); one passes,
+    one fails with its reason under it; generation apart from load. The checks file is named
+    as given (relative here) and every check takes 0.41 s, so the picture repeats."""
+    (tmp_path / "checks.toml").write_text(SNAPSHOT_CHECKS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OLLAMA_LINEAGE_CHECKS", "checks.toml")
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(
+        checks_module, "time", SimpleNamespace(monotonic=lambda: next(ticks) * 0.41)
+    )
+
+    async def before(pilot: Pilot[None]) -> None:
+        await stale_20k(fixed_fake, "r")(pilot)
+        app = pilot.app
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RebuildScreen))
+        await pilot.press("C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChecksScreen))
+        checks = app.screen
+        assert isinstance(checks, ChecksScreen)
+        await wait_for(pilot, lambda: not checks.running)
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=before)

@@ -36,7 +36,11 @@ class Action:
 NEXT_HELP = "jump to the next model that needs attention: " + ", ".join(
     s.word for s in State if s.needs_attention
 )
-REBUILD_ALL_HELP = "rebuild every stale derivative, parents first: untick any to skip"
+REBUILD_ALL_HELP = (
+    "rebuild every stale derivative, parents first (not pinned ones): untick any to skip"
+)
+PIN_HELP = "pin or unpin: R and autopilot leave the model and what is built on it alone"
+CHECKS_HELP = "run the model's checks on its newest backup, then on it, each loaded alone"
 
 ACTIONS: tuple[Action, ...] = (
     Action("cursor_down", "j,down", "Down", "move to the next model", scope="tree"),
@@ -67,6 +71,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("delete_backup", "x", "Delete backup", "delete the selected backup"),
     Action("edit", "e", "Edit recipe", "edit the recipe in $EDITOR (nothing is sent until r)"),
     Action("track", "t", "Track", "adopt an untracked model: pick its base"),
+    Action("pin", "P", "Pin", PIN_HELP),
+    Action("run_checks", "C", "Checks", CHECKS_HELP),
     Action("filter", "slash", "Filter", "filter by name or state word (stale, update…)", True),
     Action("clear_filter", "escape", "Clear filter", "clear the filter (or leave zoom)"),
     Action("help", "question_mark", "Help", "list every key", True),

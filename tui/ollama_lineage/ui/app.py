@@ -7,6 +7,7 @@ or a message turns into a call to the sync, rebuild, registry or compare service
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import sqlite3
@@ -14,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -26,13 +28,24 @@ from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError
+from ..services.autopilot import (
+    PIN_MARK,
+    check_against_backup,
+    held,
+    model_checks,
+    pins_of,
+    rebuildable,
+    run_checks,
+)
+from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import compare_models, latest_backup
-from ..services.detail import load_detail
+from ..services.detail import Detail, load_detail
 from ..services.rebuild import RebuildError
 from ..services.session import Session, open_session
 from ..services.store import StoreError
 from .actions import bindings
 from .commands import ActionsProvider
+from .screens.checks import ChecksScreen
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen
@@ -66,6 +79,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self._stack = AsyncExitStack()
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
+        self.pins: frozenset[str] = frozenset()  # as the database last said
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -111,6 +125,7 @@ class LineageApp(App[None], inherit_bindings=False):
             return
         tree = self.main.lineage
         before = tree.selected
+        tree.pins = self.pins  # show() relabels what changed, with the pin marks
         tree.show(self.session.syncer.snapshot)  # a different model under the cursor is
         after = tree.selected  # announced by the tree itself (ModelHighlighted)
         same_model = after is not None and before is not None and after.name == before.name
@@ -123,12 +138,16 @@ class LineageApp(App[None], inherit_bindings=False):
     async def poll_loop(self) -> None:
         syncer = self.session.syncer
         await syncer.load()
+        with contextlib.suppress(Exception):  # the poll below reads them again, and says why
+            self.pins = frozenset(await pins_of(self.session))
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
             problem: str | None = None
+            pins: frozenset[str] | None = None
             try:
                 changed = await syncer.poll()
+                pins = frozenset(await pins_of(self.session))  # `pin` may run beside the app
             except OllamaError as exc:
                 problem = str(exc)
             except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
@@ -138,6 +157,8 @@ class LineageApp(App[None], inherit_bindings=False):
             if not self.is_running:  # quitting: the widgets are going away
                 return
             self._set_unreachable(problem)
+            if pins is not None:
+                self._set_pins(pins)
             if problem is None:
                 self.main.polled_at = self.clock()
             if problem is None and (changed or self.main.lineage.loading):
@@ -152,6 +173,14 @@ class LineageApp(App[None], inherit_bindings=False):
             tree.loading = False
             tree.focus()
         self.apply_snapshot()
+
+    def _set_pins(self, pins: frozenset[str]) -> None:
+        if pins == self.pins or not self.is_running:
+            return
+        self.pins = pins
+        self.main.lineage.set_pins(pins)
+        self.main.update_status()
+        self._reload_selected()  # its Overview says whether it is held
 
     def _set_unreachable(self, message: str | None) -> None:
         if message == self.unreachable or not self.is_running:
@@ -197,6 +226,7 @@ class LineageApp(App[None], inherit_bindings=False):
             return
         try:
             detail = await load_detail(self.session, node, self.clock())
+            detail = await self._checks_and_pins(detail)
         except OllamaError as exc:
             self._set_unreachable(str(exc))
             return
@@ -208,6 +238,25 @@ class LineageApp(App[None], inherit_bindings=False):
         selected = self.selected()
         if selected is not None and selected.name == name:  # never a model the cursor left
             self.main.detail.show_detail(detail, self.clock())
+
+    async def _checks_and_pins(self, detail: Detail) -> Detail:
+        """What the Overview adds to the server's facts: held by a pin, and the checks."""
+        node = detail.node
+        why = held(self.session.syncer.snapshot, await pins_of(self.session)).get(node.name)
+        detail = replace(detail, held=why)
+        if node.kind not in (Kind.BASE, Kind.DERIVATIVE) or node.facts is None:
+            return detail
+        try:
+            checks = self.checks_file()
+        except ChecksError as exc:
+            return replace(detail, checks_problem=str(exc))
+        statuses = await model_checks(self.session, checks, node.name)
+        return replace(detail, checks=statuses, checks_file=checks.path)
+
+    def checks_file(self) -> ChecksFile:
+        """The one autopilot reads by default: $OLLAMA_LINEAGE_CHECKS, else the config dir's
+        checks.toml; read again each time, so an edit shows at the next cursor move."""
+        return load_checks(None).renamed(self.session.syncer.resolve)
 
     def _show_tab(self, tab: str) -> None:
         self.main.detail.show_tab(tab)
@@ -297,16 +346,32 @@ class LineageApp(App[None], inherit_bindings=False):
         self.push_screen(RebuildScreen([name], plan))
 
     def action_rebuild_all(self) -> None:
-        names = self.session.syncer.snapshot.stale_in_order()
-        if not names:
+        if not self.session.syncer.snapshot.stale_in_order():
             self.notify("nothing is stale")
             return
-        self.open_rebuild_all(names)
+        self.open_rebuild_all()
 
     @work(group="plan", exclusive=True)
-    async def open_rebuild_all(self, names: list[str]) -> None:
-        """Each model with its plan's warnings, the same ones ``r`` shows; no plan, no tick."""
+    async def open_rebuild_all(self) -> None:
+        """Each model with its plan's warnings, the same ones ``r`` shows; no plan, no tick.
+        Pinned models and what is built on them are not offered: the dialog says which."""
+        try:
+            pins = await pins_of(self.session)
+        except Exception as exc:
+            await self.record_problem("rebuild all", None, exc)
+            return
         snapshot = self.session.syncer.snapshot
+        names = rebuildable(snapshot, pins)
+        keep = held(snapshot, pins)
+        held_back = {n: keep[n] for n in snapshot.stale_in_order() if n in keep}
+        if not names:
+            because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
+            self.notify(
+                f"nothing to rebuild in bulk: {because}. P unpins; r still rebuilds one",
+                severity="warning",
+                timeout=10,
+            )
+            return
         entries = []
         for name in names:
             entry = BatchEntry(name, snapshot.nodes[name].state)
@@ -318,7 +383,8 @@ class LineageApp(App[None], inherit_bindings=False):
                 entry.warnings = plan_warnings(entry.plan, short=True, batch=names)
             entries.append(entry)
         ready = [e.name for e in entries if e.error is None]
-        self.push_screen(RebuildScreen(ready, entries=entries))
+        if self.is_running:
+            self.push_screen(RebuildScreen(ready, entries=entries, held=held_back))
 
     @on(RebuildScreen.Confirmed)
     def _rebuild_confirmed(self, event: RebuildScreen.Confirmed) -> None:
@@ -482,6 +548,99 @@ class LineageApp(App[None], inherit_bindings=False):
             await store.finish_event(event, "failed", error=describe(exc))
         except Exception:  # the database itself may be what failed: the notice is enough
             return
+
+    # --- pins ------------------------------------------------------------------------------
+
+    def action_pin(self) -> None:
+        node = self._needs((Kind.BASE, Kind.DERIVATIVE), "P (pin)")
+        if node is not None:
+            self.toggle_pin(node.name)
+
+    @work(group="pin")
+    async def toggle_pin(self, name: str) -> None:
+        """Pin, or unpin when pinned; the tree's mark and the Overview follow."""
+        store, host = self.session.store, self.settings.host_key
+        try:
+            pinned = next(
+                (p for p in await store.pins(host) if p.casefold() == name.casefold()), None
+            )
+            if pinned:
+                await store.unpin(host, pinned)
+            else:
+                await store.pin(host, name)
+            pins = frozenset(await store.pins(host))
+        except Exception as exc:
+            await self.record_problem("pin", name, exc)
+            return
+        if not self.is_running:
+            return
+        snapshot = self.session.syncer.snapshot
+        under = [d.name for d in snapshot.descendants(name) if d.kind is not Kind.BACKUP]
+        also = f" and what is built on it ({', '.join(under)})" if under else ""
+        if pinned:
+            self.notify(f"{name} unpinned: R and autopilot handle it{also} again")
+        else:
+            self.notify(f"{name} pinned {PIN_MARK}: R and autopilot leave it{also} alone; P unpins")
+        self._set_pins(pins)
+        self._reload_selected()
+
+    # --- checks ----------------------------------------------------------------------------
+
+    def action_run_checks(self) -> None:
+        node = self._needs((Kind.BASE, Kind.DERIVATIVE, Kind.BACKUP), "C (checks)")
+        if node is not None:
+            self.open_checks(node.base if node.kind is Kind.BACKUP and node.base else node.name)
+
+    @work(group="plan")
+    async def open_checks(self, name: str) -> None:
+        try:
+            checks = self.checks_file()
+            backups = await self.session.store.backups_of(self.settings.host_key, name)
+        except ChecksError as exc:  # the user's file: said with its line, not a model's event
+            self.notify(f"{exc}; fix the file and press C again", severity="error", timeout=10)
+            return
+        except Exception as exc:
+            await self.record_problem("checks", name, exc)
+            return
+        if not self.is_running:
+            return
+        backup = backups[-1] if backups else None
+        screen = ChecksScreen(name, backup, checks.for_model(name), checks.path)
+        self.push_screen(screen)
+        self.run_model_checks(screen, checks)
+
+    @work(exclusive=True, group="checks")
+    async def run_model_checks(self, screen: ChecksScreen, checks: ChecksFile) -> None:
+        """Old then new, each alone (the service unloads each after its last check); every
+        result is recorded by the service as it comes, for the Overview and the History."""
+        try:
+            if screen.backup:
+                await check_against_backup(
+                    self.session, checks, screen.model, screen.backup, on_result=screen.add_result
+                )
+            else:
+                await run_checks(
+                    self.session,
+                    screen.model,
+                    checks.for_model(screen.model),
+                    on_result=partial(screen.add_result, 0),
+                )
+        except Exception as exc:
+            if not self.is_running:  # quitting: the client closed under the generate
+                return
+            screen.finish(describe(exc))
+            await self.record_problem("checks", screen.model, exc, quiet=True)
+        else:
+            if not self.is_running:
+                return
+            screen.finish()
+        self._reload_selected()
+
+    @on(ChecksScreen.Stopped)
+    def _checks_stopped(self) -> None:
+        self.workers.cancel_group(self, "checks")
+        self.notify("checks stopped; the results so far are recorded (History, y)")
+        self._reload_selected()
 
     # --- compare ---------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
             query=tree.query_text.strip(),
             shown=tree.matches,
             loading=tree.loading,
+            pinned=sum(1 for name in tree.pins if name in tree.snapshot.nodes),
         )
         message = self.query_one("#tree-message", Static)
         text = ""

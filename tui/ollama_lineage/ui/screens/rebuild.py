@@ -3,9 +3,10 @@
 The screen only shows things and reports the user's choices (``Confirmed``, ``KeepAll``); the
 app runs the rebuilds and feeds progress back through ``start``/``progress``/``done``/
 ``failed``. ``R`` lists every model with the same warnings ``r`` shows, each with a tick box
-(space unticks). Escape before confirming closes; while running it cancels what has not
-started. Once done, ``K`` keeps every rebuilt model (their backups go; the app's guard keeps
-any backup that is the only copy).
+(space unticks), and says which stale models it holds back (pinned, or built on a pin).
+Escape before confirming closes; while running it cancels what has not started. Once done,
+``K`` keeps every rebuilt model (their backups go; the app's guard keeps any backup that is
+the only copy).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from textual.widgets.selection_list import Selection
 from ...core.diff import summarize
 from ...core.states import State
 from ...ollama.client import Progress
+from ...services.autopilot import PIN_MARK
 from ...services.rebuild import Plan
 
 
@@ -118,12 +120,17 @@ class RebuildScreen(ModalScreen[None]):
             self.backups = backups
 
     def __init__(
-        self, names: list[str], plan: Plan | None = None, entries: list[BatchEntry] | None = None
+        self,
+        names: list[str],
+        plan: Plan | None = None,
+        entries: list[BatchEntry] | None = None,
+        held: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.names = names
         self.plan = plan
         self.entries = entries or []
+        self.held = held or {}  # stale, but not offered: name → why
         self.running = False
         self.finished = False
         self.cancelled = False
@@ -135,6 +142,8 @@ class RebuildScreen(ModalScreen[None]):
         with Vertical(classes="dialog", id="rebuild-dialog"):
             yield Static(self._title(), id="rebuild-title")
             if self.plan is None:
+                if self.held:
+                    yield Static(self._held_view(), id="rebuild-held")
                 yield SelectionList[str](*self._selections(), id="rebuild-pick")
             else:
                 with VerticalScroll(id="rebuild-plan", can_focus=False):
@@ -158,6 +167,12 @@ class RebuildScreen(ModalScreen[None]):
         return (
             f"Rebuild {len(self.names)} stale model(s), parents first — "
             "space unticks, enter starts the ticked ones"
+        )
+
+    def _held_view(self) -> str:
+        lines = [f"{escape(name)}: {escape(why)}" for name, why in self.held.items()]
+        return f"[b]{PIN_MARK} held back[/b] (P unpins; r still rebuilds one)\n" + "\n".join(
+            f"  {line}" for line in lines
         )
 
     def _confirm_label(self) -> str:

@@ -19,6 +19,7 @@ from textual.widgets.tree import TreeNode
 
 from ...core.lineage import Node, Snapshot
 from ...core.states import State
+from ...services.autopilot import PIN_MARK
 from ..actions import bindings
 from . import format as fmt
 
@@ -34,6 +35,7 @@ def utc_now() -> datetime:
 
 class LineageTree(Tree[str], inherit_bindings=False):
     """Rows read ``symbol name  state  size age``; colour comes from the tcss state classes.
+    A pinned model's name is followed by the pin mark, so it reads without colour.
 
     Its keys are exactly those of the action table (Tree's own extras are not inherited), so
     the help screen lists every key that works here.
@@ -59,6 +61,7 @@ class LineageTree(Tree[str], inherit_bindings=False):
         self.snapshot = Snapshot()
         self.query_text = ""
         self.matches = 0  # models the filter matched (all of them when there is none)
+        self.pins: frozenset[str] = frozenset()
         self._rows: dict[str, TreeNode[str]] = {}
         self._styles: dict[str, Style] = {}
 
@@ -99,6 +102,15 @@ class LineageTree(Tree[str], inherit_bindings=False):
             # Made in the tree's own turn: a message made while the screen runs (the filter
             # calls show) would stop bubbling at the screen and never reach the app.
             self.call_later(self._announce, now)
+
+    def set_pins(self, pins: frozenset[str]) -> None:
+        """Pinned models carry the pin mark: only their rows change."""
+        if pins != self.pins:
+            self.pins = pins
+            self.relabel()
+
+    def _shown_name(self, node: Node) -> str:
+        return f"{node.name} {PIN_MARK}" if node.name in self.pins else node.name
 
     def _announce(self, name: str | None) -> None:
         self.post_message(self.ModelHighlighted(name))
@@ -165,7 +177,7 @@ class LineageTree(Tree[str], inherit_bindings=False):
         right rather than being cut, and size and age go before any name or word is cut.
         """
         widths = sorted(
-            len(n) + self.guide_depth * snapshot.nodes[n].depth
+            len(self._shown_name(snapshot.nodes[n])) + self.guide_depth * snapshot.nodes[n].depth
             for n in visible
             if n in snapshot.nodes
         )
@@ -187,10 +199,12 @@ class LineageTree(Tree[str], inherit_bindings=False):
         width, with_meta = columns
         state = node.state
         style = self._style(state.css_class)
-        pad = max(width - self.guide_depth * node.depth - len(node.name), 0)
+        shown = self._shown_name(node)
+        pad = max(width - self.guide_depth * node.depth - len(shown), 0)
         label = Text.assemble(
             (f"{state.symbol} ", style),
             (node.name, Style(bold=state is not State.BACKUP)),
+            shown[len(node.name) :],
             " " * pad,
             (f"  {state.word:<{WORD - 2}}", style),
         )

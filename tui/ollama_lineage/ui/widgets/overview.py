@@ -1,4 +1,5 @@
-"""The Overview tab: what the model is, what it was built from, and why it has its state."""
+"""The Overview tab: what the model is, what it was built from, why it has its state, whether
+bulk work leaves it alone (pins), and its checks with their last results."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from textual.widgets import Static
 
 from ...core.diff import side_by_side, summarize
 from ...core.states import State
+from ...services.autopilot import PIN_MARK
 from ...services.detail import Detail
 from . import format as fmt
+from .check_list import CheckList
 
 
 class Overview(VerticalScroll, can_focus=False):
     def clear(self) -> None:
         for part in ("title", "state", "facts"):
             self.query_one(f"#overview-{part}", Static).update("")
+        self.query_one(CheckList).clear()
 
     def compose(self) -> ComposeResult:
         yield Static(id="overview-title")
         yield Static(id="overview-state")
         yield Static(id="overview-facts")
+        yield CheckList(id="overview-checks")
 
     def show_detail(self, detail: Detail, now: datetime) -> None:
         node = detail.node
@@ -50,9 +55,20 @@ class Overview(VerticalScroll, can_focus=False):
             lines.append(
                 "recipe      [b]guessed[/b]: the base changed before first sight; check the diff"
             )
+        if detail.held == "pinned":
+            lines.append(f"pinned      {PIN_MARK} kept out of R and autopilot (P unpins)")
+        elif detail.held:
+            lines.append(f"held        {escape(detail.held)}: kept out of R and autopilot")
         if detail.plan:
             rows = side_by_side(detail.current, detail.after or "")
             lines.append(f"rebuild     {summarize(rows)} (r to rebuild, d for the diff)")
         elif detail.problem and detail.problem != node.reason:
             lines.append(f"rebuild     {escape(detail.problem)}")
         self.query_one("#overview-facts", Static).update("\n".join(lines))
+        self.query_one(CheckList).show_checks(
+            detail.checks,
+            path=detail.checks_file,
+            problem=detail.checks_problem,
+            digest=facts.digest if facts else None,
+            now=now,
+        )

@@ -1,6 +1,6 @@
-"""One line across the top: which server, how many models in each state, how fresh the view
-is, and the filter in force. The counts are taken from the State enum, so a new state shows
-up here with its own word without touching this file.
+"""One line across the top: which server, how many models in each state, how many are pinned,
+how fresh the view is, and the filter in force. The counts are taken from the State enum, so a
+new state shows up here with its own word without touching this file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from ...core.lineage import Kind, Snapshot
 from ...core.states import State
+from ...services.autopilot import PIN_MARK
 from . import format as fmt
 
 # States that need no word in the summary: everything is as it should be.
@@ -56,6 +57,7 @@ class StatusLine(Static):
         query: str,
         shown: int,
         loading: bool,
+        pinned: int = 0,
     ) -> None:
         models = sum(1 for n in snapshot.nodes.values() if n.kind in (Kind.BASE, Kind.DERIVATIVE))
         parts = [f"[b]{escape(host_label(host))}[/b]"]
@@ -64,6 +66,8 @@ class StatusLine(Static):
         else:
             parts.append(f"{models} model{'s' if models != 1 else ''}")
             parts.append(state_counts(snapshot) or "all up to date")
+            if pinned:
+                parts.append(f"{PIN_MARK} {pinned} pinned")
         if polled is not None:
             parts.append(f"polled {poll_age(polled, now)}")
         if query:
