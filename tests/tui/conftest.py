@@ -115,8 +115,15 @@ def rows(app: LineageApp) -> list[str]:
     for line in range(tree.last_line + 1):
         node = tree._get_node(line)
         if node is not None:
-            lines.append(node.label.plain)
+            lines.append(str(node.label))  # a Text's str is its plain text
     return lines
+
+
+def cursor(app: LineageApp) -> str:
+    """The name of the model under the tree's cursor (the test fails if it is on none)."""
+    node = app.main.lineage.selected
+    assert node is not None, "the cursor is on no model"
+    return node.name
 
 
 def row(app: LineageApp, name: str) -> str:

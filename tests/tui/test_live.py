@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ui.app import LineageApp
 
-from .conftest import AppFactory, ready, row, select, wait_for
+from .conftest import AppFactory, cursor, ready, row, select, wait_for
 
 
 async def test_outside_pull_turns_derivative_stale_and_keeps_cursor(
@@ -32,7 +33,7 @@ async def test_new_model_appears_in_place(make_app: AppFactory, fake: FakeOllama
         await select(pilot, "phi4:latest")
         fake.create("phi4:latest-long", from_="phi4:latest", parameters={"num_ctx": 32768})
         await wait_for(pilot, lambda: "fresh" in row(app, "phi4:latest-long"))
-        assert app.main.lineage.selected.name == "phi4:latest"
+        assert cursor(app) == "phi4:latest"
 
 
 async def test_unreachable_server_shows_banner_and_last_tree(
@@ -57,6 +58,7 @@ async def test_starts_with_last_known_tree_when_server_is_down(
     fake.stop()
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = pilot.app
+        assert isinstance(app, LineageApp)
         await wait_for(pilot, lambda: app.main.banner.has_class("-visible"))
         await wait_for(pilot, lambda: "qwq:latest_20K" in " ".join(app.main.lineage._rows))
         assert "fresh" in row(app, "qwq:latest_20K")

@@ -10,24 +10,25 @@ from textual.widgets import TabbedContent
 from ollama_lineage.core.diff import side_by_side
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.actions import ACTIONS, help_markdown
+from ollama_lineage.ui.app import LineageApp
 from ollama_lineage.ui.screens.help import HelpScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
 from ollama_lineage.ui.widgets.lineage_tree import LineageTree
 from ollama_lineage.ui.widgets.status_line import StatusLine
 
-from .conftest import AppFactory, ready, row, rows, select, wait_for
+from .conftest import AppFactory, cursor, ready, row, rows, select, wait_for
 
 
-def names(app) -> list[str]:
+def names(app: LineageApp) -> list[str]:
     return [r.split()[1] for r in rows(app)]
 
 
-def shown(app) -> str | None:
+def shown(app: LineageApp) -> str | None:
     detail = app.main.detail.detail
     return detail.node.name if detail else None
 
 
-def status(app) -> str:
+def status(app: LineageApp) -> str:
     return str(app.main.query_one(StatusLine).render())
 
 
@@ -55,6 +56,7 @@ async def test_tree_columns_line_up_and_words_are_whole_at_80(
         starts = set()
         for line in range(tree.last_line + 1):
             node = tree._get_node(line)
+            assert node is not None and node.data is not None
             model = tree.snapshot.nodes[node.data]
             full = tree.render_label(node, tree.rich_style, tree.rich_style).plain
             indent = 2 * model.depth  # the tree's guides
@@ -181,7 +183,7 @@ async def test_the_detail_never_shows_a_model_the_filter_hid(make_app: AppFactor
         app = await ready(pilot)
         await select(pilot, "qwq:latest_20K")
         await pilot.press("slash", *"mario", "enter")
-        await wait_for(pilot, lambda: shown(app) == app.main.lineage.selected.name)
+        await wait_for(pilot, lambda: shown(app) == cursor(app))
         assert shown(app) in ("llama3.2:latest", "llama3.2:latest-mario")
         await pilot.press("slash", *"nosuch", "enter")
         await wait_for(pilot, lambda: shown(app) is None)
@@ -211,10 +213,10 @@ async def test_next_attention_key_visits_each_model_to_fix_unfolding(
         visited = []
         for _ in wanted:
             await pilot.press("exclamation_mark")
-            visited.append(app.main.lineage.selected.name)
+            visited.append(cursor(app))
         assert visited == wanted
         await pilot.press("exclamation_mark")
-        assert app.main.lineage.selected.name == wanted[0]  # round again
+        assert cursor(app) == wanted[0]  # round again
         await wait_for(pilot, lambda: shown(app) == wanted[0])
 
 
@@ -225,7 +227,7 @@ async def test_fold_all_and_unfold_all(make_app: AppFactory) -> None:
         await select(pilot, "qwq:latest_20K-coder")
         await pilot.press("H")
         assert names(app) == list(app.main.lineage.snapshot.roots)
-        assert app.main.lineage.selected.name == "qwq:latest"  # where the cursor's model went
+        assert cursor(app) == "qwq:latest"  # where the cursor's model went
         await pilot.press("L")
         assert len(rows(app)) == everything
 
@@ -247,7 +249,7 @@ async def test_focus_is_never_lost(make_app: AppFactory) -> None:
         await select(pilot, "llama3.2:latest-mario")
         await pilot.press("z")
         await moves()
-        await wait_for(pilot, lambda: shown(app) == tree.selected.name)
+        await wait_for(pilot, lambda: shown(app) == cursor(app))
         await pilot.press("z", "d", "a", "y", "o", "d")
         await moves()
         await pilot.click("#diff-view")  # a click on the detail does not take the keys
@@ -323,4 +325,6 @@ async def test_command_palette_offers_every_action_and_nothing_else(
         from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
         await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        assert app.screen.names == ["llama3.2:latest-mario"]
+        modal = app.screen
+        assert isinstance(modal, RebuildScreen)
+        assert modal.names == ["llama3.2:latest-mario"]

@@ -69,4 +69,5 @@ async def test_a_flow_that_fails_in_a_way_nobody_foresaw_never_takes_the_app_dow
         await wait_for(pilot, lambda: tags_polls(fake) > polls + 1)
         assert app.is_running
         await pilot.press("j", "k")  # and the keys still move the cursor
-        assert app.selected() is not None and app.selected().name == "qwq:latest_20K"
+        selected = app.selected()
+        assert selected is not None and selected.name == "qwq:latest_20K"

@@ -7,7 +7,7 @@ from textual.widgets import Log, SelectionList
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.screens.rebuild import RebuildScreen, plan_warnings
 
-from .conftest import AppFactory, ready, row, rows, select, wait_for
+from .conftest import AppFactory, cursor, ready, row, rows, select, wait_for
 
 
 def posts(fake: FakeOllama, path: str) -> list[dict[str, object]]:
@@ -25,7 +25,8 @@ async def test_rebuild_sends_one_create_with_the_overrides(
         await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
         modal = app.screen
         assert isinstance(modal, RebuildScreen)
-        assert modal.plan is not None and modal.plan.request["from"] == "qwq:latest"
+        plan = modal.plan
+        assert plan is not None and plan.request["from"] == "qwq:latest"
         await pilot.press("enter")
         await wait_for(pilot, lambda: modal.finished)
         assert modal.failures == 0
@@ -34,12 +35,12 @@ async def test_rebuild_sends_one_create_with_the_overrides(
         assert creates[0]["from"] == "qwq:latest"
         assert creates[0]["parameters"] == {"num_ctx": 20000, "num_thread": 16}
         copies = posts(fake, "/api/copy")
-        assert copies == [{"source": "qwq:latest_20K", "destination": modal.plan.backup}]
+        assert copies == [{"source": "qwq:latest_20K", "destination": plan.backup}]
         assert any("success" in line for line in modal.query_one(Log).lines)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: modal.plan.backup in " ".join(rows(app)))
+        await wait_for(pilot, lambda: plan.backup in " ".join(rows(app)))
         assert "fresh" in row(app, "qwq:latest_20K")
-        assert "backup" in row(app, modal.plan.backup)
+        assert "backup" in row(app, plan.backup)
 
 
 async def test_stale_model_turns_fresh_after_rebuild(make_app: AppFactory) -> None:
@@ -51,7 +52,7 @@ async def test_stale_model_turns_fresh_after_rebuild(make_app: AppFactory) -> No
         await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
         await pilot.press("enter")
         await wait_for(pilot, lambda: "fresh" in row(app, "llama3.2:latest-mario"))
-        assert app.main.lineage.selected.name == "llama3.2:latest-mario"
+        assert cursor(app) == "llama3.2:latest-mario"
 
 
 async def test_failed_create_keeps_the_old_model_and_says_why(
@@ -91,7 +92,11 @@ async def test_rebuild_all_goes_parents_first(make_app: AppFactory, fake: FakeOl
         assert [b["model"] for b in posts(fake, "/api/create")] == modal.names
         await pilot.press("escape")
         for name in modal.names:
-            await wait_for(pilot, lambda name=name: "fresh" in row(app, name))
+
+            def fresh(name: str = name) -> bool:
+                return "fresh" in row(app, name)
+
+            await wait_for(pilot, fresh)
 
 
 async def test_rebuild_all_shows_each_warning_and_skips_unticked(

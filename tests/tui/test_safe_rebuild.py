@@ -9,11 +9,13 @@ import pytest
 from textual.pilot import Pilot
 
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ui.app import LineageApp
 from ollama_lineage.ui.screens.compare import CompareScreen
 from ollama_lineage.ui.screens.confirm import ConfirmScreen
 from ollama_lineage.ui.screens.pick_base import PickBaseScreen
 from ollama_lineage.ui.screens.pull import PullScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
+from ollama_lineage.ui.widgets.diff_view import DiffView
 
 from .conftest import AppFactory, ready, row, rows, select, wait_for
 
@@ -21,16 +23,19 @@ from .conftest import AppFactory, ready, row, rows, select, wait_for
 async def rebuild(pilot: Pilot[None], name: str) -> str:
     """Rebuild ``name`` through the modal; return its backup's name."""
     app = pilot.app
+    assert isinstance(app, LineageApp)
     await select(pilot, name)
     await pilot.press("r")
     await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
     modal = app.screen
-    assert isinstance(modal, RebuildScreen) and modal.plan is not None
+    assert isinstance(modal, RebuildScreen)
+    plan = modal.plan
+    assert plan is not None
     await pilot.press("enter")
     await wait_for(pilot, lambda: modal.finished)
     await pilot.press("escape")
-    await wait_for(pilot, lambda: modal.plan.backup in " ".join(rows(app)))  # type: ignore[union-attr]
-    return modal.plan.backup
+    await wait_for(pilot, lambda: plan.backup in " ".join(rows(app)))
+    return plan.backup
 
 
 async def test_pull_shows_progress_and_refreshes_the_tree(
@@ -157,7 +162,7 @@ async def test_edit_recipe_keeps_broken_text_then_saves(
                 and detail.detail.plan.request["parameters"]["num_ctx"] == 32768
             ),
         )
-        assert "changed" in detail.query_one("DiffView").summary
+        assert "changed" in detail.query_one(DiffView).summary
         assert not [r for r in fake.requests if r.method == "POST" and r.path == "/api/create"]
 
 

@@ -43,6 +43,8 @@ options = { temperature = 0, seed = 1 }
 contains = "zebra"
 """
 Before = Callable[[Pilot[None]], Awaitable[None]]
+# pytest-textual-snapshot's fixture: (app, terminal_size=..., run_before=...) -> matched?
+SnapCompare = Callable[..., bool]
 
 
 async def settled(pilot: Pilot[None]) -> LineageApp:
@@ -75,7 +77,9 @@ def stale_20k(fake: FakeOllama, *keys: str) -> Before:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_main_screen_with_status_line(snap_compare, fixed_app: AppFactory, size) -> None:
+def test_main_screen_with_status_line(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         await quiet(pilot)
@@ -85,13 +89,15 @@ def test_main_screen_with_status_line(snap_compare, fixed_app: AppFactory, size)
 
 @pytest.mark.parametrize("size", SIZES)
 def test_diff_hunks_with_changed_words_highlighted(
-    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama, size: tuple[int, int]
 ) -> None:
     assert snap_compare(fixed_app(), terminal_size=size, run_before=stale_20k(fixed_fake, "d"))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_diff_against_base_at_its_second_change(snap_compare, fixed_app: AppFactory, size) -> None:
+def test_diff_against_base_at_its_second_change(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[None]) -> None:
         app = await settled(pilot)
         await select(pilot, "llama3.2:latest-mario")
@@ -105,21 +111,21 @@ def test_diff_against_base_at_its_second_change(snap_compare, fixed_app: AppFact
 
 @pytest.mark.parametrize("size", SIZES)
 def test_zoomed_diff_takes_the_screen(
-    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama, size: tuple[int, int]
 ) -> None:
     assert snap_compare(fixed_app(), terminal_size=size, run_before=stale_20k(fixed_fake, "d", "z"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_parameter_table_headers_whole(
-    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama, size: tuple[int, int]
 ) -> None:
     assert snap_compare(fixed_app(), terminal_size=size, run_before=stale_20k(fixed_fake, "a"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_rebuild_plan_with_indented_request(
-    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama, size: tuple[int, int]
 ) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await stale_20k(fixed_fake, "r")(pilot)
@@ -131,7 +137,7 @@ def test_rebuild_plan_with_indented_request(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_rebuild_done_offers_keep_all(
-    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama, size: tuple[int, int]
 ) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await stale_20k(fixed_fake, "r")(pilot)
@@ -147,7 +153,7 @@ def test_rebuild_done_offers_keep_all(
 
 @pytest.mark.parametrize("size", SIZES)
 def test_rebuild_all_lists_warnings_with_tick_boxes(
-    snap_compare, fixed_app: AppFactory, fixed_fake: FakeOllama, size
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama, size: tuple[int, int]
 ) -> None:
     async def before(pilot: Pilot[None]) -> None:
         app = await settled(pilot)
@@ -162,7 +168,9 @@ def test_rebuild_all_lists_warnings_with_tick_boxes(
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_filter_by_state_word(snap_compare, fixed_app: AppFactory, size) -> None:
+def test_filter_by_state_word(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         await pilot.press("slash", *"stale", "enter")
@@ -172,7 +180,9 @@ def test_filter_by_state_word(snap_compare, fixed_app: AppFactory, size) -> None
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_filter_with_no_match_says_so(snap_compare, fixed_app: AppFactory, size) -> None:
+def test_filter_with_no_match_says_so(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         await pilot.press("slash", *"nosuch", "enter")
@@ -182,7 +192,9 @@ def test_filter_with_no_match_says_so(snap_compare, fixed_app: AppFactory, size)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_empty_server_says_so(snap_compare, tmp_path: Path, size) -> None:
+def test_empty_server_says_so(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
     fake = start_fixed("empty")
     try:
         settings = Settings(
@@ -204,7 +216,9 @@ def test_empty_server_says_so(snap_compare, tmp_path: Path, size) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_help_screen(snap_compare, fixed_app: AppFactory, size) -> None:
+def test_help_screen(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         await pilot.press("question_mark")
@@ -215,7 +229,9 @@ def test_help_screen(snap_compare, fixed_app: AppFactory, size) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_command_palette_offers_only_our_actions(snap_compare, fixed_app: AppFactory, size) -> None:
+def test_command_palette_offers_only_our_actions(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[None]) -> None:
         await settled(pilot)
         await pilot.press("ctrl+p")
@@ -231,7 +247,7 @@ def test_command_palette_offers_only_our_actions(snap_compare, fixed_app: AppFac
 
 
 def test_checks_dialog_old_and_new_side_by_side_at_80x24(
-    snap_compare,
+    snap_compare: SnapCompare,
     fixed_app: AppFactory,
     fixed_fake: FakeOllama,
     tmp_path: Path,
