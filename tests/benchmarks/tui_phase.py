@@ -80,7 +80,7 @@ class Frames:
                     future.set_result(now)
                     self._waits.remove(wait)
 
-        app._display = display
+        app._display = display  # type: ignore[method-assign]  # the hook is patched on purpose
 
     async def first_showing(self, condition: Callable[[], bool], timeout: float = 600.0) -> float:
         """perf_counter() of the first frame drawn while ``condition`` holds."""
