@@ -34,6 +34,9 @@ class RecordedRequest:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a client opens many at
+    # once (each drop costs the client a 1 s retry); Ollama's Go listener takes SOMAXCONN.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, address: tuple[str, int], fake: FakeOllama) -> None:
         self.fake = fake

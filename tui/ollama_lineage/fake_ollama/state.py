@@ -198,6 +198,9 @@ class State:
 
     def _existing(self, name: Name) -> Name:
         """getExistingName: each part takes the case of an existing manifest's part."""
+        exact = self.local.get(name.key)
+        if exact is not None and exact.name == name:
+            return name  # the common case, without a scan of every model (10,000 in a fleet)
         parts = {}
         for field in ("host", "namespace", "model", "tag"):
             want = getattr(name, field)

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +45,20 @@ class ModelsDir:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.hits = 0
-        self.misses = 0
 
-    async def spec(self, entry: TagEntry) -> ModelSpec | None:
-        spec = await asyncio.to_thread(self.read, entry.name, entry.digest)
-        if spec is None:
-            self.misses += 1
-        else:
-            self.hits += 1
-        return spec
+    async def specs(self, entries: Sequence[TagEntry]) -> dict[str, ModelSpec]:
+        """The specs the folder has for these entries, by digest, read in one worker thread."""
+        if not entries:
+            return {}
+        return await asyncio.to_thread(self._read_all, entries)
+
+    def _read_all(self, entries: Sequence[TagEntry]) -> dict[str, ModelSpec]:
+        found = {}
+        for entry in entries:
+            spec = self.read(entry.name, entry.digest)
+            if spec is not None:
+                found[entry.digest] = spec
+        return found
 
     def read(self, name: str, digest: str) -> ModelSpec | None:
         try:

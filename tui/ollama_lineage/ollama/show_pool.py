@@ -35,7 +35,7 @@ class ShowPool:
         user_agent: str,
         decode: Decode,
         raise_for: RaiseFor,
-        workers: int = 8,
+        workers: int = 16,
     ) -> None:
         parts = urlsplit(base_url)
         self._https = parts.scheme == "https"

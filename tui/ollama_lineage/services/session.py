@@ -30,7 +30,7 @@ async def open_session(settings: Settings) -> AsyncIterator[Session]:
     store = await Store.open(settings.db_path)
     client = OllamaClient(settings.host, timeout=settings.timeout)
     local = ModelsDir(settings.models_dir) if settings.models_dir else None
-    syncer = Syncer(client, store, settings.host_key, local_spec=local.spec if local else None)
+    syncer = Syncer(client, store, settings.host_key, local_spec=local.specs if local else None)
     upstream = UpstreamChecker(syncer, settings.registry, timeout=min(settings.timeout, 10.0))
     try:
         yield Session(

@@ -24,7 +24,8 @@ from .store import Store, StoredRecipe
 BATCH = 64
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
-SpecReader = Callable[[TagEntry], Awaitable[ModelSpec | None]]
+# Specs read without a request (Ollama's models folder), by digest; absent ones go over HTTP.
+SpecReader = Callable[[Sequence[TagEntry]], Awaitable[dict[str, ModelSpec]]]
 
 
 @dataclass
@@ -171,9 +172,13 @@ class Syncer:
     async def _read(self, entries: Sequence[TagEntry]) -> list[ModelFacts]:
         """Facts for changed models, a batch at a time; one failing show marks only its model."""
         cached = await self.store.cached_specs(t.digest for t in entries if not t.remote_host)
+        stored = set(cached)
         facts: list[ModelFacts] = []
         for start in range(0, len(entries), BATCH):
             batch = entries[start : start + BATCH]
+            if self._local_spec is not None:
+                unread = [t for t in batch if not t.remote_host and t.digest not in cached]
+                cached.update(await self._local_spec(unread))
             outcomes = await asyncio.gather(
                 *(self._spec(t, cached) for t in batch), return_exceptions=True
             )
@@ -182,7 +187,7 @@ class Syncer:
                     raise outcome
             results = [o for o in outcomes if not isinstance(o, BaseException)]
             new = {t.digest: s for t, (s, _) in zip(batch, results, strict=True) if s is not None}
-            await self.store.cache_specs({d: s for d, s in new.items() if d not in cached})
+            await self.store.cache_specs({d: s for d, s in new.items() if d not in stored})
             facts += [_facts_from(t, s, why) for t, (s, why) in zip(batch, results, strict=True)]
         return facts
 
@@ -193,8 +198,6 @@ class Syncer:
             return None, None
         if entry.digest in cached:
             return cached[entry.digest], None
-        if self._local_spec is not None and (spec := await self._local_spec(entry)) is not None:
-            return spec, None
         async with self._concurrency:
             self.requests["show"] += 1
             try:
@@ -237,9 +240,12 @@ class Syncer:
             and not facts[child].problem
             and not facts[link.base].problem
         ]
-        if not pairs:
-            return
-        # Which base version each child was built from, then every spec needed, in one go.
+        # A batch at a time: which base version each child was built from, then every spec
+        # the batch needs in one query; 10,000 specs at once would be ~100 MB.
+        for start in range(0, len(pairs), BATCH * 4):
+            await self._first_recipes(pairs[start : start + BATCH * 4])
+
+    async def _first_recipes(self, pairs: list[tuple[ModelFacts, ModelFacts, Link]]) -> None:
         built_from = {child.name: await self._built_from(child, base) for child, base, _ in pairs}
         wanted = {d for c, b, _ in pairs for d in (c.digest, b.digest, built_from[c.name]) if d}
         specs = await self.store.cached_specs(wanted)
