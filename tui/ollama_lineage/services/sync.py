@@ -176,11 +176,13 @@ class Syncer:
         facts: list[ModelFacts] = []
         for start in range(0, len(entries), BATCH):
             batch = entries[start : start + BATCH]
-            if self._local_spec is not None:
+            on_disk: dict[str, ModelSpec] = {}
+            if self._local_spec is not None:  # read per batch and let go: ~10 KB a spec
                 unread = [t for t in batch if not t.remote_host and t.digest not in cached]
-                cached.update(await self._local_spec(unread))
+                on_disk = await self._local_spec(unread)
             outcomes = await asyncio.gather(
-                *(self._spec(t, cached) for t in batch), return_exceptions=True
+                *(self._spec(t, cached.get(t.digest) or on_disk.get(t.digest)) for t in batch),
+                return_exceptions=True,
             )
             for outcome in outcomes:  # every show of the batch has ended: none left running
                 if isinstance(outcome, BaseException):
@@ -192,12 +194,13 @@ class Syncer:
         return facts
 
     async def _spec(
-        self, entry: TagEntry, cached: dict[str, ModelSpec]
+        self, entry: TagEntry, known: ModelSpec | None
     ) -> tuple[ModelSpec | None, str | None]:
+        """The spec already at hand (store, folder), else a show; a failed show is the model's."""
         if entry.remote_host:
             return None, None
-        if entry.digest in cached:
-            return cached[entry.digest], None
+        if known is not None:
+            return known, None
         async with self._concurrency:
             self.requests["show"] += 1
             try:
