@@ -31,26 +31,10 @@ from ollama_lineage.services.autopilot import (
 )
 from ollama_lineage.services.checks import load_checks
 from ollama_lineage.services.session import open_session
+from tests.checks_samples import sentence_check, zebra_check
 
-PASSING = """\
-[[check]]
-model = "qwq:latest_20K"
-name = "starts a sentence"
-prompt = "Say something about context windows."
-options = { temperature = 0, seed = 1 }
-regex = '^[A-Z]'
-not_contains = "zebra"
-max_seconds = 30
-"""
-
-FAILING = """\
-[[check]]
-model = "qwq:latest_20K"
-name = "knows zebras"
-prompt = "Name a striped animal."
-options = { temperature = 0, seed = 1 }
-contains = "zebra"
-"""
+PASSING = sentence_check("qwq:latest_20K", max_seconds=30)
+FAILING = zebra_check("qwq:latest_20K")
 
 
 @pytest.fixture

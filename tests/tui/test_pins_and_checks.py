@@ -17,27 +17,13 @@ from ollama_lineage.ui.screens.checks import ChecksScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.check_list import CheckList
 from ollama_lineage.ui.widgets.check_results import CheckResults
+from tests.checks_samples import sentence_check, zebra_check
 
 from .conftest import AppFactory, ready, row, select, wait_for
 from .test_safe_rebuild import rebuild
 
 MARIO = "llama3.2:latest-mario"
-CHECKS = f"""\
-[[check]]
-model = "{MARIO}"
-name = "starts a sentence"
-prompt = "Say something about context windows."
-options = {{ temperature = 0, seed = 1 }}
-regex = '^[A-Z]'
-not_contains = "zebra"
-
-[[check]]
-model = "{MARIO}"
-name = "knows zebras"
-prompt = "Name a striped animal."
-options = {{ temperature = 0, seed = 1 }}
-contains = "zebra"
-"""
+CHECKS = sentence_check(MARIO) + "\n" + zebra_check(MARIO)
 
 
 def text_of(app: LineageApp, selector: str) -> str:

@@ -23,25 +23,12 @@ from ollama_lineage.ui.screens.checks import ChecksScreen
 from ollama_lineage.ui.screens.help import HelpScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
+from tests.checks_samples import sentence_check, zebra_check
 
 from .conftest import AppFactory, fixed_clock, ready, row, select, start_fixed, wait_for
 
 SIZES = [(120, 40), (80, 24)]
-SNAPSHOT_CHECKS = """\
-[[check]]
-model = "qwq:latest_20K"
-name = "starts a sentence"
-prompt = "Say something about context windows."
-options = { temperature = 0, seed = 1 }
-regex = '^[A-Z]'
-
-[[check]]
-model = "qwq:latest_20K"
-name = "knows zebras"
-prompt = "Name a striped animal."
-options = { temperature = 0, seed = 1 }
-contains = "zebra"
-"""
+SNAPSHOT_CHECKS = sentence_check("qwq:latest_20K") + "\n" + zebra_check("qwq:latest_20K")
 Before = Callable[[Pilot[None]], Awaitable[None]]
 # pytest-textual-snapshot's fixture: (app, terminal_size=..., run_before=...) -> matched?
 SnapCompare = Callable[..., bool]
