@@ -246,3 +246,20 @@ async def test_deleting_the_only_copy_of_a_model_is_refused(
     with pytest.raises(RebuildError, match="only copy of child:latest"):
         await session.rebuilder.delete_backup(backup)
     assert server.fake.digest(backup) is not None
+
+
+async def test_an_edited_recipe_reads_edited_and_is_offered_for_rebuild(
+    server: Server, session: Session
+) -> None:
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    await session.rebuilder.track(
+        "child:latest", "base:latest", "FROM base:latest\nPARAMETER num_ctx 32768\n"
+    )
+    node = session.syncer.snapshot.nodes["child:latest"]
+    assert node.state is State.EDITED and node.state.needs_attention
+    assert session.syncer.snapshot.stale_in_order() == ["child:latest"]
+    await session.rebuilder.run(await session.rebuilder.plan("child:latest"))
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
+    assert (await session.client.show("child:latest")).parameters["num_ctx"] == 32768

@@ -15,7 +15,7 @@ from enum import Enum
 from .names import InvalidModelName, normalize_name
 from .states import State
 
-NEEDS_REBUILD = frozenset({State.STALE, State.STALE_UPSTREAM, State.FAILED})
+NEEDS_REBUILD = frozenset({State.STALE, State.STALE_UPSTREAM, State.FAILED, State.EDITED})
 
 
 class Kind(Enum):
@@ -50,6 +50,7 @@ class Link:
     base_digest: str | None = None
     source: str = "parent_model"
     guessed: bool = False
+    edited: bool = False  # the recipe changed since the model was last built from it
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,8 @@ def _derivative_state(
             )
     elif model.weights_blob and base.weights_blob and model.weights_blob != base.weights_blob:
         return State.STALE, f"{link.base} has new weights since this was built"
+    if link.edited:
+        return State.EDITED, "its recipe was edited since it was built: r rebuilds it from it"
     if parent_state in (State.STALE, State.STALE_UPSTREAM, State.BUILDING, State.FAILED):
         return State.STALE_UPSTREAM, f"its base {link.base} is itself out of date"
     return State.FRESH, f"built from the current {link.base} {base.digest[:12]}"

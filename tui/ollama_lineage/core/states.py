@@ -15,6 +15,7 @@ class State(Enum):
     STALE = ("stale", "!")
     STALE_UPSTREAM = ("stale upstream", "~")
     DRIFTED = ("drifted", "≠")
+    EDITED = ("edited", "✎")
     ORPHANED = ("orphaned", "○")
     UNTRACKED = ("untracked", "?")
     BUILDING = ("building", "↻")
@@ -38,5 +39,12 @@ class State(Enum):
 
 
 ATTENTION = frozenset(
-    {State.STALE, State.STALE_UPSTREAM, State.DRIFTED, State.ORPHANED, State.FAILED}
+    {
+        State.STALE,
+        State.STALE_UPSTREAM,
+        State.DRIFTED,
+        State.EDITED,
+        State.ORPHANED,
+        State.FAILED,
+    }
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -305,8 +305,12 @@ class Rebuilder:
             recipe = derive_recipe(child_spec, base_spec, base)
         existing = (await self.syncer.store.recipes(self.host)).get(child)
         if existing is not None and existing.link.base == base:
-            # A new recipe for the same base: what the model was built from has not changed.
-            link = _relink(existing.link, child, existing.link.base_digest)
+            # A new recipe for the same base: what the model was built from has not changed,
+            # but a recipe the user wrote no longer matches the model until it is rebuilt (one
+            # derived from the server's model, as adopting does, matches it by definition).
+            changed = recipe.to_modelfile() != existing.text
+            edited = recipe_text is not None and (existing.link.edited or changed)
+            link = replace(_relink(existing.link, child, existing.link.base_digest), edited=edited)
         else:
             built_from, guessed = origin if origin else (None, True)
             link = Link(child, base, built_from, "recorded", guessed=guessed)

@@ -77,6 +77,10 @@ MIGRATIONS: tuple[str, ...] = (
         pid INTEGER NOT NULL, hostname TEXT NOT NULL, acquired_at REAL NOT NULL,
         heartbeat REAL NOT NULL);
     """,
+    # A recipe edited since the model was last built: the tree says so and R offers it.
+    """
+    ALTER TABLE links ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
@@ -278,15 +282,19 @@ class Store:
 
     async def recipes(self, host: str) -> dict[str, StoredRecipe]:
         rows = await self._rows(
-            "SELECT child, base, base_digest, source, guessed, recipe FROM links WHERE host = ?",
+            "SELECT child, base, base_digest, source, guessed, recipe, edited FROM links"
+            " WHERE host = ?",
             (host,),
         )
-        return {r[0]: StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4])), r[5]) for r in rows}
+        return {
+            r[0]: StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
+            for r in rows
+        }
 
     async def save_recipes(self, host: str, recipes: Iterable[StoredRecipe]) -> None:
         now = time.time()
         await self._write(
-            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     host,
@@ -297,6 +305,7 @@ class Store:
                     r.text,
                     int(r.link.guessed),
                     now,
+                    int(r.link.edited),
                 )
                 for r in recipes
             ],
