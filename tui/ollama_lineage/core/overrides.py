@@ -74,11 +74,6 @@ def predict(base: ModelSpec, recipe: Recipe) -> ModelSpec:
     )
 
 
-def predict_after(base: ModelSpec, recipe: Recipe) -> Recipe:
-    """The predicted result as a Modelfile, for the side-by-side diff."""
-    return full_spec(predict(base, recipe), recipe.base)
-
-
 @dataclass(frozen=True)
 class Mismatch:
     """One way a created model differs from what its plan promised."""

@@ -8,9 +8,8 @@ import hashlib
 import httpx
 
 from ..core.lineage import Upstream
-from ..core.names import InvalidModelName, parse_model_name
+from ..core.names import DEFAULT_HOST, InvalidModelName, parse_model_name
 
-DEFAULT_HOST = "registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 # A manifest is a few KB; a body far bigger is not one, and is not read to the end.
 MAX_MANIFEST = 4 * 1024 * 1024

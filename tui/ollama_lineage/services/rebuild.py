@@ -330,10 +330,9 @@ class Rebuilder:
         version, taken to be the current one (two fine-tunes of one architecture share shapes
         too, but not a quantization step).
         """
-        history = await self.syncer.history_specs(base)
-        for digest, blob, _ in reversed(history):
-            if blob and blob == weights:
-                return digest, False
+        built_from = await self.syncer.version_with_weights(base, weights)
+        if built_from is not None:
+            return built_from, False
         node = self.syncer.snapshot.nodes.get(base)
         if node is None or node.facts is None:
             return None

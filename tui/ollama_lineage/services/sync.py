@@ -161,11 +161,17 @@ class Syncer:
             await self.store.cache_specs({facts.digest: spec})
         return spec
 
-    async def history_specs(self, name: str) -> list[tuple[str, str | None, ModelSpec | None]]:
-        """Every version of ``name`` seen: digest, weights blob and spec when still cached."""
-        history = await self.store.digest_history(self.host, name)
-        specs = await self.store.cached_specs(d for d, _ in history)
-        return [(digest, blob, specs.get(digest)) for digest, blob in history]
+    async def version_with_weights(self, base: str, weights: str | None) -> str | None:
+        """The newest version of ``base`` seen here whose weights blob is ``weights``."""
+        if not weights:
+            return None
+        facts = (self._facts or {}).get(base)
+        if facts is not None and facts.weights_blob == weights:
+            return facts.digest  # today's version: no query
+        for digest, blob in reversed(await self.store.digest_history(self.host, base)):
+            if blob == weights:
+                return digest
+        return None
 
     # --- reading what changed ------------------------------------------------------------------
 
@@ -249,7 +255,10 @@ class Syncer:
             await self._first_recipes(pairs[start : start + BATCH * 4])
 
     async def _first_recipes(self, pairs: list[tuple[ModelFacts, ModelFacts, Link]]) -> None:
-        built_from = {child.name: await self._built_from(child, base) for child, base, _ in pairs}
+        built_from = {
+            child.name: await self.version_with_weights(base.name, child.weights_blob)
+            for child, base, _ in pairs
+        }
         wanted = {d for c, b, _ in pairs for d in (c.digest, b.digest, built_from[c.name]) if d}
         specs = await self.store.cached_specs(wanted)
         new: list[StoredRecipe] = []
@@ -268,15 +277,6 @@ class Syncer:
                 )
             )
         await self.store.save_recipes(self.host, new)
-
-    async def _built_from(self, child: ModelFacts, base: ModelFacts) -> str | None:
-        """The base version with the child's weights blob: today's, or one in the history."""
-        if child.weights_blob and child.weights_blob == base.weights_blob:
-            return base.digest
-        for digest, blob in reversed(await self.store.digest_history(self.host, base.name)):
-            if blob and blob == child.weights_blob:
-                return digest
-        return None
 
 
 def _differs(known: ModelFacts | None, tag: TagEntry) -> bool:
