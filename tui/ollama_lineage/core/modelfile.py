@@ -336,11 +336,17 @@ def commands(text: str) -> Iterator[_Command]:
         head = ""
         if name in ("parameter", "message"):
             head, rest = _split_head(name, rest, number)
-        while (value := _unquote(rest.strip(_GO_SPACE))) is None:
+        value = _unquote(rest.strip(_GO_SPACE))
+        pending = [rest]
+        while value is None:
             if index >= len(lines):
                 raise ModelfileError("unexpected EOF", number)
-            rest += "\n" + lines[index]
+            pending.append(lines[index])
             index += 1
+            # Only a line ending in a quote can close the value: joining and unquoting at every
+            # line made an 8 KB license cost as much as the rest of a show's parse.
+            if pending[-1].rstrip(_GO_SPACE).endswith('"'):
+                value = _unquote("\n".join(pending).strip(_GO_SPACE))
         yield _Command(number, name, head, value)
 
 

@@ -35,7 +35,7 @@ class ShowPool:
         user_agent: str,
         decode: Decode,
         raise_for: RaiseFor,
-        workers: int = 16,
+        workers: int = 32,
     ) -> None:
         parts = urlsplit(base_url)
         self._https = parts.scheme == "https"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from ..core.lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
@@ -17,11 +18,15 @@ from ..core.names import BACKUP_MARK, backup_origin, normalize_name, same_model
 from ..core.overrides import derive_recipe
 from ..core.spec import ModelSpec
 from ..ollama.client import OllamaClient, OllamaError, TagEntry, Unreachable
+from .in_flight import in_flight
 from .store import Store, StoredRecipe
 
 # Shows are fetched and stored this many at a time, so a cold start over 10,000 models holds
 # one batch of answers in memory, not the fleet's.
 BATCH = 64
+# Over a 20 ms link 32 shows in flight make a cold start of 1,000 models ~0.7 s of waiting;
+# on the same host more only queue for the same CPU.
+SHOWS_IN_FLIGHT = 32
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
 # Specs read without a request (Ollama's models folder), by digest; absent ones go over HTTP.
@@ -44,7 +49,7 @@ class Syncer:
         store: Store,
         host: str,
         *,
-        concurrency: int = 16,
+        concurrency: int = SHOWS_IN_FLIGHT,
         local_spec: SpecReader | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -56,7 +61,7 @@ class Syncer:
         self._building: set[str] = set()
         self._facts: dict[str, ModelFacts] | None = None
         self._last_listing = b""
-        self._concurrency = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._write = asyncio.Lock()  # held only while applying results, never across I/O
         self._tickets = 0
         self._applied = 0
@@ -176,45 +181,63 @@ class Syncer:
     # --- reading what changed ------------------------------------------------------------------
 
     async def _read(self, entries: Sequence[TagEntry]) -> list[ModelFacts]:
-        """Facts for changed models, a batch at a time; one failing show marks only its model."""
+        """Facts for changed models; one failing show marks only its model.
+
+        Answers are stored as they come, a batch at a time, while the next shows are already
+        in flight: a cold start never waits for a batch's slowest show before asking more.
+        """
         cached = await self.store.cached_specs(t.digest for t in entries if not t.remote_host)
         stored = set(cached)
         facts: list[ModelFacts] = []
-        for start in range(0, len(entries), BATCH):
-            batch = entries[start : start + BATCH]
-            on_disk: dict[str, ModelSpec] = {}
-            if self._local_spec is not None:  # read per batch and let go: ~10 KB a spec
-                unread = [t for t in batch if not t.remote_host and t.digest not in cached]
-                on_disk = await self._local_spec(unread)
-            outcomes = await asyncio.gather(
-                *(self._spec(t, cached.get(t.digest) or on_disk.get(t.digest)) for t in batch),
-                return_exceptions=True,
-            )
-            for outcome in outcomes:  # every show of the batch has ended: none left running
-                if isinstance(outcome, BaseException):
-                    raise outcome
-            results = [o for o in outcomes if not isinstance(o, BaseException)]
-            new = {t.digest: s for t, (s, _) in zip(batch, results, strict=True) if s is not None}
-            await self.store.cache_specs({d: s for d, s in new.items() if d not in stored})
-            facts += [_facts_from(t, s, why) for t, (s, why) in zip(batch, results, strict=True)]
+        unstored: dict[str, ModelSpec] = {}
+        specs = self._specs(entries, cached)
+        async with aclosing(specs):  # a failure stops the shows still in flight
+            async for entry, spec, problem in specs:
+                facts.append(_facts_from(entry, spec, problem))
+                if spec is not None and entry.digest not in stored:
+                    stored.add(entry.digest)
+                    unstored[entry.digest] = spec
+                    if len(unstored) >= BATCH:
+                        await self.store.cache_specs(unstored)
+                        unstored = {}
+        await self.store.cache_specs(unstored)
         return facts
 
-    async def _spec(
-        self, entry: TagEntry, known: ModelSpec | None
-    ) -> tuple[ModelSpec | None, str | None]:
-        """The spec already at hand (store, folder), else a show; a failed show is the model's."""
-        if entry.remote_host:
-            return None, None
-        if known is not None:
-            return known, None
-        async with self._concurrency:
-            self.requests["show"] += 1
-            try:
-                return await self.client.show(entry.name), None
-            except Unreachable:
-                raise  # the server is gone, not this model: the poll as a whole failed
-            except OllamaError as exc:
-                return None, str(exc).removeprefix("Ollama: ")
+    async def _specs(
+        self, entries: Sequence[TagEntry], cached: dict[str, ModelSpec]
+    ) -> AsyncGenerator[tuple[TagEntry, ModelSpec | None, str | None], None]:
+        """Each entry's spec: the store's, else the folder's, else a show (in finish order)."""
+        unread: list[TagEntry] = []
+        for entry in entries:
+            if entry.remote_host:  # a cloud model: nothing local to show
+                yield entry, None, None
+            elif entry.digest in cached:
+                yield entry, cached[entry.digest], None
+            else:
+                unread.append(entry)
+        to_show: list[TagEntry] = []
+        for start in range(0, len(unread), BATCH):
+            batch = unread[start : start + BATCH]
+            # Read a batch at a time and let go: ~10 KB a spec.
+            on_disk = await self._local_spec(batch) if self._local_spec else {}
+            for entry in batch:
+                if entry.digest in on_disk:
+                    yield entry, on_disk[entry.digest], None
+                else:
+                    to_show.append(entry)
+        shows = in_flight(self._show, to_show, self._concurrency)
+        async with aclosing(shows):
+            async for entry, (spec, problem) in shows:
+                yield entry, spec, problem
+
+    async def _show(self, entry: TagEntry) -> tuple[ModelSpec | None, str | None]:
+        self.requests["show"] += 1
+        try:
+            return await self.client.show(entry.name), None
+        except Unreachable:
+            raise  # the server is gone, not this model: the poll as a whole failed
+        except OllamaError as exc:
+            return None, str(exc).removeprefix("Ollama: ")
 
     def _due_retries(self) -> set[str]:
         now = self._clock()
