@@ -24,12 +24,9 @@ import pytest
 from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama, RecordedRequest
-from ollama_lineage.services.autopilot import (
-    check_against_backup,
-    model_checks,
-    rebuildable,
-)
+from ollama_lineage.services.autopilot import check_against_backup, model_checks
 from ollama_lineage.services.checks import load_checks
+from ollama_lineage.services.pins import rebuildable
 from ollama_lineage.services.session import open_session
 from tests.checks_samples import sentence_check, zebra_check
 

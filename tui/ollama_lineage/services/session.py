@@ -4,25 +4,48 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..ollama.client import OllamaClient
 from ..ollama.models_dir import ModelsDir
-from .rebuild import Rebuilder
 from .store import Store
 from .sync import Syncer
-from .upstream import UpstreamChecker
+
+if TYPE_CHECKING:
+    from .rebuild import Rebuilder
+    from .upstream import UpstreamChecker
 
 
-@dataclass
 class Session:
-    settings: Settings
-    client: OllamaClient
-    store: Store
-    syncer: Syncer
-    rebuilder: Rebuilder
-    upstream: UpstreamChecker
+    """The rebuilder and the registry checker are made on first use: `status` needs neither."""
+
+    def __init__(self, settings: Settings, client: OllamaClient, store: Store, syncer: Syncer):
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.syncer = syncer
+
+    @cached_property
+    def rebuilder(self) -> Rebuilder:
+        from .rebuild import Rebuilder
+
+        return Rebuilder(self.syncer, keep_backups=self.settings.keep_backups)
+
+    @cached_property
+    def upstream(self) -> UpstreamChecker:
+        from .upstream import UpstreamChecker
+
+        return UpstreamChecker(
+            self.syncer, self.settings.registry, timeout=min(self.settings.timeout, 10.0)
+        )
+
+    async def aclose(self) -> None:
+        if "upstream" in self.__dict__:  # made, so it may hold connections
+            await self.upstream.aclose()
+        await self.client.aclose()
+        await self.store.close()
 
 
 @asynccontextmanager
@@ -31,17 +54,8 @@ async def open_session(settings: Settings) -> AsyncIterator[Session]:
     client = OllamaClient(settings.host, timeout=settings.timeout)
     local = ModelsDir(settings.models_dir) if settings.models_dir else None
     syncer = Syncer(client, store, settings.host_key, local_spec=local.specs if local else None)
-    upstream = UpstreamChecker(syncer, settings.registry, timeout=min(settings.timeout, 10.0))
+    session = Session(settings, client, store, syncer)
     try:
-        yield Session(
-            settings,
-            client,
-            store,
-            syncer,
-            Rebuilder(syncer, keep_backups=settings.keep_backups),
-            upstream,
-        )
+        yield session
     finally:
-        await upstream.aclose()
-        await client.aclose()
-        await store.close()
+        await session.aclose()

@@ -28,18 +28,11 @@ from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError
-from ..services.autopilot import (
-    PIN_MARK,
-    check_against_backup,
-    held,
-    model_checks,
-    pins_of,
-    rebuildable,
-    run_checks,
-)
+from ..services.autopilot import check_against_backup, model_checks, run_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import compare_models, latest_backup
 from ..services.detail import Detail, load_detail
+from ..services.pins import PIN_MARK, held, pins_of, rebuildable
 from ..services.rebuild import RebuildError
 from ..services.session import Session, open_session
 from ..services.store import StoreError

@@ -31,7 +31,7 @@ from textual.widgets.selection_list import Selection
 from ...core.diff import summarize
 from ...core.states import State
 from ...ollama.client import Progress
-from ...services.autopilot import PIN_MARK
+from ...services.pins import PIN_MARK
 from ...services.rebuild import Plan
 
 

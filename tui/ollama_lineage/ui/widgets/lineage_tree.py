@@ -19,7 +19,7 @@ from textual.widgets.tree import TreeNode
 
 from ...core.lineage import Node, Snapshot
 from ...core.states import State
-from ...services.autopilot import PIN_MARK
+from ...services.pins import PIN_MARK
 from ..actions import bindings
 from . import format as fmt
 

@@ -12,8 +12,8 @@ from textual.widgets import Static
 
 from ...core.diff import side_by_side, summarize
 from ...core.states import State
-from ...services.autopilot import PIN_MARK
 from ...services.detail import Detail
+from ...services.pins import PIN_MARK
 from . import format as fmt
 from .check_list import CheckList
 

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from ...core.lineage import Kind, Snapshot
 from ...core.states import State
-from ...services.autopilot import PIN_MARK
+from ...services.pins import PIN_MARK
 from . import format as fmt
 
 # States that need no word in the summary: everything is as it should be.

@@ -1,0 +1,238 @@
+"""Command line: the TUI by default; status, rebuild and friends for scripts and cron.
+
+Each command's module is imported only when it runs: `status` from cron does not pay for
+autopilot, recipes and checks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
+from ..core.lineage import Kind
+from ..core.modelfile import ModelfileError, parse_modelfile
+from ..core.names import InvalidModelName, parse_model_name
+from ..ollama.client import ApiError, OllamaError
+from ..ollama.models_dir import find_models_dir
+from ..services.session import Session, open_session
+from ..services.store import StoreError
+from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, PLAN_ERROR, UsageError
+from .parser import build_parser
+
+# Each command: the module that runs it (imported then) and its coroutine there.
+COMMANDS = {
+    "status": ("status", "status"),
+    "track": ("models", "track"),
+    "rebuild": ("models", "rebuild"),
+    "pull": ("models", "pull"),
+    "rollback": ("models", "rollback"),
+    "compare": ("models", "compare"),
+    "history": ("history", "history"),
+    "export": ("recipes", "export"),
+    "plan": ("recipes", "plan"),
+    "apply": ("recipes", "apply"),
+    "autopilot": ("autopilot", "autopilot"),
+    "checks": ("autopilot", "checks"),
+    "pin": ("autopilot", "pin"),
+    "unpin": ("autopilot", "unpin"),
+}
+CommandRun = Callable[[Session, argparse.Namespace], Awaitable[int]]
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """What a user reads as one `error:` line, not a traceback (imported on that path only)."""
+    from ..services.autopilot import LockBusy
+    from ..services.checks import ChecksError
+    from ..services.rebuild import RebuildError
+    from ..services.recipes import RecipeError
+
+    return (
+        UsageError,
+        OllamaError,
+        RebuildError,
+        ModelfileError,
+        InvalidModelName,
+        StoreError,
+        ConfigError,
+        RecipeError,
+        ChecksError,
+        LockBusy,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "fake-server":
+        from ..fake_ollama import run_server
+
+        run_server(
+            port=args.port,
+            scenario=args.scenario,
+            latency=args.latency,
+            version=args.server_version,
+        )
+        return EXIT_OK
+    try:
+        with _settings(args) as settings:
+            if args.command is None:
+                from ..ui.app import LineageApp
+
+                app = LineageApp(settings)
+                app.run()
+                return app.return_code or EXIT_OK
+            return asyncio.run(_run_command(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `status | head` closed the pipe: not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
+        # A failed operation (old model kept) is 1, like "something to do"; a server or
+        # input that cannot be used at all is 2, so cron can tell them apart. plan and apply
+        # use terraform's codes instead, where 2 means "changes".
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"error: {line}", file=sys.stderr)
+        if args.command in ("plan", "apply"):
+            return PLAN_ERROR
+        if args.command == "autopilot" and args.notify:
+            from .autopilot import notify
+
+            # The server being down at 3 a.m. is news too.
+            notify(args.notify, {"exit_code": EXIT_ERROR, "error": str(exc), "models": []})
+        from ..services.rebuild import RebuildError
+
+        return EXIT_ATTENTION if isinstance(exc, RebuildError) else EXIT_ERROR
+
+
+@contextmanager
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
+    """Resolve flags and environment; ``--demo`` brings its own server and a throwaway db."""
+    registry = getattr(args, "registry", None) or DEFAULT_REGISTRY
+    db = getattr(args, "db", None)
+    common = {
+        "poll_seconds": args.poll,
+        "upstream_every": args.upstream_every,
+        "keep_backups": args.keep_backups,
+    }
+    if getattr(args, "demo", False):
+        from ..fake_ollama import FakeOllama
+
+        with FakeOllama(scenario="demo") as fake, tempfile.TemporaryDirectory() as tmp:
+            fake.set_token_delay(0.03)
+            yield Settings(
+                host=fake.url,
+                db_path=db or Path(tmp) / "demo.sqlite3",
+                registry=getattr(args, "registry", None) or fake.registry_url,
+                **common,
+            )
+        return
+    host = parse_host(getattr(args, "host", None) or os.environ.get("OLLAMA_HOST"))
+    given = getattr(args, "models_dir", None)
+    models_dir = find_models_dir() if given is None else None if given == "none" else Path(given)
+    yield Settings(
+        host=host,
+        db_path=db or default_db_path(),
+        registry=registry,
+        models_dir=models_dir,
+        **common,
+    )
+
+
+def _validate(args: argparse.Namespace) -> None:
+    """Refuse bad names and Modelfiles before a single request goes out."""
+    for attr in ("child", "base", "name"):
+        if getattr(args, attr, None):
+            parse_model_name(getattr(args, attr))
+    for name in getattr(args, "names", None) or ():
+        parse_model_name(name)
+    if getattr(args, "file", None):
+        try:
+            text = args.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ModelfileError(f"cannot read {args.file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ModelfileError(
+                f"{args.file}: not a UTF-8 text Modelfile (byte {exc.start}: {exc.reason})"
+            ) from None
+        try:
+            parse_modelfile(text)
+        except ModelfileError as exc:
+            raise ModelfileError(f"{args.file}: {exc}") from exc
+
+
+async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
+    _validate(args)
+    if args.command in ("plan", "apply"):
+        # A folder that does not parse, names a model twice or loops is refused before any
+        # request: nothing is sent, nothing applied.
+        from ..services.recipes import read_folder
+
+        args.folder = read_folder(args.dir)
+    if args.command in ("autopilot", "checks"):
+        # A checks file that is not TOML, has an unknown key, a wrong type or a bad regex is
+        # refused here, before any request.
+        from ..services.checks import load_checks
+
+        args.checks_file = load_checks(args.checks, required=args.checks is not None)
+    module, name = COMMANDS[args.command]
+    run: CommandRun = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    async with open_session(settings) as session:
+        await _first_poll(session)
+        _resolve_names(args, session)
+        _require_models(args, session)
+        return await run(session, args)
+
+
+async def _first_poll(session: Session) -> None:
+    """Ollama always answers /api/tags; a 404 there means some other server on that port."""
+    try:
+        await session.syncer.poll()
+    except ApiError as exc:
+        if exc.status in (404, 405) and session.syncer.requests["show"] == 0:
+            raise OllamaError(
+                f"{session.settings.host} does not look like an Ollama server "
+                f"(HTTP {exc.status}); check --host or OLLAMA_HOST"
+            ) from None
+        raise
+
+
+# The commands that act on a model the server must already have, and the arguments naming it.
+_NEEDS_MODEL = {
+    "track": ("child", "base"),
+    "rebuild": ("names",),
+    "rollback": ("name",),
+    "compare": ("name",),
+    "export": ("name",),
+    "pin": ("name",),
+    "checks": ("names",),
+}
+
+
+def _require_models(args: argparse.Namespace, session: Session) -> None:
+    nodes = session.syncer.snapshot.nodes
+    for attr in _NEEDS_MODEL.get(args.command, ()):
+        value = getattr(args, attr, None)
+        for name in value if isinstance(value, list) else [value] if value else []:
+            node = nodes.get(name)
+            if node is None or node.facts is None or node.kind is Kind.MISSING:
+                raise UsageError(f"no model {name} on {session.settings.host}")
+
+
+def _resolve_names(args: argparse.Namespace, session: Session) -> None:
+    """`QWQ` means `qwq:latest`, as it does to the ollama CLI."""
+    resolve = session.syncer.resolve
+    for attr in ("child", "base", "name"):
+        if getattr(args, attr, None):
+            setattr(args, attr, resolve(getattr(args, attr)))
+    if getattr(args, "names", None):
+        args.names = [resolve(n) for n in args.names]

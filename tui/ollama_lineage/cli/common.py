@@ -1,0 +1,37 @@
+"""What every command shares: exit codes, the usage error, asking and progress lines."""
+
+from __future__ import annotations
+
+import sys
+
+from ..ollama.client import Progress
+
+EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
+
+
+# plan and apply follow terraform's -detailed-exitcode: 0 nothing to do, 2 changes, 1 error.
+PLAN_CHANGES, PLAN_ERROR = 2, 1
+
+
+class UsageError(Exception):
+    """The command cannot run as asked (no such model, no recipe): exit 2, nothing sent."""
+
+
+def indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def confirm(question: str, what: str = "rebuild") -> bool:
+    if not sys.stdin.isatty():
+        from ..services.rebuild import RebuildError  # imported on this path only
+
+        raise RebuildError(f"not asking on a non-interactive input: pass --yes to {what}")
+    return input(question).strip().lower() in {"y", "yes"}
+
+
+def print_progress(progress: Progress) -> None:
+    if progress.total:
+        percent = 100 * (progress.completed or 0) // progress.total
+        print(f"  {progress.status} {percent}%", flush=True)
+    else:
+        print(f"  {progress.status}", flush=True)

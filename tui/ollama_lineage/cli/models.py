@@ -1,0 +1,122 @@
+"""Commands that change one model: track, rebuild, pull, rollback, compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..services.pins import held, pins_of, rebuildable
+from ..services.rebuild import RebuildError
+from ..services.session import Session
+from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, UsageError, confirm, indent, print_progress
+
+
+async def track(session: Session, args: argparse.Namespace) -> int:
+    text = args.file.read_text(encoding="utf-8") if args.file else None
+    stored = await session.rebuilder.track(args.child, args.base, text, force=args.force)
+    if args.force and stored.link.base_digest is None:
+        print(f"warning: {args.child} never had {args.base}'s weights; a rebuild replaces them")
+    node = session.syncer.snapshot.nodes[args.child]
+    print(f"{args.child} tracked from {stored.link.base}: {node.state.word}")
+    print(stored.text, end="")
+    return EXIT_OK
+
+
+async def rebuild(session: Session, args: argparse.Namespace) -> int:
+    if args.all_stale:
+        for name in await session.upstream.settle_guesses():
+            print(
+                f"{name}: skipped; its lineage is a guess the registry could not settle,"
+                f" so read its plan and run `ollama-lineage rebuild {name}` alone"
+            )
+    snapshot = session.syncer.snapshot
+    names = args.names
+    if args.all_stale:
+        pins = await pins_of(session)
+        names = rebuildable(snapshot, pins)
+        keep = held(snapshot, pins)
+        for name in snapshot.stale_in_order():
+            if name in keep:
+                print(f"{name}: skipped, {keep[name]} (ollama-lineage unpin to rebuild in bulk)")
+    if not names:
+        print("nothing to rebuild" if args.all_stale else "name a model or pass --all-stale")
+        return EXIT_OK if args.all_stale else EXIT_ERROR
+    recipes = await session.store.recipes(session.settings.host_key)
+    for name in names:
+        if name not in recipes:
+            node = session.syncer.snapshot.nodes[name]
+            raise UsageError(
+                f"{name} has no recipe to rebuild from ({node.state.word}); adopt it first: "
+                f"ollama-lineage track {name} --from BASE"
+            )
+    failures = 0
+    for name in names:
+        plan = await session.rebuilder.plan(name)
+        notes = []
+        if plan.guessed:
+            notes.append("note: recipe guessed (the base version it was made from is unknown)")
+        if plan.stale_base and plan.stale_base not in names:
+            notes.append(
+                f"note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
+            )
+        if args.verbose or not args.yes:
+            head = f"{name}: create from {plan.base} ({plan.base_digest[:12]})"
+            print(f"{head}, backup {plan.backup}")
+            if args.verbose:
+                print(indent(json.dumps(plan.request, indent=2)))
+            for note in notes:
+                print(f"  {note}")
+        if not args.yes and not confirm("  rebuild? [y/N] "):
+            print(f"{name}: skipped")
+            continue
+        before = session.syncer.snapshot.nodes[name].facts
+        try:
+            digest = await session.rebuilder.run(plan, print_progress if args.verbose else None)
+        except RebuildError as exc:
+            failures += 1
+            print(f"{name}: {exc}", file=sys.stderr)
+            continue
+        state = session.syncer.snapshot.nodes[name].state.word
+        was = before.digest[:12] if before else "-"
+        line = (
+            f"{name}: rebuilt from {plan.base} ({was} → {digest[:12]}, {state}), "
+            f"backup {plan.backup}"
+        )
+        print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
+    return EXIT_ATTENTION if failures else EXIT_OK
+
+
+async def pull(session: Session, args: argparse.Namespace) -> int:
+    digest = await session.rebuilder.pull(args.name, print_progress)
+    print(f"{args.name} is now {digest[:12]}")
+    snapshot = session.syncer.snapshot
+    stale = [n.name for n in snapshot.descendants(args.name) if n.state.needs_attention]
+    if stale:
+        print("now out of date: " + ", ".join(stale))
+    return EXIT_OK
+
+
+async def rollback(session: Session, args: argparse.Namespace) -> int:
+    digest = await session.rebuilder.rollback(args.name)
+    print(f"{args.name} rolled back to {digest[:12]}")
+    return EXIT_OK
+
+
+async def compare(session: Session, args: argparse.Namespace) -> int:
+    from ..services.compare import compare_models, latest_backup
+
+    backup = await latest_backup(session, args.name)
+    results = await compare_models(
+        session, backup, args.name, args.prompt, {"seed": args.seed, "temperature": 0}
+    )
+    for side in results:
+        if side.finished:
+            print(
+                f"== {side.model}  {side.tokens_per_second:.1f} tok/s, "
+                f"total {side.total_seconds:.2f}s, load {side.load_seconds:.2f}s"
+            )
+        else:
+            print(f"== {side.model}  ended early: Ollama sent no final line, so no timings")
+        print(side.text)
+    return EXIT_OK

@@ -1,0 +1,103 @@
+"""Recipes as code: export, plan and apply a folder of Modelfiles."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..config import ConfigError
+from ..ollama.client import OllamaError
+from ..services.rebuild import RebuildError
+from ..services.recipes import Action, Applied, FolderPlan, apply_change, export_all, plan_folder
+from ..services.session import Session
+from .common import EXIT_OK, PLAN_CHANGES, PLAN_ERROR, confirm, indent, print_progress
+
+
+async def export(session: Session, args: argparse.Namespace) -> int:
+    if args.all_dir is not None:
+        if args.name or args.output:
+            raise ConfigError("export --all DIR writes every recipe: give no NAME and no -o")
+        exported = await export_all(session, args.all_dir)
+        for name, why in exported.skipped.items():
+            print(f"skipped {name}: {why}", file=sys.stderr)
+        print(f"wrote {len(exported.written)} recipes to {args.all_dir}")
+        return EXIT_OK
+    if not args.name:
+        raise ConfigError("name a model to export, or pass --all DIR")
+    stored = await session.rebuilder.recipe(args.name)
+    if args.output:
+        args.output.write_text(stored.text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(stored.text, end="")
+    return EXIT_OK
+
+
+async def plan(session: Session, args: argparse.Namespace) -> int:
+    plan = await plan_folder(session, args.folder, prune=args.prune)
+    if args.json:
+        print(json.dumps({"host": session.settings.host, **plan.as_json()}, indent=2))
+    else:
+        print_plan(plan)
+    return PLAN_CHANGES if plan.changes else EXIT_OK
+
+
+def print_plan(plan: FolderPlan) -> None:
+    width = max((len(c.name) for c in plan.changes), default=0)
+    for change in plan.changes:
+        print(f"{change.action.symbol} {change.name:<{width}}  {change.reason}")
+        for line in change.diff:
+            print(f"    {line}")
+        for note in change.notes:
+            print(f"    note: {note}")
+    for warning in plan.warnings:
+        print(f"note: {warning}")
+    print(plan.summary)
+
+
+async def apply(session: Session, args: argparse.Namespace) -> int:
+    plan = await plan_folder(session, args.folder, prune=args.prune)
+    if not plan.changes:
+        print(plan.summary)
+        return EXIT_OK
+    if not args.yes:
+        print_plan(plan)
+        if not confirm("apply these changes? [y/N] ", "apply"):
+            print("nothing applied")
+            return EXIT_OK
+    done: list[str] = []
+    for change in plan.changes:
+        if args.verbose and change.action is not Action.DELETE:
+            recipe = args.folder[next(k for k in args.folder if k.lower() == change.name.lower())]
+            print(f"{change.action.symbol} {change.name}: create request")
+            print(indent(json.dumps(recipe.recipe.create_request(change.name), indent=2)))
+        try:
+            applied = await apply_change(
+                session, change, args.folder, print_progress if args.verbose else None
+            )
+        except (RebuildError, OllamaError) as exc:
+            left = len(plan.changes) - len(done) - 1
+            print(f"{change.action.symbol} {change.name}: {exc}", file=sys.stderr)
+            print(
+                f"apply stopped: {len(done)} done, {change.name} failed, {left} not started",
+                file=sys.stderr,
+            )
+            return PLAN_ERROR
+        done.append(change.name)
+        print(f"{change.action.symbol} {change.name}: {_applied_line(applied)}")
+    print(
+        f"Apply complete: {plan.count(Action.CREATE)} created, "
+        f"{plan.count(Action.REBUILD) + plan.count(Action.DRIFT)} rebuilt, "
+        f"{plan.count(Action.DELETE)} deleted."
+    )
+    return EXIT_OK
+
+
+def _applied_line(applied: Applied) -> str:
+    change, digest = applied.change, (applied.digest or "")[:12]
+    if change.action is Action.CREATE:
+        return f"created from {change.base} ({digest})"
+    if change.action is Action.DELETE:
+        return "deleted"
+    return f"rebuilt from {change.base} ({digest}), backup {applied.backup}"

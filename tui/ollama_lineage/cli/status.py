@@ -1,0 +1,92 @@
+"""`status`: the tree as plain text (symbol and word) or JSON, for people and cron."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+
+from ..core.lineage import Node, Snapshot
+from ..services.pins import PIN_MARK, pins_of
+from ..services.session import Session
+from .common import EXIT_ATTENTION, EXIT_OK
+
+
+async def status(session: Session, args: argparse.Namespace) -> int:
+    if args.check_upstream:
+        await session.upstream.check_all()
+    snapshot = session.syncer.snapshot
+    pins = await pins_of(session)
+    if args.json:
+        models = _as_json(snapshot, pins)
+        print(json.dumps({"host": session.settings.host, "models": models}, indent=2))
+    else:
+        print(render_tree(snapshot, pins))
+    attention = any(n.state.needs_attention for n in snapshot.walk())
+    return EXIT_ATTENTION if attention else EXIT_OK
+
+
+def _as_json(
+    snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()
+) -> list[dict[str, object]]:
+    return [
+        {
+            "name": n.name,
+            "kind": n.kind.value,
+            "state": n.state.word,
+            "base": n.base,
+            "reason": cli_reason(n),
+            "digest": n.facts.digest if n.facts else None,
+            "depth": n.depth,
+            "pinned": n.name in pins,
+        }
+        for n in snapshot.walk()
+    ]
+
+
+def render_tree(snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()) -> str:
+    """Plain text with symbol and word, readable without colour (cron mail, NO_COLOR).
+
+    A pinned model carries the pin mark after its name and "pinned" before its reason.
+    """
+    width = (
+        max(
+            (len(n.name) + 2 * n.depth + (2 if n.name in pins else 0) for n in snapshot.walk()),
+            default=10,
+        )
+        + 2
+    )
+    lines = []
+    for node in snapshot.walk():
+        label = "  " * node.depth + node.name
+        reason = cli_reason(node)
+        if node.name in pins:
+            label += f" {PIN_MARK}"
+            reason = f"pinned ({PIN_MARK}); {reason}"
+        lines.append(f"{node.state.symbol} {label:<{width}} {node.state.word:<16} {reason}")
+    return "\n".join(lines) if lines else "(no models on the server)"
+
+
+# The tree's reasons name TUI keys ("press p to pull", "(t, track)"); the CLI names commands.
+_KEY_HINTS = (
+    (re.compile(r"press \w to (\w+)"), r"run: ollama-lineage \1 {name}"),
+    (re.compile(r"\((?:\w|ctrl\+\w), (\w+)\)"), r"(ollama-lineage \1)"),
+    (re.compile(r"(\w+) it with \w\b"), r"\1 it: ollama-lineage \1 {name}"),
+)
+
+
+def cli_reason(node: Node) -> str:
+    return _cli_text(node.reason, node.name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cli_text(reason: str, name: str) -> str:
+    """Cached: at 1,000 models the substitutions cost a quarter of a second per status."""
+    text = reason
+    for pattern, replacement in _KEY_HINTS:
+        if pattern.search(text):
+            text = pattern.sub(replacement.replace("{name}", name), text)
+    if "(ollama-lineage track)" in text:
+        text = text.replace("ollama-lineage track", f"ollama-lineage track {name} --from BASE")
+    return text
