@@ -7,14 +7,12 @@ fault (unknown fields, wrong types); those transports wrap the real server's ans
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ollama_lineage.cli import main
@@ -23,6 +21,7 @@ from ollama_lineage.core.lineage import Kind
 from ollama_lineage.core.modelfile import ModelfileError, parse_modelfile
 from ollama_lineage.core.states import State
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.fake_ollama.faults import Reshape
 from ollama_lineage.ollama.client import (
     ApiError,
     OllamaClient,
@@ -440,44 +439,6 @@ def test_cli_carries_on_past_one_model_it_cannot_show(
     assert " fresh " in out
 
 
-# Given the route and one JSON object of its answer, the object to send instead.
-Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
-
-
-class Reshaped(httpx.AsyncBaseTransport):
-    """Forwards to the real stand-in, then rewrites each JSON object of the answer.
-
-    The fake answers exactly what today's Ollama sends; newer (or odd) servers add fields or
-    change types, which only a rewrite of the real answer can show.
-    """
-
-    def __init__(self, rewrite: Rewrite) -> None:
-        self._real = httpx.AsyncHTTPTransport()
-        self._rewrite = rewrite
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self._real.handle_async_request(request)
-        body = await response.aread()
-        await response.aclose()
-        kind = response.headers.get("content-type", "")
-        if "json" in kind and body.strip():
-            lines = [
-                json.dumps(self._rewrite(request.url.path, json.loads(line)))
-                for line in body.decode().splitlines()
-                if line.strip()
-            ]
-            body = ("\n".join(lines) + "\n").encode()
-        headers = [
-            (k, v)
-            for k, v in response.headers.items()
-            if k.lower() not in ("content-length", "transfer-encoding")
-        ]
-        return httpx.Response(response.status_code, headers=headers, content=body)
-
-    async def aclose(self) -> None:
-        await self._real.aclose()
-
-
 def with_extra_fields(path: str, data: dict[str, Any]) -> dict[str, Any]:
     data = {**data, "x_future": {"nested": [1, 2, {"deep": None}]}, "remote_host": "x"}
     for model in data.get("models") or []:
@@ -493,7 +454,8 @@ async def test_unknown_extra_fields_are_ignored(fake: FakeOllama, db: Path, tmp_
         await plain.syncer.poll()
         expected = states(plain)
     store = await Store.open(tmp_path / "extra.sqlite3")
-    client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(with_extra_fields))
+    fake.reshape(with_extra_fields)
+    client = OllamaClient(fake.url, timeout=5.0)
     try:
         syncer = Syncer(client, store, "extra:1")
         await guarded(syncer.poll())
@@ -524,10 +486,11 @@ def details_as_list(path: str, data: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("rewrite", [size_as_text, details_as_list])
 async def test_tags_fields_of_the_wrong_type_are_a_protocol_error(
-    fake: FakeOllama, db: Path, rewrite: Rewrite
+    fake: FakeOllama, db: Path, rewrite: Reshape
 ) -> None:
     store = await Store.open(db)
-    client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(rewrite))
+    fake.reshape(rewrite)
+    client = OllamaClient(fake.url, timeout=5.0)
     try:
         with pytest.raises(ProtocolError, match=r"sent /api/tags with a malformed model entry"):
             await guarded(Syncer(client, store, "odd:1").poll())
@@ -545,7 +508,8 @@ async def test_a_progress_line_of_the_wrong_type_fails_the_build_not_the_app(
     fake: FakeOllama, db: Path
 ) -> None:
     store = await Store.open(db)
-    client = OllamaClient(fake.url, timeout=5.0, transport=Reshaped(total_as_text))
+    fake.reshape(total_as_text)
+    client = OllamaClient(fake.url, timeout=5.0)
     try:
         syncer = Syncer(client, store, "odd:1")
         await syncer.poll()

@@ -11,7 +11,7 @@ from pathlib import Path
 from ollama_lineage.core.modelfile import Message, Recipe
 from ollama_lineage.core.overrides import derive_recipe, predict, verify, with_weights
 from ollama_lineage.core.spec import ModelSpec, parse_show
-from ollama_lineage.ollama.show_pool import without_tensors
+from ollama_lineage.ollama.plain_http import without_tensors
 
 RECORDED = Path(__file__).parents[1] / "conformance" / "recordings" / "ollama-0.33.0-rc2"
 

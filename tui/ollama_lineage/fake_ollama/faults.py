@@ -1,12 +1,17 @@
-"""Injected trouble for tests: latency, failing the N-th call of a route, malformed bodies."""
+"""Injected trouble for tests: latency, failing the N-th call of a route, malformed bodies,
+answers of another shape (a newer or odder server)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 FAIL_MODES = ("status", "midstream", "drop")
 MALFORMED_KINDS = ("garbage", "truncated")
+# Given the route and one JSON object the server is about to send, the object to send instead.
+Reshape = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -23,6 +28,7 @@ class Faults:
         self._latency: dict[str | None, float] = {}
         self._failures: dict[str, list[Failure]] = {}
         self._malformed: dict[str, list[str]] = {}
+        self.reshape: Reshape | None = None
 
     def set_latency(self, seconds: float, route: str | None = None) -> None:
         with self._lock:

@@ -284,6 +284,8 @@ class Handler(BaseHTTPRequestHandler):
         content_type: str | None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        if self.fake.faults.reshape and content_type in (JSON, STREAM_JSON) and body:
+            body = go_json(self._reshaped(json.loads(body))).encode()
         if self._malformed and content_type == JSON:
             body = _mangle(body, self._malformed)
             status = 200 if self._malformed == "garbage" else status
@@ -296,6 +298,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _reshaped(self, value: dict[str, Any]) -> dict[str, Any]:
+        reshape = self.fake.faults.reshape
+        return reshape(urlsplit(self.path).path, value) if reshape else value
 
     def _json(self, status: int, value: Any) -> None:
         self._send(status, go_json(value).encode(), JSON)
@@ -340,7 +346,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_header("Content-Type", NDJSON)
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
-                line = (go_json(event) + "\n").encode()
+                line = (go_json(self._reshaped(event)) + "\n").encode()
                 if self._malformed:
                     self._chunk(_mangle(line, self._malformed))
                     break

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .faults import Faults
+from .faults import Faults, Reshape
 from .handler import Handler
 from .scenarios import build
 from .state import State, drain
@@ -288,6 +288,11 @@ class FakeOllama:
 
     def malformed(self, route: str, kind: str = "garbage", times: int = 1) -> None:
         self.faults.malformed(route, kind, times)
+
+    def reshape(self, rewrite: Reshape | None) -> None:
+        """Send every JSON object (each line of a stream too) through ``rewrite`` first:
+        fields a newer server adds, types an odd one sends."""
+        self.faults.reshape = rewrite
 
     def set_token_delay(self, seconds: float) -> None:
         self.token_delay = seconds

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
 from ..core.spec import ModelSpec
-from .show_pool import ShowPool, transport_problem
+from .plain_http import PlainHttp, transport_problem
+
+if TYPE_CHECKING:
+    import httpx
+
+T = TypeVar("T")
 
 
 class OllamaError(Exception):
@@ -117,34 +121,34 @@ class GenerateChunk:
 
 
 class OllamaClient:
-    """One pooled connection to one Ollama server, shared by the whole app."""
+    """One Ollama server, shared by the whole app.
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    The listing and shows go through plain http.client threads; everything else (streams,
+    copy, delete) through httpx, made and imported on first use: `status` never needs it.
+    """
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
         self.base_url = base_url
-        # Streams go silent for minutes (hashing a pull, loading a model): no read timeout.
-        self._stream_timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0), read=None)
         self._timeout = timeout
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            # Loading the CA bundle costs ~60 ms of every start; plain http never needs it.
-            verify=base_url.startswith("https:"),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            transport=transport,
-            headers={"User-Agent": f"ollama-lineage/{__version__}"},
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-        )
-        self._shows = ShowPool(
+        self._plain = PlainHttp(
             base_url,
             timeout=timeout,
             user_agent=f"ollama-lineage/{__version__}",
             decode=self._decode,
             raise_for=self._raise_status,
+        )
+
+    @cached_property
+    def _http(self) -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            # Loading the CA bundle costs ~60 ms of every start; plain http never needs it.
+            verify=self.base_url.startswith("https:"),
+            timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0)),
+            headers={"User-Agent": f"ollama-lineage/{__version__}"},
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
 
     async def __aenter__(self) -> OllamaClient:
@@ -154,8 +158,9 @@ class OllamaClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-        await asyncio.to_thread(self._shows.close)
+        if "_http" in self.__dict__:
+            await self._http.aclose()
+        await asyncio.to_thread(self._plain.close)
 
     async def version(self) -> str:
         return str((await self._json("GET", "/api/version")).get("version", ""))
@@ -165,7 +170,7 @@ class OllamaClient:
 
     async def tags_body(self) -> bytes:
         """The raw listing: a quiet poll compares bytes and never parses them."""
-        return (await self._send("GET", "/api/tags")).content
+        return await self._plainly(self._plain.get("/api/tags"))
 
     def parse_tags(self, body: bytes) -> list[TagEntry]:
         data = self._decode(body.decode("utf-8", "replace"), "/api/tags")
@@ -181,8 +186,12 @@ class OllamaClient:
 
     async def show(self, name: str, *, with_shape: bool = False) -> ModelSpec:
         """Parsed here, once: the tensors and model_info of a real show never go further."""
+        return await self._plainly(self._plain.show(name, with_shape=with_shape))
+
+    async def _plainly(self, request: Awaitable[T]) -> T:
+        """A plain-HTTP request whose failures below HTTP read as httpx's do."""
         try:
-            return await self._shows.show(name, with_shape=with_shape)
+            return await request
         except OllamaError:
             raise
         except Exception as exc:
@@ -229,7 +238,11 @@ class OllamaClient:
     async def _stream(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Lines of a streamed answer. The answer must start within the timeout; after that
         a line may take as long as it takes (hashing a pull, loading a model)."""
-        request = self._http.build_request("POST", path, json=body, timeout=self._stream_timeout)
+        import httpx
+
+        # Streams go silent for minutes (hashing a pull, loading a model): no read timeout.
+        timeout = httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0), read=None)
+        request = self._http.build_request("POST", path, json=body, timeout=timeout)
         try:
             try:
                 response = await asyncio.wait_for(
@@ -264,6 +277,8 @@ class OllamaClient:
     async def _send(
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> httpx.Response:
+        import httpx
+
         try:
             response = await self._http.request(method, path, json=body)
         except httpx.TransportError as exc:
@@ -295,6 +310,8 @@ class OllamaClient:
         raise error(f"Ollama: {message}", status)
 
     def _unreachable(self, exc: httpx.TransportError) -> Unreachable:
+        import httpx
+
         if isinstance(exc, httpx.TimeoutException):
             why = "timed out"
         elif isinstance(exc, httpx.RemoteProtocolError):

@@ -1,9 +1,10 @@
-"""Many ``/api/show`` at once on plain keep-alive connections, one per worker thread.
+"""The hot requests on plain keep-alive connections, one per worker thread: the listing on
+every poll, and a show per model on a cold start.
 
-A cold start asks one show per model. Through httpx's async stack each request cost about
-2.5 ms of CPU, so on the same host (the SSH use) the app was slower than a shell loop; the
-standard library's http.client in a few threads costs about a third of that, and the JSON is
-parsed into a ModelSpec in the same thread, off the event loop.
+Through httpx's async stack a show cost about 2.5 ms of CPU, so on the same host (the SSH use)
+the app was slower than a shell loop, and the 430 KB listing of 1,000 models took 80 ms, twice
+what the standard library's http.client takes. A show's JSON is parsed into a ModelSpec in
+the worker thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ Decode = Callable[[str, str], dict[str, Any]]
 RaiseFor = Callable[[int, str, str], None]
 
 
-class ShowPool:
-    """``show(name)`` from any coroutine; at most ``workers`` requests in flight."""
+class PlainHttp:
+    """``get(path)`` and ``show(name)`` from any coroutine; at most ``workers`` in flight."""
 
     def __init__(
         self,
@@ -41,7 +42,7 @@ class ShowPool:
         self._https = parts.scheme == "https"
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or (443 if self._https else 80)
-        self._path = parts.path.rstrip("/") + "/api/show"
+        self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
         self._headers = {"Content-Type": "application/json", "User-Agent": user_agent}
         self._decode = decode
@@ -49,7 +50,12 @@ class ShowPool:
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="show")
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="plain-http")
+
+    async def get(self, path: str) -> bytes:
+        """The body of a GET; an error status raises as the client's errors do."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._get, path)
 
     async def show(self, name: str, *, with_shape: bool = False) -> ModelSpec:
         loop = asyncio.get_running_loop()
@@ -75,27 +81,38 @@ class ShowPool:
             self._opened.append(connection)
         return connection
 
+    def _get(self, path: str) -> bytes:
+        status, body = self._request("GET", path, None)
+        if status >= 400:
+            self._raise_for(status, body.decode("utf-8", "replace"), path)
+        return body
+
     def _show(self, name: str, with_shape: bool) -> ModelSpec:
-        body = json.dumps({"model": name}).encode()
-        reused = getattr(self._local, "connection", None) is not None
-        try:
-            status, text = self._post(self._connection(fresh=False), body)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            if not reused:
-                raise
-            # The server closed an idle kept-alive connection: once more on a new one.
-            status, text = self._post(self._connection(fresh=True), body)
+        status, body = self._request("POST", "/api/show", json.dumps({"model": name}).encode())
+        text = body.decode("utf-8", "replace")
         if status >= 400:
             self._raise_for(status, text, "/api/show")
         if not with_shape:
             text = without_tensors(text)
         return parse_show(self._decode(text, "/api/show"), with_shape=with_shape)
 
-    def _post(self, connection: http.client.HTTPConnection, body: bytes) -> tuple[int, str]:
+    def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
+        reused = getattr(self._local, "connection", None) is not None
         try:
-            connection.request("POST", self._path, body, self._headers)
+            return self._send(self._connection(fresh=False), method, path, body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused:
+                raise
+            # The server closed an idle kept-alive connection: once more on a new one.
+            return self._send(self._connection(fresh=True), method, path, body)
+
+    def _send(
+        self, connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None
+    ) -> tuple[int, bytes]:
+        try:
+            connection.request(method, self._prefix + path, body, self._headers)
             response = connection.getresponse()
-            return response.status, response.read().decode("utf-8", "replace")
+            return response.status, response.read()
         except (OSError, http.client.HTTPException):
             connection.close()
             self._local.connection = None
