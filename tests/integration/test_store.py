@@ -133,3 +133,47 @@ async def test_the_store_keeps_what_the_app_uses_of_a_show_never_its_tensors(
         (row,) = db.execute("SELECT json FROM specs").fetchone()
     assert "tensors" not in row and "model_info" not in row and "token_embd" not in row
     assert json.loads(row)["parameters"]["num_ctx"] == 20000
+
+
+async def test_a_license_many_models_share_is_stored_once(tmp_path: Path) -> None:
+    license_text = "Apache License\nVersion 2.0, January 2004\n" + "terms and conditions " * 400
+    template = "{{ .System }}" + " {{ .Prompt }}" * 40
+    specs = {
+        f"{n}" * 64: ModelSpec(
+            weights="w" * 64, template=template, licenses=(license_text, f"own {n}")
+        )
+        for n in "abc"
+    }
+    store = await Store.open(tmp_path / "db")
+    await store.cache_specs(specs)
+    await store.cache_specs({"d" * 64: specs["a" * 64]})  # a later batch: nothing new to keep
+    assert await store.cached_specs([*specs, "d" * 64]) == {**specs, "d" * 64: specs["a" * 64]}
+    await store.close()
+    with sqlite3.connect(tmp_path / "db") as db:
+        rows = [r[0] for r in db.execute("SELECT json FROM specs")]
+        texts = [r[0] for r in db.execute("SELECT text FROM texts")]
+    assert not any("terms and conditions" in row for row in rows)
+    assert sorted(texts) == sorted([license_text, template, "own a", "own b", "own c"])
+    assert all(len(row) < 1000 for row in rows)
+
+
+async def test_a_spec_stored_before_shared_texts_still_reads(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db")
+    await store.close()
+    spec = ModelSpec(weights="w" * 64, template="T" * 300, licenses=("L" * 500,))
+    with sqlite3.connect(tmp_path / "db") as db:  # as schema 4 wrote it: texts inline
+        db.execute("INSERT INTO specs VALUES (?, ?)", ("e" * 64, json.dumps(spec.to_json())))
+    store = await Store.open(tmp_path / "db")
+    assert await store.cached_specs(["e" * 64]) == {"e" * 64: spec}
+    await store.close()
+
+
+async def test_a_spec_whose_shared_text_is_gone_is_asked_for_again(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db")
+    await store.cache_specs({"f" * 64: ModelSpec(weights="w" * 64, licenses=("L" * 500,))})
+    await store.close()
+    with sqlite3.connect(tmp_path / "db") as db:
+        db.execute("DELETE FROM texts")
+    store = await Store.open(tmp_path / "db")
+    assert await store.cached_specs(["f" * 64]) == {}
+    await store.close()

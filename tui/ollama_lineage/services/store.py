@@ -7,6 +7,7 @@ recover the base version a derivative was built from.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import time
@@ -81,7 +82,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE links ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
     """,
+    # Licenses and templates kept once however many models carry them: a fleet's specs were
+    # ~95% the same few licenses (10 MB at 1,000 models, read and written on every cold start).
+    """
+    CREATE TABLE texts (digest TEXT PRIMARY KEY, text TEXT NOT NULL);
+    """,
 )
+# Spec texts at least this long are kept in `texts`, the spec naming them by digest.
+SHARED_TEXT_FROM = 256
 
 
 _FACT_FIELDS = (
@@ -168,6 +176,9 @@ class Store:
         # a write with another's half-read cursor makes SQLite answer "database is locked"
         # (or "API misuse") at once, whatever the busy timeout. One operation at a time.
         self._lock = asyncio.Lock()
+        self._stored_texts: set[str] = set()  # digests this connection has written to `texts`
+        # A fleet's few licenses, hashed once: 9 MB of sha256 was a fifth of a cold start.
+        self._digest_of: dict[str, str] = {}
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -262,21 +273,42 @@ class Store:
     async def cached_specs(self, digests: Iterable[str]) -> dict[str, ModelSpec]:
         """Specs are keyed by manifest digest: the same digest always shows the same thing."""
         wanted = list(digests)
-        found: dict[str, ModelSpec] = {}
+        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             for digest, raw in await self._rows(
                 f"SELECT digest, json FROM specs WHERE digest IN ({marks})", chunk
             ):
-                found[digest] = ModelSpec.from_json(json.loads(raw))
-        return found
+                found[digest] = json.loads(raw)
+        texts = await self._texts({d for data in found.values() for d in _text_refs(data)})
+        decoded = {digest: _decode_spec(data, texts) for digest, data in found.items()}
+        return {digest: spec for digest, spec in decoded.items() if spec is not None}
 
     async def cache_specs(self, specs: Mapping[str, ModelSpec]) -> None:
-        await self._write(
-            "INSERT OR REPLACE INTO specs VALUES (?, ?)",
-            [(digest, json.dumps(spec.to_json())) for digest, spec in specs.items()],
-        )
+        texts: dict[str, str] = {}
+        rows = [
+            (digest, json.dumps(_encode_spec(spec, texts, self._digest_of)))
+            for digest, spec in specs.items()
+        ]
+        new_texts = [(d, t) for d, t in texts.items() if d not in self._stored_texts]
+        async with self._lock:
+            await self._db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?)", new_texts)
+            await self._db.executemany("INSERT OR REPLACE INTO specs VALUES (?, ?)", rows)
+            await self._db.commit()
+        self._stored_texts.update(texts)
+
+    async def _texts(self, digests: set[str]) -> dict[str, str]:
+        wanted = sorted(digests)
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = await self._rows(
+                f"SELECT digest, text FROM texts WHERE digest IN ({marks})", chunk
+            )
+            found.update((r[0], r[1]) for r in rows)
+        return found
 
     # --- lineage and recipes ------------------------------------------------------------------
 
@@ -540,3 +572,51 @@ class Store:
 
     async def release_lock(self, name: str, token: str) -> None:
         await self._write("DELETE FROM locks WHERE name = ? AND token = ?", [(name, token)])
+
+
+def _encode_spec(
+    spec: ModelSpec, texts: dict[str, str], digest_of: dict[str, str]
+) -> dict[str, Any]:
+    """The spec as stored: long texts replaced by their digest, collected into ``texts``."""
+
+    def share(text: str) -> str:
+        digest = digest_of.get(text)
+        if digest is None:
+            if len(digest_of) >= 1024:  # a bound, not a policy: a fleet shares a handful
+                digest_of.clear()
+            digest = digest_of[text] = hashlib.sha256(text.encode()).hexdigest()
+        texts[digest] = text
+        return digest
+
+    data = spec.to_json()
+    refs: dict[str, Any] = {}
+    for key in ("template", "system"):
+        value = data[key]
+        if value is not None and len(value) >= SHARED_TEXT_FROM:
+            refs[key], data[key] = share(value), None
+    if spec.licenses:
+        refs["licenses"], data["licenses"] = [share(t) for t in spec.licenses], []
+    if refs:
+        data["text_refs"] = refs
+    return data
+
+
+def _text_refs(data: Mapping[str, Any]) -> list[str]:
+    refs = data.get("text_refs") or {}
+    return [d for d in (refs.get("template"), refs.get("system")) if d] + list(
+        refs.get("licenses") or ()
+    )
+
+
+def _decode_spec(data: dict[str, Any], texts: Mapping[str, str]) -> ModelSpec | None:
+    """A stored spec with its texts back (rows written before `texts` hold them inline);
+    None, so the caller asks the server again, if a text is missing."""
+    refs = data.pop("text_refs", None) or {}
+    if any(d not in texts for d in _text_refs({"text_refs": refs})):
+        return None
+    for key in ("template", "system"):
+        if key in refs:
+            data[key] = texts[refs[key]]
+    if "licenses" in refs:
+        data["licenses"] = [texts[d] for d in refs["licenses"]]
+    return ModelSpec.from_json(data)

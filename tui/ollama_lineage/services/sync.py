@@ -168,15 +168,10 @@ class Syncer:
 
     async def version_with_weights(self, base: str, weights: str | None) -> str | None:
         """The newest version of ``base`` seen here whose weights blob is ``weights``."""
-        if not weights:
-            return None
         facts = (self._facts or {}).get(base)
-        if facts is not None and facts.weights_blob == weights:
-            return facts.digest  # today's version: no query
-        for digest, blob in reversed(await self.store.digest_history(self.host, base)):
-            if blob == weights:
-                return digest
-        return None
+        if not weights or (facts is not None and facts.weights_blob == weights):
+            return _version_with(facts, [], weights)  # today's version: no query
+        return _version_with(facts, await self.store.digest_history(self.host, base), weights)
 
     # --- reading what changed ------------------------------------------------------------------
 
@@ -278,8 +273,11 @@ class Syncer:
             await self._first_recipes(pairs[start : start + BATCH * 4])
 
     async def _first_recipes(self, pairs: list[tuple[ModelFacts, ModelFacts, Link]]) -> None:
+        # One history query per base whose weights moved on, not one per child.
+        moved = {b.name for c, b, _ in pairs if c.weights_blob and c.weights_blob != b.weights_blob}
+        histories = {name: await self.store.digest_history(self.host, name) for name in moved}
         built_from = {
-            child.name: await self.version_with_weights(base.name, child.weights_blob)
+            child.name: _version_with(base, histories.get(base.name, []), child.weights_blob)
             for child, base, _ in pairs
         }
         wanted = {d for c, b, _ in pairs for d in (c.digest, b.digest, built_from[c.name]) if d}
@@ -300,6 +298,17 @@ class Syncer:
                 )
             )
         await self.store.save_recipes(self.host, new)
+
+
+def _version_with(
+    base: ModelFacts | None, history: list[tuple[str, str | None]], weights: str | None
+) -> str | None:
+    """Which version of a base (today's, else the newest in its history) had ``weights``."""
+    if not weights:
+        return None
+    if base is not None and base.weights_blob == weights:
+        return base.digest
+    return next((digest for digest, blob in reversed(history) if blob == weights), None)
 
 
 def _differs(known: ModelFacts | None, tag: TagEntry) -> bool:
