@@ -96,7 +96,7 @@ class Syncer:
         known = dict(self._facts or {})
         changed = [t for name, t in tags.items() if _differs(known.get(name), t) or name in due]
         gone = [name for name in known if name not in tags]
-        fresh = await self._read(changed)
+        fresh, specs = await self._read(changed)
         async with self._write:
             if ticket < self._applied:  # a newer poll already applied a newer listing
                 return False
@@ -108,7 +108,7 @@ class Syncer:
                 self._retries.pop(name, None)
             self._facts.update((f.name, f) for f in fresh)
             self._schedule_retries(fresh)
-            await self._adopt_new_derivatives()
+            await self._adopt_new_derivatives(specs)
             self._last_listing = listing
         return await self.refresh()
 
@@ -175,8 +175,12 @@ class Syncer:
 
     # --- reading what changed ------------------------------------------------------------------
 
-    async def _read(self, entries: Sequence[TagEntry]) -> list[ModelFacts]:
-        """Facts for changed models; one failing show marks only its model.
+    async def _read(
+        self, entries: Sequence[TagEntry]
+    ) -> tuple[list[ModelFacts], dict[str, ModelSpec]]:
+        """Facts for changed models, and their specs by digest; one failing show marks only
+        its model. The specs share their long texts (a fleet's few licenses), so holding a
+        cold start's is ~1 KB a model, and first sight need not read them back.
 
         Answers are stored as they come, a batch at a time, while the next shows are already
         in flight: a cold start never waits for a batch's slowest show before asking more.
@@ -184,11 +188,14 @@ class Syncer:
         cached = await self.store.cached_specs(t.digest for t in entries if not t.remote_host)
         stored = set(cached)
         facts: list[ModelFacts] = []
+        at_hand: dict[str, ModelSpec] = {}
         unstored: dict[str, ModelSpec] = {}
         specs = self._specs(entries, cached)
         async with aclosing(specs):  # a failure stops the shows still in flight
             async for entry, spec, problem in specs:
                 facts.append(_facts_from(entry, spec, problem))
+                if spec is not None:
+                    at_hand[entry.digest] = spec
                 if spec is not None and entry.digest not in stored:
                     stored.add(entry.digest)
                     unstored[entry.digest] = spec
@@ -196,7 +203,7 @@ class Syncer:
                         await self.store.cache_specs(unstored)
                         unstored = {}
         await self.store.cache_specs(unstored)
-        return facts
+        return facts, at_hand
 
     async def _specs(
         self, entries: Sequence[TagEntry], cached: dict[str, ModelSpec]
@@ -250,7 +257,7 @@ class Syncer:
 
     # --- first sight ----------------------------------------------------------------------------
 
-    async def _adopt_new_derivatives(self) -> None:
+    async def _adopt_new_derivatives(self, at_hand: dict[str, ModelSpec]) -> None:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
         recipes = await self.store.recipes(self.host)
@@ -267,12 +274,14 @@ class Syncer:
             and not facts[child].problem
             and not facts[link.base].problem
         ]
-        # A batch at a time: which base version each child was built from, then every spec
-        # the batch needs in one query; 10,000 specs at once would be ~100 MB.
+        # A batch at a time: which base version each child was built from, then the specs not
+        # at hand in one query.
         for start in range(0, len(pairs), BATCH * 4):
-            await self._first_recipes(pairs[start : start + BATCH * 4])
+            await self._first_recipes(pairs[start : start + BATCH * 4], at_hand)
 
-    async def _first_recipes(self, pairs: list[tuple[ModelFacts, ModelFacts, Link]]) -> None:
+    async def _first_recipes(
+        self, pairs: list[tuple[ModelFacts, ModelFacts, Link]], at_hand: dict[str, ModelSpec]
+    ) -> None:
         # One history query per base whose weights moved on, not one per child.
         moved = {b.name for c, b, _ in pairs if c.weights_blob and c.weights_blob != b.weights_blob}
         histories = {name: await self.store.digest_history(self.host, name) for name in moved}
@@ -281,7 +290,8 @@ class Syncer:
             for child, base, _ in pairs
         }
         wanted = {d for c, b, _ in pairs for d in (c.digest, b.digest, built_from[c.name]) if d}
-        specs = await self.store.cached_specs(wanted)
+        specs = {d: at_hand[d] for d in wanted if d in at_hand}
+        specs.update(await self.store.cached_specs(wanted - specs.keys()))
         new: list[StoredRecipe] = []
         for child, base, link in pairs:
             for model in (child, base):  # only after an upgrade dropped the old show cache
