@@ -124,6 +124,16 @@ def test_unreachable_server_is_one_line_and_exit_2(
     assert "Traceback" not in err
 
 
+def test_status_asks_for_the_listing_once_sent_while_it_starts(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(demo, tmp_path / "db", "status")  # the first run shows every model
+    demo.clear_requests()
+    run(demo, tmp_path / "db", "status")
+    assert "qwq:latest_20K" in capsys.readouterr().out
+    assert [(r.method, r.path) for r in demo.requests] == [("GET", "/api/tags")]
+
+
 def test_bad_modelfile_names_the_line_and_sends_nothing(
     demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,57 +1,36 @@
 """Command line: the TUI by default; status, rebuild and friends for scripts and cron.
 
-Each command's module is imported only when it runs: `status` from cron does not pay for
-autopilot, recipes and checks."""
+This module stays light: it reads the arguments, refuses bad input and sends the first
+request before the rest of the app is imported, and each command's module is imported only
+when it runs (`status` from cron does not pay for autopilot, recipes and checks).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
-from ..core.lineage import Kind
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..core.names import InvalidModelName, parse_model_name
-from ..ollama.client import ApiError, OllamaError
-from ..ollama.models_dir import find_models_dir
-from ..services.session import Session, open_session
-from ..services.store import StoreError
+from ..ollama.plain_http import EarlyGet
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, PLAN_ERROR, UsageError
 from .parser import build_parser
-
-# Each command: the module that runs it (imported then) and its coroutine there.
-COMMANDS = {
-    "status": ("status", "status"),
-    "track": ("models", "track"),
-    "rebuild": ("models", "rebuild"),
-    "pull": ("models", "pull"),
-    "rollback": ("models", "rollback"),
-    "compare": ("models", "compare"),
-    "history": ("history", "history"),
-    "export": ("recipes", "export"),
-    "plan": ("recipes", "plan"),
-    "apply": ("recipes", "apply"),
-    "autopilot": ("autopilot", "autopilot"),
-    "checks": ("autopilot", "checks"),
-    "pin": ("autopilot", "pin"),
-    "unpin": ("autopilot", "unpin"),
-}
-CommandRun = Callable[[Session, argparse.Namespace], Awaitable[int]]
 
 
 def user_errors() -> tuple[type[Exception], ...]:
     """What a user reads as one `error:` line, not a traceback (imported on that path only)."""
+    from ..ollama.client import OllamaError
     from ..services.autopilot import LockBusy
     from ..services.checks import ChecksError
     from ..services.rebuild import RebuildError
     from ..services.recipes import RecipeError
+    from ..services.store import StoreError
 
     return (
         UsageError,
@@ -81,13 +60,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     try:
         with _settings(args) as settings:
+            if args.command is not None:
+                prepare(args)
+            # The listing is asked for now, so the server works on it while Python imports
+            # the rest of the app (a sixth of a warm `status`; Textual takes longer still).
+            listing = EarlyGet(settings.host, "/api/tags", settings.timeout)
             if args.command is None:
                 from ..ui.app import LineageApp
 
-                app = LineageApp(settings)
+                app = LineageApp(settings, early=listing)
                 app.run()
                 return app.return_code or EXIT_OK
-            return asyncio.run(_run_command(args, settings))
+            from .run import run_command
+
+            return run_command(args, settings, listing)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -138,6 +124,8 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         return
     host = parse_host(getattr(args, "host", None) or os.environ.get("OLLAMA_HOST"))
     given = getattr(args, "models_dir", None)
+    from ..ollama.models_dir import find_models_dir
+
     models_dir = find_models_dir() if given is None else None if given == "none" else Path(given)
     yield Settings(
         host=host,
@@ -148,8 +136,9 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     )
 
 
-def _validate(args: argparse.Namespace) -> None:
-    """Refuse bad names and Modelfiles before a single request goes out."""
+def prepare(args: argparse.Namespace) -> None:
+    """Refuse bad names, Modelfiles, recipe folders and checks files before a single request
+    goes out."""
     for attr in ("child", "base", "name"):
         if getattr(args, attr, None):
             parse_model_name(getattr(args, attr))
@@ -168,71 +157,14 @@ def _validate(args: argparse.Namespace) -> None:
             parse_modelfile(text)
         except ModelfileError as exc:
             raise ModelfileError(f"{args.file}: {exc}") from exc
-
-
-async def _run_command(args: argparse.Namespace, settings: Settings) -> int:
-    _validate(args)
     if args.command in ("plan", "apply"):
-        # A folder that does not parse, names a model twice or loops is refused before any
-        # request: nothing is sent, nothing applied.
+        # A folder that does not parse, names a model twice or loops is refused: nothing is
+        # sent, nothing applied.
         from ..services.recipes import read_folder
 
         args.folder = read_folder(args.dir)
     if args.command in ("autopilot", "checks"):
-        # A checks file that is not TOML, has an unknown key, a wrong type or a bad regex is
-        # refused here, before any request.
+        # A checks file that is not TOML, has an unknown key, a wrong type or a bad regex.
         from ..services.checks import load_checks
 
         args.checks_file = load_checks(args.checks, required=args.checks is not None)
-    module, name = COMMANDS[args.command]
-    run: CommandRun = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    async with open_session(settings) as session:
-        await _first_poll(session)
-        _resolve_names(args, session)
-        _require_models(args, session)
-        return await run(session, args)
-
-
-async def _first_poll(session: Session) -> None:
-    """Ollama always answers /api/tags; a 404 there means some other server on that port."""
-    try:
-        await session.syncer.poll()
-    except ApiError as exc:
-        if exc.status in (404, 405) and session.syncer.requests["show"] == 0:
-            raise OllamaError(
-                f"{session.settings.host} does not look like an Ollama server "
-                f"(HTTP {exc.status}); check --host or OLLAMA_HOST"
-            ) from None
-        raise
-
-
-# The commands that act on a model the server must already have, and the arguments naming it.
-_NEEDS_MODEL = {
-    "track": ("child", "base"),
-    "rebuild": ("names",),
-    "rollback": ("name",),
-    "compare": ("name",),
-    "export": ("name",),
-    "pin": ("name",),
-    "checks": ("names",),
-}
-
-
-def _require_models(args: argparse.Namespace, session: Session) -> None:
-    nodes = session.syncer.snapshot.nodes
-    for attr in _NEEDS_MODEL.get(args.command, ()):
-        value = getattr(args, attr, None)
-        for name in value if isinstance(value, list) else [value] if value else []:
-            node = nodes.get(name)
-            if node is None or node.facts is None or node.kind is Kind.MISSING:
-                raise UsageError(f"no model {name} on {session.settings.host}")
-
-
-def _resolve_names(args: argparse.Namespace, session: Session) -> None:
-    """`QWQ` means `qwq:latest`, as it does to the ollama CLI."""
-    resolve = session.syncer.resolve
-    for attr in ("child", "base", "name"):
-        if getattr(args, attr, None):
-            setattr(args, attr, resolve(getattr(args, attr)))
-    if getattr(args, "names", None):
-        args.names = [resolve(n) for n in args.names]

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import __version__
 from ..core.spec import ModelSpec
-from .plain_http import PlainHttp, transport_problem
+from .plain_http import USER_AGENT, EarlyGet, PlainHttp, transport_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -127,15 +126,17 @@ class OllamaClient:
     copy, delete) through httpx, made and imported on first use: `status` never needs it.
     """
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 30.0, early: EarlyGet | None = None
+    ) -> None:
         self.base_url = base_url
         self._timeout = timeout
         self._plain = PlainHttp(
             base_url,
             timeout=timeout,
-            user_agent=f"ollama-lineage/{__version__}",
             decode=self._decode,
             raise_for=self._raise_status,
+            early=early,
         )
 
     @cached_property
@@ -147,7 +148,7 @@ class OllamaClient:
             # Loading the CA bundle costs ~60 ms of every start; plain http never needs it.
             verify=self.base_url.startswith("https:"),
             timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0)),
-            headers={"User-Agent": f"ollama-lineage/{__version__}"},
+            headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
 

@@ -19,7 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import __version__
 from ..core.spec import ModelSpec, parse_show
+
+USER_AGENT = f"ollama-lineage/{__version__}"
+_EARLY_HEADERS = {"User-Agent": USER_AGENT}
 
 Decode = Callable[[str, str], dict[str, Any]]
 RaiseFor = Callable[[int, str, str], None]
@@ -33,24 +37,22 @@ class PlainHttp:
         base_url: str,
         *,
         timeout: float,
-        user_agent: str,
         decode: Decode,
         raise_for: RaiseFor,
         workers: int = 32,
+        early: EarlyGet | None = None,
     ) -> None:
-        parts = urlsplit(base_url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or (443 if self._https else 80)
-        self._prefix = parts.path.rstrip("/")
+        self._base_url = base_url
+        self._prefix = urlsplit(base_url).path.rstrip("/")
         self._timeout = timeout
-        self._headers = {"Content-Type": "application/json", "User-Agent": user_agent}
+        self._headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         self._decode = decode
         self._raise_for = raise_for
         self._local = threading.local()
         self._opened: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="plain-http")
+        self._early = early
 
     async def get(self, path: str) -> bytes:
         """The body of a GET; an error status raises as the client's errors do."""
@@ -74,15 +76,19 @@ class PlainHttp:
             return connection
         if connection is not None:
             connection.close()
-        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = kind(self._host, self._port, timeout=self._timeout)
+        connection = _connect(self._base_url, self._timeout)
         self._local.connection = connection
         with self._lock:
             self._opened.append(connection)
         return connection
 
     def _get(self, path: str) -> bytes:
-        status, body = self._request("GET", path, None)
+        with self._lock:
+            early, self._early = self._early, None
+        if early is not None and early.path == path:
+            status, body = early.answer()
+        else:
+            status, body = self._request("GET", path, None)
         if status >= 400:
             self._raise_for(status, body.decode("utf-8", "replace"), path)
         return body
@@ -117,6 +123,52 @@ class PlainHttp:
             connection.close()
             self._local.connection = None
             raise
+
+
+class EarlyGet:
+    """A GET sent while the app is still starting, on a connection of its own; the first
+    request for that path takes its answer, or its failure, instead of asking again."""
+
+    def __init__(self, base_url: str, path: str, timeout: float) -> None:
+        self.path = path
+        self._answer: tuple[int, bytes] | None = None
+        self._failure: Exception | None = None
+        self._thread = threading.Thread(
+            target=self._fetch, args=(base_url, timeout), name="early-get", daemon=True
+        )
+        self._thread.start()
+
+    def answer(self) -> tuple[int, bytes]:
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        assert self._answer is not None
+        return self._answer
+
+    def _fetch(self, base_url: str, timeout: float) -> None:
+        parts = urlsplit(base_url)
+        https = parts.scheme == "https"
+        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        connection = kind(
+            parts.hostname or "127.0.0.1", parts.port or (443 if https else 80), timeout=timeout
+        )
+        try:
+            connection.request("GET", parts.path.rstrip("/") + self.path, headers=_EARLY_HEADERS)
+            response = connection.getresponse()
+            self._answer = response.status, response.read()
+        except Exception as exc:  # handed to whoever asks: the app reports it as it would
+            self._failure = exc
+        finally:
+            connection.close()
+
+
+def _connect(base_url: str, timeout: float) -> http.client.HTTPConnection:
+    parts = urlsplit(base_url)
+    https = parts.scheme == "https"
+    kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    return kind(
+        parts.hostname or "127.0.0.1", parts.port or (443 if https else 80), timeout=timeout
+    )
 
 
 def without_tensors(text: str) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..config import Settings
 from ..ollama.client import OllamaClient
 from ..ollama.models_dir import ModelsDir
+from ..ollama.plain_http import EarlyGet
 from .store import Store
 from .sync import Syncer
 
@@ -49,9 +50,12 @@ class Session:
 
 
 @asynccontextmanager
-async def open_session(settings: Settings) -> AsyncIterator[Session]:
+async def open_session(
+    settings: Settings, *, early: EarlyGet | None = None
+) -> AsyncIterator[Session]:
+    """``early``: a request already sent for this server, taken by the first that asks."""
     store = await Store.open(settings.db_path)
-    client = OllamaClient(settings.host, timeout=settings.timeout)
+    client = OllamaClient(settings.host, timeout=settings.timeout, early=early)
     local = ModelsDir(settings.models_dir) if settings.models_dir else None
     syncer = Syncer(client, store, settings.host_key, local_spec=local.specs if local else None)
     session = Session(settings, client, store, syncer)

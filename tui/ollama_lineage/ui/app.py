@@ -28,6 +28,7 @@ from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError
+from ..ollama.plain_http import EarlyGet
 from ..services.autopilot import check_against_backup, model_checks, run_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import compare_models, latest_backup
@@ -64,10 +65,13 @@ class LineageApp(App[None], inherit_bindings=False):
     BINDINGS = bindings("app")
     COMMANDS = {ActionsProvider}  # only our actions: not Textual's Keys/Maximize/Screenshot
 
-    def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock = utc_now, early: EarlyGet | None = None
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.clock = clock
+        self._early = early  # the listing, asked for before Textual was imported
         self._session: Session | None = None
         self._stack = AsyncExitStack()
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
@@ -92,7 +96,8 @@ class LineageApp(App[None], inherit_bindings=False):
 
     async def on_mount(self) -> None:
         try:
-            self._session = await self._stack.enter_async_context(open_session(self.settings))
+            session = open_session(self.settings, early=self._early)
+            self._session = await self._stack.enter_async_context(session)
         except StoreError as exc:
             self.exit(return_code=2, message=f"error: {exc}")
             return
