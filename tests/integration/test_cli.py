@@ -134,6 +134,21 @@ def test_status_asks_for_the_listing_once_sent_while_it_starts(
     assert [(r.method, r.path) for r in demo.requests] == [("GET", "/api/tags")]
 
 
+def test_status_json_is_one_model_a_line_and_an_empty_server_an_empty_list(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    run(demo, tmp_path / "db", "status", "--json")
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    listed = json.loads(out)["models"]
+    assert len(lines) == len(listed) + 5  # {, host, "models": [, a line a model, ], }
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[3:-2]] == listed
+    with FakeOllama(scenario="empty") as empty:
+        run(empty, tmp_path / "empty.db", "status", "--json")
+        assert json.loads(capsys.readouterr().out) == {"host": empty.url, "models": []}
+
+
 def test_bad_modelfile_names_the_line_and_sends_nothing(
     demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
