@@ -10,21 +10,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
-from ..core.modelfile import ModelfileError, parse_modelfile
-from ..core.names import InvalidModelName, parse_model_name
-from ..ollama.plain_http import EarlyGet
+from ..ollama.early import EarlyGet
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, PLAN_ERROR, UsageError
 from .parser import build_parser
 
 
 def user_errors() -> tuple[type[Exception], ...]:
     """What a user reads as one `error:` line, not a traceback (imported on that path only)."""
+    from ..core.modelfile import ModelfileError
+    from ..core.names import InvalidModelName
     from ..ollama.client import OllamaError
     from ..services.autopilot import LockBusy
     from ..services.checks import ChecksError
@@ -111,6 +110,8 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         "keep_backups": args.keep_backups,
     }
     if getattr(args, "demo", False):
+        import tempfile
+
         from ..fake_ollama import FakeOllama
 
         with FakeOllama(scenario="demo") as fake, tempfile.TemporaryDirectory() as tmp:
@@ -139,6 +140,9 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
 def prepare(args: argparse.Namespace) -> None:
     """Refuse bad names, Modelfiles, recipe folders and checks files before a single request
     goes out."""
+    from ..core.modelfile import ModelfileError, parse_modelfile
+    from ..core.names import parse_model_name
+
     for attr in ("child", "base", "name"):
         if getattr(args, attr, None):
             parse_model_name(getattr(args, attr))

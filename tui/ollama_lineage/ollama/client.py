@@ -10,7 +10,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.spec import ModelSpec
-from .plain_http import USER_AGENT, EarlyGet, PlainHttp, transport_problem
+from .early import USER_AGENT, EarlyGet
+from .plain_http import PlainHttp, transport_problem
 
 if TYPE_CHECKING:
     import httpx

@@ -19,11 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import __version__
 from ..core.spec import ModelSpec, parse_show
-
-USER_AGENT = f"ollama-lineage/{__version__}"
-_EARLY_HEADERS = {"User-Agent": USER_AGENT}
+from .early import USER_AGENT, EarlyGet, connect
 
 Decode = Callable[[str, str], dict[str, Any]]
 RaiseFor = Callable[[int, str, str], None]
@@ -76,7 +73,7 @@ class PlainHttp:
             return connection
         if connection is not None:
             connection.close()
-        connection = _connect(self._base_url, self._timeout)
+        connection = connect(self._base_url, self._timeout)
         self._local.connection = connection
         with self._lock:
             self._opened.append(connection)
@@ -123,52 +120,6 @@ class PlainHttp:
             connection.close()
             self._local.connection = None
             raise
-
-
-class EarlyGet:
-    """A GET sent while the app is still starting, on a connection of its own; the first
-    request for that path takes its answer, or its failure, instead of asking again."""
-
-    def __init__(self, base_url: str, path: str, timeout: float) -> None:
-        self.path = path
-        self._answer: tuple[int, bytes] | None = None
-        self._failure: Exception | None = None
-        self._thread = threading.Thread(
-            target=self._fetch, args=(base_url, timeout), name="early-get", daemon=True
-        )
-        self._thread.start()
-
-    def answer(self) -> tuple[int, bytes]:
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-        assert self._answer is not None
-        return self._answer
-
-    def _fetch(self, base_url: str, timeout: float) -> None:
-        parts = urlsplit(base_url)
-        https = parts.scheme == "https"
-        kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
-        connection = kind(
-            parts.hostname or "127.0.0.1", parts.port or (443 if https else 80), timeout=timeout
-        )
-        try:
-            connection.request("GET", parts.path.rstrip("/") + self.path, headers=_EARLY_HEADERS)
-            response = connection.getresponse()
-            self._answer = response.status, response.read()
-        except Exception as exc:  # handed to whoever asks: the app reports it as it would
-            self._failure = exc
-        finally:
-            connection.close()
-
-
-def _connect(base_url: str, timeout: float) -> http.client.HTTPConnection:
-    parts = urlsplit(base_url)
-    https = parts.scheme == "https"
-    kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
-    return kind(
-        parts.hostname or "127.0.0.1", parts.port or (443 if https else 80), timeout=timeout
-    )
 
 
 def without_tensors(text: str) -> str:
