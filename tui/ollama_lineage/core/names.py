@@ -7,6 +7,7 @@ fills in `registry.ollama.ai`, `library` and `latest`).
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass, replace
@@ -113,8 +114,12 @@ def _split(raw: str) -> dict[str, str]:
     return parts
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def parse_model_name(raw: str) -> ModelName:
-    """Parse and validate `raw` with Ollama's rules, filling in the defaults."""
+    """Parse and validate `raw` with Ollama's rules, filling in the defaults.
+
+    Cached: every poll names every model (and every parent) again, and at 10,000 models the
+    checks cost a tenth of a cold start. A ModelName is immutable, so sharing one is safe."""
     parts = _split(raw)
     for kind in ("host", "namespace", "model", "tag"):
         _check_part(raw, kind, parts[kind])
