@@ -162,6 +162,21 @@ async def test_poll_with_the_server_down_raises_unreachable_and_keeps_nothing(
     assert integrity(db) == "ok"
 
 
+async def test_a_server_that_dies_mid_cold_start_fails_the_poll_and_half_saves_nothing(
+    fake: FakeOllama, db: Path
+) -> None:
+    fake.fail("/api/show", nth=3, mode="drop")  # the third show: the connection just closes
+    async with open_session(settings(fake, db)) as s:
+        with pytest.raises(Unreachable, match="the connection dropped mid-answer"):
+            await guarded(s.syncer.poll())
+        assert s.syncer.snapshot.nodes == {}
+        assert count(db, "models") == 0  # no tree of some models and not others
+        assert await guarded(s.syncer.poll()) is True  # the server is fine again
+        listed = {n.name for n in s.syncer.snapshot.walk() if n.facts is not None}
+        assert listed == {m["name"] for m in fake.state.tags()}
+    assert integrity(db) == "ok"
+
+
 async def test_load_gives_the_last_known_tree_when_the_server_is_down_at_start(
     fake: FakeOllama, db: Path
 ) -> None:
