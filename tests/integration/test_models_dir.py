@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ollama_lineage.config import Settings
+from ollama_lineage.config import Settings, find_models_dir
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.ollama.models_dir import find_models_dir
 from ollama_lineage.services.session import open_session
 
 

@@ -1,10 +1,12 @@
-"""Where the server and the database are: the same OLLAMA_HOST forms the ollama CLI accepts."""
+"""Where the server, the database and Ollama's models folder are: the same OLLAMA_HOST forms
+the ollama CLI accepts."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,3 +95,17 @@ class Settings:
         """Rows in the store are per server, so one database serves several hosts."""
         parts = urlsplit(self.host)
         return f"{parts.hostname}:{parts.port}"
+
+
+def candidate_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
+    """Where Ollama keeps models: $OLLAMA_MODELS, the user's, the Linux service's."""
+    env = os.environ if env is None else env
+    found = [Path(env["OLLAMA_MODELS"])] if env.get("OLLAMA_MODELS") else []
+    return [*found, Path.home() / ".ollama" / "models", Path("/usr/share/ollama/.ollama/models")]
+
+
+def find_models_dir(env: Mapping[str, str] | None = None) -> Path | None:
+    for folder in candidate_dirs(env):
+        if (folder / "manifests").is_dir() and os.access(folder / "manifests", os.R_OK):
+            return folder
+    return None

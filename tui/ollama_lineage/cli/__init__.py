@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..config import DEFAULT_REGISTRY, ConfigError, Settings, default_db_path, parse_host
+from ..config import (
+    DEFAULT_REGISTRY,
+    ConfigError,
+    Settings,
+    default_db_path,
+    find_models_dir,
+    parse_host,
+)
 from ..ollama.early import EarlyGet
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, PLAN_ERROR, UsageError
 from .parser import build_parser
@@ -125,8 +132,6 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         return
     host = parse_host(getattr(args, "host", None) or os.environ.get("OLLAMA_HOST"))
     given = getattr(args, "models_dir", None)
-    from ..ollama.models_dir import find_models_dir
-
     models_dir = find_models_dir() if given is None else None if given == "none" else Path(given)
     yield Settings(
         host=host,

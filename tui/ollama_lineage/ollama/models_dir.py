@@ -27,20 +27,6 @@ MEDIA = "application/vnd.ollama.image."
 MAX_TEXT_LAYER = 4 * 1024 * 1024
 
 
-def candidate_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
-    """Where Ollama keeps models: $OLLAMA_MODELS, the user's, the Linux service's."""
-    env = os.environ if env is None else env
-    found = [Path(env["OLLAMA_MODELS"])] if env.get("OLLAMA_MODELS") else []
-    return [*found, Path.home() / ".ollama" / "models", Path("/usr/share/ollama/.ollama/models")]
-
-
-def find_models_dir(env: Mapping[str, str] | None = None) -> Path | None:
-    for folder in candidate_dirs(env):
-        if (folder / "manifests").is_dir() and os.access(folder / "manifests", os.R_OK):
-            return folder
-    return None
-
-
 class ModelsDir:
     """Specs from manifest files; every read is checked against the listed digest."""
 
