@@ -7,15 +7,18 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.app import LineageApp
 
 AppFactory = Callable[..., LineageApp]
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +133,15 @@ def row(app: LineageApp, name: str) -> str:
     """The row of ``name`` ("" while it is not in the tree)."""
     found = [r for r in rows(app) if r.split()[1:2] == [name]]
     return found[0] if found else ""
+
+
+async def press_for(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> ScreenT:
+    """Press ``key`` and wait for the dialog of ``kind`` it opens; that dialog."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind))
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 async def ready(pilot: Pilot[None]) -> LineageApp:

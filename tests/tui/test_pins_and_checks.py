@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from ollama_lineage.fake_ollama import FakeOllama
@@ -19,7 +18,7 @@ from ollama_lineage.ui.widgets.check_list import CheckList
 from ollama_lineage.ui.widgets.check_results import CheckResults
 from tests.checks_samples import sentence_check, zebra_check
 
-from .conftest import AppFactory, ready, row, select, wait_for
+from .conftest import AppFactory, press_for, ready, row, select, wait_for
 from .test_safe_rebuild import rebuild
 
 MARIO = "llama3.2:latest-mario"
@@ -28,15 +27,6 @@ CHECKS = sentence_check(MARIO) + "\n" + zebra_check(MARIO)
 
 def text_of(app: LineageApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
-
-
-async def open_rebuild_all(pilot: Pilot[None]) -> RebuildScreen:
-    app = pilot.app
-    await pilot.press("R")
-    await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-    modal = app.screen
-    assert isinstance(modal, RebuildScreen)
-    return modal
 
 
 async def test_a_pinned_model_is_marked_and_R_leaves_it_and_its_children_out(
@@ -59,7 +49,7 @@ async def test_a_pinned_model_is_marked_and_R_leaves_it_and_its_children_out(
         assert "kept out of R and autopilot" in text_of(app, "#overview-facts")
         assert "⚑ 1 pinned" in text_of(app, "#status")
 
-        modal = await open_rebuild_all(pilot)
+        modal = await press_for(pilot, "R", RebuildScreen)
         assert "qwq:latest_20K" not in modal.names
         assert "qwq:latest_20K-coder" not in modal.names
         assert MARIO in modal.names
@@ -74,7 +64,7 @@ async def test_a_pinned_model_is_marked_and_R_leaves_it_and_its_children_out(
             pilot, lambda: row(app, "qwq:latest_20K") and "⚑" not in row(app, "qwq:latest_20K")
         )
         assert await app.session.store.pins(app.settings.host_key) == set()
-        modal = await open_rebuild_all(pilot)
+        modal = await press_for(pilot, "R", RebuildScreen)
         assert modal.names == everything
         assert not modal.query("#rebuild-held")
 
@@ -163,10 +153,7 @@ async def test_checks_without_a_backup_say_so_and_run_on_the_model_alone(
         app = await ready(pilot)
         await select(pilot, MARIO)
         fake.clear_requests()
-        await pilot.press("C")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChecksScreen))
-        modal = app.screen
-        assert isinstance(modal, ChecksScreen)
+        modal = await press_for(pilot, "C", ChecksScreen)
         assert "It has no backup to compare with" in text_of(app, "#checks-title")
         await wait_for(pilot, lambda: not modal.running)
         assert modal.sides == ("model",)
@@ -184,10 +171,7 @@ async def test_a_base_without_checks_gets_its_smoke_check(
         checks = app.main.query_one(CheckList)
         await wait_for(pilot, lambda: [s.check.label for s in checks.statuses] == ["smoke"])
         assert "never run" in str(checks.render())
-        await pilot.press("C")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChecksScreen))
-        modal = app.screen
-        assert isinstance(modal, ChecksScreen)
+        modal = await press_for(pilot, "C", ChecksScreen)
         await wait_for(pilot, lambda: not modal.running)
         assert "passed 1 of 1" in text_of(app, "#checks-status")
         assert not modal.has_class("-failed")
@@ -221,10 +205,7 @@ async def test_a_server_lost_during_the_checks_is_said_in_the_dialog_and_the_app
         app = await ready(pilot)
         await select(pilot, MARIO)
         fake.fail("/api/generate", mode="drop")  # the server goes away under the first one
-        await pilot.press("C")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChecksScreen))
-        modal = app.screen
-        assert isinstance(modal, ChecksScreen)
+        modal = await press_for(pilot, "C", ChecksScreen)
         await wait_for(pilot, lambda: not modal.running, timeout=15)
         assert modal.error
         assert "stopped" in text_of(app, "#checks-status")

@@ -7,7 +7,7 @@ from textual.widgets import Log, SelectionList
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.screens.rebuild import RebuildScreen, plan_warnings
 
-from .conftest import AppFactory, cursor, ready, row, rows, select, wait_for
+from .conftest import AppFactory, cursor, press_for, ready, row, rows, select, wait_for
 
 
 def posts(fake: FakeOllama, path: str) -> list[dict[str, object]]:
@@ -21,10 +21,7 @@ async def test_rebuild_sends_one_create_with_the_overrides(
         app = await ready(pilot)
         await select(pilot, "qwq:latest_20K")
         fake.clear_requests()
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        modal = app.screen
-        assert isinstance(modal, RebuildScreen)
+        modal = await press_for(pilot, "r", RebuildScreen)
         plan = modal.plan
         assert plan is not None and plan.request["from"] == "qwq:latest"
         await pilot.press("enter")
@@ -63,10 +60,7 @@ async def test_failed_create_keeps_the_old_model_and_says_why(
         await select(pilot, "llama3.2:latest-mario")
         digest = fake.digest("llama3.2:latest-mario")
         fake.fail("/api/create", error="no space left on device")
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        modal = app.screen
-        assert isinstance(modal, RebuildScreen)
+        modal = await press_for(pilot, "r", RebuildScreen)
         await pilot.press("enter")
         await wait_for(pilot, lambda: modal.finished)
         assert modal.failures == 1
@@ -82,10 +76,7 @@ async def test_rebuild_all_goes_parents_first(make_app: AppFactory, fake: FakeOl
         fake.pull("qwq:latest")
         await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
         fake.clear_requests()
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        modal = app.screen
-        assert isinstance(modal, RebuildScreen)
+        modal = await press_for(pilot, "R", RebuildScreen)
         assert modal.names == ["llama3.2:latest-mario", "qwq:latest_20K", "qwq:latest_20K-coder"]
         await pilot.press("enter")
         await wait_for(pilot, lambda: modal.finished, timeout=10)
@@ -106,10 +97,7 @@ async def test_rebuild_all_shows_each_warning_and_skips_unticked(
         app = await ready(pilot)
         fake.pull("qwq:latest")
         await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        modal = app.screen
-        assert isinstance(modal, RebuildScreen)
+        modal = await press_for(pilot, "R", RebuildScreen)
         entries = {e.name: e for e in modal.entries}
         coder = entries["qwq:latest_20K-coder"]
         assert coder.plan is not None and coder.plan.stale_base == "qwq:latest_20K"
@@ -134,10 +122,7 @@ async def test_keep_all_deletes_the_backups_of_the_rebuilt_models(
         app = await ready(pilot)
         fake.pull("qwq:latest")
         await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        modal = app.screen
-        assert isinstance(modal, RebuildScreen)
+        modal = await press_for(pilot, "R", RebuildScreen)
         await pilot.press("enter")
         await wait_for(pilot, lambda: modal.finished, timeout=10)
         assert len(modal.backups) == 3
@@ -153,10 +138,7 @@ async def test_keep_all_never_deletes_the_only_copy(make_app: AppFactory, fake: 
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         await select(pilot, "llama3.2:latest-mario")
-        await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-        modal = app.screen
-        assert isinstance(modal, RebuildScreen)
+        modal = await press_for(pilot, "r", RebuildScreen)
         await pilot.press("enter")
         await wait_for(pilot, lambda: modal.finished)
         fake.delete("llama3.2:latest-mario")  # gone elsewhere: the backup is all that is left

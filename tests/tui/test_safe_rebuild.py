@@ -17,7 +17,7 @@ from ollama_lineage.ui.screens.pull import PullScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
 
-from .conftest import AppFactory, ready, row, rows, select, wait_for
+from .conftest import AppFactory, press_for, ready, row, rows, select, wait_for
 
 
 async def rebuild(pilot: Pilot[None], name: str) -> str:
@@ -25,10 +25,7 @@ async def rebuild(pilot: Pilot[None], name: str) -> str:
     app = pilot.app
     assert isinstance(app, LineageApp)
     await select(pilot, name)
-    await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
-    modal = app.screen
-    assert isinstance(modal, RebuildScreen)
+    modal = await press_for(pilot, "r", RebuildScreen)
     plan = modal.plan
     assert plan is not None
     await pilot.press("enter")
@@ -79,10 +76,7 @@ async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: 
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         backup = await rebuild(pilot, "qwq:latest_20K")
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
-        screen = app.screen
-        assert isinstance(screen, CompareScreen)
+        screen = await press_for(pilot, "c", CompareScreen)
         await pilot.press(*"why is the sky blue?", "enter")
         await wait_for(pilot, lambda: "tok/s" in str(screen.query_one("#compare-stats-1").render()))
         assert screen.texts[0] and screen.texts[1]

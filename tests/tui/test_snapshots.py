@@ -25,7 +25,7 @@ from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
 from tests.checks_samples import sentence_check, zebra_check
 
-from .conftest import AppFactory, fixed_clock, ready, row, select, start_fixed, wait_for
+from .conftest import AppFactory, fixed_clock, press_for, ready, row, select, start_fixed, wait_for
 
 SIZES = [(120, 40), (80, 24)]
 SNAPSHOT_CHECKS = sentence_check("qwq:latest_20K") + "\n" + zebra_check("qwq:latest_20K")
@@ -260,10 +260,7 @@ def test_checks_dialog_old_and_new_side_by_side_at_80x24(
         await wait_for(pilot, lambda: modal.finished)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, RebuildScreen))
-        await pilot.press("C")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChecksScreen))
-        checks = app.screen
-        assert isinstance(checks, ChecksScreen)
+        checks = await press_for(pilot, "C", ChecksScreen)
         await wait_for(pilot, lambda: not checks.running)
         await quiet(pilot)
 
