@@ -67,22 +67,22 @@ class PlainHttp:
                 connection.close()
             self._opened.clear()
 
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
+    def _connection(self) -> http.client.HTTPConnection:
+        """This thread's kept-alive connection, opened on first use."""
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is not None and not fresh:
-            return connection
-        if connection is not None:
-            connection.close()
-        connection = connect(self._base_url, self._timeout)
-        self._local.connection = connection
-        with self._lock:
-            self._opened.append(connection)
+        if connection is None:
+            connection = connect(self._base_url, self._timeout)
+            self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
         return connection
 
     def _get(self, path: str) -> bytes:
         with self._lock:
-            early, self._early = self._early, None
-        if early is not None and early.path == path:
+            early = self._early if self._early is not None and self._early.path == path else None
+            if early is not None:
+                self._early = None
+        if early is not None:
             status, body = early.answer()
         else:
             status, body = self._request("GET", path, None)
@@ -102,12 +102,12 @@ class PlainHttp:
     def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         reused = getattr(self._local, "connection", None) is not None
         try:
-            return self._send(self._connection(fresh=False), method, path, body)
+            return self._send(self._connection(), method, path, body)
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             if not reused:
                 raise
             # The server closed an idle kept-alive connection: once more on a new one.
-            return self._send(self._connection(fresh=True), method, path, body)
+            return self._send(self._connection(), method, path, body)
 
     def _send(
         self, connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None
@@ -117,8 +117,11 @@ class PlainHttp:
             response = connection.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException):
+            # Dropped and forgotten, so a TUI left open on a flaky link keeps no dead ones.
             connection.close()
             self._local.connection = None
+            with self._lock:
+                self._opened.remove(connection)
             raise
 
 
