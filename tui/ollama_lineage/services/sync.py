@@ -18,15 +18,13 @@ from ..core.names import BACKUP_MARK, backup_origin, normalize_name, same_model
 from ..core.overrides import derive_recipe
 from ..core.spec import ModelSpec
 from ..ollama.client import OllamaClient, OllamaError, TagEntry, Unreachable
+from ..ollama.plain_http import CONNECTIONS
 from .in_flight import in_flight
 from .store import Store, StoredRecipe
 
 # Shows are fetched and stored this many at a time, so a cold start over 10,000 models holds
 # one batch of answers in memory, not the fleet's.
 BATCH = 64
-# Over a 20 ms link 32 shows in flight make a cold start of 1,000 models ~0.7 s of waiting;
-# on the same host more only queue for the same CPU.
-SHOWS_IN_FLIGHT = 32
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
 # Specs read without a request (Ollama's models folder), by digest; absent ones go over HTTP.
@@ -49,7 +47,7 @@ class Syncer:
         store: Store,
         host: str,
         *,
-        concurrency: int = SHOWS_IN_FLIGHT,
+        concurrency: int = CONNECTIONS,  # one show in flight per connection
         local_spec: SpecReader | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
