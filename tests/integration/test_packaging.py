@@ -5,13 +5,16 @@ In CI the package under test is the wheel `pip install '.[test]'` put in site-pa
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import ollama_lineage
+from ollama_lineage.fake_ollama import FakeOllama
 
 HEADLESS_START = """
 import asyncio, sys
@@ -70,3 +73,24 @@ def test_the_console_script_is_installed() -> None:
     assert script is not None
     done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == f"ollama-lineage {ollama_lineage.__version__}"
+
+
+def test_the_console_script_prints_the_whole_listing_and_its_exit_code(tmp_path: Path) -> None:
+    """The script ends by freezing what the run made (a quicker exit); the output must still
+    arrive whole and the exit code be the command's."""
+    script = shutil.which("ollama-lineage", path=str(Path(sys.executable).parent))
+    assert script is not None
+    with FakeOllama(scenario="demo", manifests_on_disk=True) as fake:
+        with urllib.request.urlopen(f"{fake.url}/api/tags") as answer:
+            names = {m["name"] for m in json.load(answer)["models"]}
+        command = [script, "status", "--json", "--host", fake.url, "--db", str(tmp_path / "db")]
+        done = subprocess.run(
+            [*command, "--models-dir", str(fake.models_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in clean_env().items() if k != "PYTHONUNBUFFERED"},
+        )
+    assert done.returncode == 1, done.stderr  # the demo has stale models
+    listed = json.loads(done.stdout)["models"]
+    assert names <= {m["name"] for m in listed}  # and bases that are gone
