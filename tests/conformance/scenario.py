@@ -66,11 +66,20 @@ class Player:
     http: httpx.Client
     exchanges: list[Exchange] = field(default_factory=list)
 
-    def call(self, step: str, method: str, path: str, body: Any = None) -> Exchange:
+    def call(
+        self,
+        step: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Exchange:
         content = body if isinstance(body, bytes) else None
         payload = None if isinstance(body, bytes) else body
         shown = f"<{len(body)} bytes>" if isinstance(body, bytes) else body
-        with self.http.stream(method, path, json=payload, content=content) as response:
+        with self.http.stream(
+            method, path, json=payload, content=content, headers=headers
+        ) as response:
             raw = response.read()
         headers = {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers}
         exchange = Exchange(step, method, path, shown, response.status_code, headers)
@@ -390,6 +399,8 @@ def play(http: httpx.Client, workdir: Path, *, registry: str | None = None) -> l
     for name in ("qwq:alias", "x:badparam", "qwq:latest_20K.bak-20261126-000000"):
         p.call(f"delete {name}", "DELETE", "/api/delete", {"model": name})
     p.call("tags-end", "GET", "/api/tags")
+    # Listening on loopback, Ollama refuses a Host header that does not name this machine.
+    p.call("version-foreign-host", "GET", "/api/version", headers={"Host": "example.com"})
     return p.exchanges
 
 

@@ -989,3 +989,22 @@ def test_manifests_on_disk_follow_every_change() -> None:
         assert tags(http)["qwq:backup"]["modified_at"].startswith(
             time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(stamp // 1_000_000_000))
         )
+
+
+# What Ollama 0.33.0-rc2 on 127.0.0.1 answered to these Host headers (asked by hand; the
+# conformance recording keeps the example.com one).
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("LOCALHOST:1", 200),
+        ("[::1]:5", 200),
+        ("foo.internal", 200),
+        ("10.1.2.3", 200),
+        ("example.com", 403),
+        ("8.8.8.8:80", 403),
+    ],
+)
+def test_on_loopback_only_hosts_naming_the_machine_are_answered(
+    http: httpx.Client, host: str, status: int
+) -> None:
+    assert http.get("/api/version", headers={"Host": host}).status_code == status

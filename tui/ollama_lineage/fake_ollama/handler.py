@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import re
 import socket
@@ -30,6 +31,7 @@ STREAM_ROUTES = ("/api/pull", "/api/create", "/api/generate")
 _BLOBS = re.compile(r"/api/blobs/([^/]+)")
 _REGISTRY = re.compile(r"/v2/([^/]+)/([^/]+)/manifests/([^/]+)")
 _LINES_BEFORE_TROUBLE = 2
+GO_BUFFER = 2048  # net/http's bufferBeforeChunkingSize
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -74,6 +76,9 @@ class Handler(BaseHTTPRequestHandler):
             self._control(path, raw)
             return
         self.fake.record(self.command, path, _parse(raw))
+        if not path.startswith("/v2/") and not allowed_host(self.headers.get("Host", "")):
+            self._send(403, b"", None)  # the registry's routes are another server's
+            return
         route = self._route(path)
         if route is None:
             self._send(404, b"404 page not found", "text/plain")
@@ -289,15 +294,24 @@ class Handler(BaseHTTPRequestHandler):
         if self._malformed and content_type == JSON:
             body = _mangle(body, self._malformed)
             status = 200 if self._malformed == "garbage" else status
+        # Go's net/http buffers 2 KB of an answer; a longer one without a Content-Length (gin
+        # sets none) goes out chunked, in one chunk when written at once, as Ollama's are.
+        chunked = (
+            len(body) > GO_BUFFER and content_type in (JSON, STREAM_JSON) and self.command != "HEAD"
+        )
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        if self.command == "HEAD":
+            return
+        self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body)
 
     def _reshaped(self, value: dict[str, Any]) -> dict[str, Any]:
         reshape = self.fake.faults.reshape
@@ -368,6 +382,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
+def allowed_host(header: str) -> bool:
+    """allowedHostsMiddleware and allowedHost (server/routes.go): listening on loopback, as
+    the stand-in does, Ollama answers 403 to a Host that does not name this machine."""
+    host = header
+    if header.startswith("[") and "]:" in header:
+        host = header[1 : header.index("]:")]
+    elif header.count(":") == 1:
+        host = header.partition(":")[0]
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(host)
+        if address.is_loopback or address.is_private or address.is_unspecified:
+            return True
+    host = host.lower()
+    return host in ("", "localhost", socket.gethostname().lower()) or host.endswith(
+        (".localhost", ".local", ".internal")
+    )
 
 
 def _parse(raw: bytes) -> Any:
