@@ -10,17 +10,19 @@ the worker thread, off the event loop.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..core.spec import ModelSpec, parse_show
 from .early import USER_AGENT, EarlyGet, connect
+
+if TYPE_CHECKING:
+    import http.client
 
 # Over a 20 ms link 32 shows in flight make a cold start of 1,000 models ~0.7 s of waiting;
 # on the same host more only queue for the same CPU.
@@ -106,7 +108,7 @@ class PlainHttp:
         reused = getattr(self._local, "connection", None) is not None
         try:
             return self._send(self._connection(), method, path, body)
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError):  # http.client's RemoteDisconnected too
             if not reused:
                 raise
             # The server closed an idle kept-alive connection: once more on a new one.
@@ -115,6 +117,8 @@ class PlainHttp:
     def _send(
         self, connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None
     ) -> tuple[int, bytes]:
+        import http.client  # here, not at the top: a status read from the folder never needs it
+
         try:
             connection.request(method, self._prefix + path, body, self._headers)
             response = connection.getresponse()
@@ -141,6 +145,8 @@ def without_tensors(text: str) -> str:
 
 def transport_problem(exc: BaseException) -> str | None:
     """What a user reads for a failure below HTTP, or None when it is not one."""
+    import http.client
+
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "timed out"
     if isinstance(exc, (http.client.RemoteDisconnected, http.client.IncompleteRead)):
