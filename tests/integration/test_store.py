@@ -177,3 +177,51 @@ async def test_a_spec_whose_shared_text_is_gone_is_asked_for_again(tmp_path: Pat
     store = await Store.open(tmp_path / "db")
     assert await store.cached_specs(["f" * 64]) == {}
     await store.close()
+
+
+async def test_two_first_starts_at_the_same_moment_both_open_the_new_database(
+    tmp_path: Path,
+) -> None:
+    for attempt in range(5):
+        path = tmp_path / f"fresh-{attempt}.sqlite3"
+        stores = await asyncio.gather(Store.open(path), Store.open(path))
+        for store in stores:
+            await store.save_models(HOST, [ModelFacts("m:latest", "a" * 64, 1, "t", "", None)], [])
+            await store.close()
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def older_database(path: Path, version: int) -> None:
+    """A database as an older release left it: its migrations only, and one model."""
+    with sqlite3.connect(path) as raw:
+        for script in MIGRATIONS[:version]:
+            raw.executescript(script)
+        raw.execute(f"PRAGMA user_version = {version}")
+        raw.execute(
+            "INSERT INTO models VALUES ('h', 'm:latest', 'd', 1, 't', '', 'w', 0, '', '', '', NULL)"
+        )
+
+
+async def test_an_older_database_is_brought_up_to_date_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    older_database(path, 3)
+    store = await Store.open(path)
+    assert list(await store.models("h")) == ["m:latest"]
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert raw.execute("SELECT edited FROM links").fetchall() == []  # schema 4's column
+
+
+async def test_a_migration_that_fails_leaves_the_old_schema_whole(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    older_database(path, 3)
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE texts (x)")  # schema 5's table, made by someone else
+    with pytest.raises(StoreError, match="cannot use the database"):
+        await Store.open(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+        columns = [row[1] for row in raw.execute("PRAGMA table_info(links)")]
+        assert "edited" not in columns  # schema 4 was not half applied either
