@@ -225,3 +225,19 @@ async def test_a_migration_that_fails_leaves_the_old_schema_whole(tmp_path: Path
         assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
         columns = [row[1] for row in raw.execute("PRAGMA table_info(links)")]
         assert "edited" not in columns  # schema 4 was not half applied either
+
+
+async def test_histories_of_several_models_come_in_one_answer_oldest_first(
+    tmp_path: Path,
+) -> None:
+    store = await Store.open(tmp_path / "db")
+    for digest, weights in (("a", "w1"), ("b", "w2")):
+        facts = ModelFacts("qwq:latest", digest * 64, 1, "t", "", weights)
+        await store.save_models(HOST, [facts], [])
+    await store.save_models(HOST, [ModelFacts("phi4:latest", "c" * 64, 1, "t", "", "w3")], [])
+    assert await store.digest_histories(HOST, ["qwq:latest", "phi4:latest", "never:seen"]) == {
+        "qwq:latest": [("a" * 64, "w1"), ("b" * 64, "w2")],
+        "phi4:latest": [("c" * 64, "w3")],
+        "never:seen": [],
+    }
+    await store.close()

@@ -275,12 +275,24 @@ class Store:
 
     async def digest_history(self, host: str, name: str) -> list[tuple[str, str | None]]:
         """(digest, weights blob) of every version of ``name`` ever seen, oldest first."""
-        rows = await self._rows(
-            "SELECT digest, weights_blob FROM digest_history WHERE host = ? AND name = ?"
-            " ORDER BY first_seen",
-            (host, name),
-        )
-        return [(r[0], r[1]) for r in rows]
+        return (await self.digest_histories(host, [name]))[name]
+
+    async def digest_histories(
+        self, host: str, names: Iterable[str]
+    ) -> dict[str, list[tuple[str, str | None]]]:
+        """The histories of several models in one query: first sight asks for dozens."""
+        histories: dict[str, list[tuple[str, str | None]]] = {name: [] for name in names}
+        wanted = list(histories)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for name, digest, weights in await self._rows(
+                "SELECT name, digest, weights_blob FROM digest_history"
+                f" WHERE host = ? AND name IN ({marks}) ORDER BY first_seen",
+                (host, *chunk),
+            ):
+                histories[name].append((digest, weights))
+        return histories
 
     async def cached_specs(self, digests: Iterable[str]) -> dict[str, ModelSpec]:
         """Specs are keyed by manifest digest: the same digest always shows the same thing."""

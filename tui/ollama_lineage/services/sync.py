@@ -280,9 +280,9 @@ class Syncer:
     async def _first_recipes(
         self, pairs: list[tuple[ModelFacts, ModelFacts, Link]], at_hand: dict[str, ModelSpec]
     ) -> None:
-        # One history query per base whose weights moved on, not one per child.
+        # The histories of the bases whose weights moved on, in one query.
         moved = {b.name for c, b, _ in pairs if c.weights_blob and c.weights_blob != b.weights_blob}
-        histories = {name: await self.store.digest_history(self.host, name) for name in moved}
+        histories = await self.store.digest_histories(self.host, moved)
         built_from = {
             child.name: _version_with(base, histories.get(base.name, []), child.weights_blob)
             for child, base, _ in pairs
