@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ollama_lineage.config import Settings, find_models_dir
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ollama.client import OllamaClient
+from ollama_lineage.ollama.models_dir import ModelsDir
 from ollama_lineage.services.session import open_session
 
 
@@ -63,3 +66,29 @@ def test_the_folder_is_found_where_ollama_keeps_it(
         None,
         Path("/usr/share/ollama/.ollama/models"),
     )
+
+
+async def test_every_spec_read_from_the_folder_is_the_one_the_server_shows(
+    on_disk: FakeOllama,
+) -> None:
+    """What a rebuild keeps comes from these specs: the folder must lose nothing a show has,
+    long texts (read in several pieces) included."""
+    on_disk.create(
+        "qwq:everything",
+        "qwq:latest",
+        system="be brief. " * 12_000,  # ~110 KB
+        license=["MIT", "ADDENDUM " * 9_000],
+        messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hey"}],
+        parameters={"stop": ["<|a|>", "<|b|>"], "num_ctx": 8192, "temperature": 0.25},
+        adapters={"lora.gguf": on_disk.upload_adapter()},
+    )
+    folder = ModelsDir(Path(on_disk.models_dir))
+    client = OllamaClient(on_disk.url)
+    try:
+        tags = client.parse_tags(await client.tags_body())
+        for tag in tags:
+            shown = await client.show(tag.name)
+            assert folder.read(tag.name, tag.digest) == replace(shown, capabilities=(), shape="")
+    finally:
+        await client.aclose()
+    assert "qwq:everything" in {t.name for t in tags}

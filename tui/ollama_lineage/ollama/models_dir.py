@@ -118,8 +118,16 @@ class ModelsDir:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
+    """A whole file with bare system calls: Python's buffered file object cost twice as much a
+    file, and a cold start at 1,000 models reads ~2,300 small ones."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _parameters(values: Mapping[str, Any]) -> dict[str, ParamValue]:
