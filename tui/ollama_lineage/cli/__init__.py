@@ -154,16 +154,17 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
 
 def prepare(args: argparse.Namespace) -> None:
     """Refuse bad names, Modelfiles, recipe folders and checks files before a single request
-    goes out."""
-    from ..core.modelfile import ModelfileError, parse_modelfile
-    from ..core.names import parse_model_name
+    goes out. (Each check imports what it needs: `status` sends its request sooner.)"""
+    names = [getattr(args, a) for a in ("child", "base", "name") if getattr(args, a, None)]
+    names += getattr(args, "names", None) or ()
+    if names:
+        from ..core.names import parse_model_name
 
-    for attr in ("child", "base", "name"):
-        if getattr(args, attr, None):
-            parse_model_name(getattr(args, attr))
-    for name in getattr(args, "names", None) or ():
-        parse_model_name(name)
+        for name in names:
+            parse_model_name(name)
     if getattr(args, "file", None):
+        from ..core.modelfile import ModelfileError, parse_modelfile
+
         try:
             text = args.file.read_text(encoding="utf-8")
         except OSError as exc:
