@@ -570,11 +570,16 @@ async def test_a_waiting_run_gets_the_lock_when_the_holder_lets_go(tmp_path: Pat
                 async with run_lock(second, "autopilot"):
                     pass
             assert (await second.lock_holder("rebuilds")) == holder
-            waiting = asyncio.ensure_future(run_lock(second, "TUI", wait=30).__aenter__())
+            # Kept in a name: a context manager nobody holds is collected once entered, and
+            # its exit (releasing the lock) would race the checks below.
+            waiting_lock = run_lock(second, "TUI", wait=30)
+            waiting = asyncio.ensure_future(waiting_lock.__aenter__())
             await asyncio.sleep(0)  # let it find the lock taken
             assert not waiting.done()
         got = await asyncio.wait_for(waiting, 10)
         assert got.purpose == "TUI" and (await first.lock_holder("rebuilds")) == got
+        await waiting_lock.__aexit__(None, None, None)
+        assert await first.lock_holder("rebuilds") is None
     finally:
         await first.close()
         await second.close()
