@@ -241,3 +241,19 @@ async def test_histories_of_several_models_come_in_one_answer_oldest_first(
         "never:seen": [],
     }
     await store.close()
+
+
+async def test_lookups_of_more_than_one_statement_can_bind_miss_nothing(tmp_path: Path) -> None:
+    """Specs, texts and histories are asked 500 at a time: a fleet's worth crosses that."""
+    store = await Store.open(tmp_path / "db")
+    try:
+        license = "LICENSE " * 100  # long enough to be kept once in `texts`
+        specs = {f"{i:064x}": ModelSpec(weights=f"w{i}", licenses=(license,)) for i in range(1200)}
+        await store.cache_specs(specs)
+        assert await store.cached_specs([*specs, "f" * 64]) == specs
+        facts = [ModelFacts(f"m{i}:latest", f"{i:064x}", 1, "t", "", f"w{i}") for i in range(600)]
+        await store.save_models(HOST, facts, [])
+        histories = await store.digest_histories(HOST, [f.name for f in facts])
+        assert histories == {f.name: [(f.digest, f.weights_blob)] for f in facts}
+    finally:
+        await store.close()

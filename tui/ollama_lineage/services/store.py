@@ -236,6 +236,17 @@ class Store:
         async with self._lock, self._db.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
 
+    async def _rows_in(self, sql: str, values: Iterable[str], *before: Any) -> list[aiosqlite.Row]:
+        """``sql`` whose ``{marks}`` is an IN list of ``values``, asked 500 at a time (SQLite
+        takes at most 999 parameters a statement on older builds); ``before`` binds first."""
+        wanted = list(values)
+        rows: list[aiosqlite.Row] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows += await self._rows(sql.format(marks=marks), (*before, *chunk))
+        return rows
+
     async def _write(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         async with self._lock:
             await self._db.executemany(sql, [tuple(r) for r in rows])
@@ -282,29 +293,23 @@ class Store:
     ) -> dict[str, list[tuple[str, str | None]]]:
         """The histories of several models in one query: first sight asks for dozens."""
         histories: dict[str, list[tuple[str, str | None]]] = {name: [] for name in names}
-        wanted = list(histories)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for name, digest, weights in await self._rows(
-                "SELECT name, digest, weights_blob FROM digest_history"
-                f" WHERE host = ? AND name IN ({marks}) ORDER BY first_seen",
-                (host, *chunk),
-            ):
-                histories[name].append((digest, weights))
+        for name, digest, weights in await self._rows_in(
+            "SELECT name, digest, weights_blob FROM digest_history"
+            " WHERE host = ? AND name IN ({marks}) ORDER BY first_seen",
+            histories,
+            host,
+        ):
+            histories[name].append((digest, weights))
         return histories
 
     async def cached_specs(self, digests: Iterable[str]) -> dict[str, ModelSpec]:
         """Specs are keyed by manifest digest: the same digest always shows the same thing."""
-        wanted = list(digests)
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for digest, raw in await self._rows(
-                f"SELECT digest, json FROM specs WHERE digest IN ({marks})", chunk
-            ):
-                found[digest] = json.loads(raw)
+        found: dict[str, dict[str, Any]] = {
+            digest: json.loads(raw)
+            for digest, raw in await self._rows_in(
+                "SELECT digest, json FROM specs WHERE digest IN ({marks})", digests
+            )
+        }
         texts = await self._texts({d for data in found.values() for d in _text_refs(data)})
         decoded = {digest: _decode_spec(data, texts) for digest, data in found.items()}
         return {digest: spec for digest, spec in decoded.items() if spec is not None}
@@ -323,16 +328,10 @@ class Store:
         self._stored_texts.update(texts)
 
     async def _texts(self, digests: set[str]) -> dict[str, str]:
-        wanted = sorted(digests)
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            rows = await self._rows(
-                f"SELECT digest, text FROM texts WHERE digest IN ({marks})", chunk
-            )
-            found.update((r[0], r[1]) for r in rows)
-        return found
+        rows = await self._rows_in(
+            "SELECT digest, text FROM texts WHERE digest IN ({marks})", sorted(digests)
+        )
+        return {r[0]: r[1] for r in rows}
 
     # --- lineage and recipes ------------------------------------------------------------------
 
