@@ -311,7 +311,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body)
+        if chunked:
+            self._chunk(body)
+            self._chunk(b"")
+        else:
+            self.wfile.write(body)
 
     def _reshaped(self, value: dict[str, Any]) -> dict[str, Any]:
         reshape = self.fake.faults.reshape
@@ -378,9 +382,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(err.status, go_json({"error": err.message}).encode(), STREAM_JSON)
                 return
             self._chunk((go_json({"error": err.message}) + "\n").encode())
-        self.wfile.write(b"0\r\n\r\n")
+        self._chunk(b"")
 
     def _chunk(self, data: bytes) -> None:
+        """One chunk of a chunked answer; an empty one ends it."""
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
 
