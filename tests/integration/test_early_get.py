@@ -123,3 +123,5 @@ def test_content_length_and_read_to_close_answers() -> None:
         read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"))
     to_close = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nOllama is running"
     assert read_answer(io.BytesIO(to_close)) == (200, b"Ollama is running")
+    garbled = b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\nOllama is running"
+    assert read_answer(io.BytesIO(garbled)) == (200, b"Ollama is running")

@@ -11,6 +11,7 @@ being Go, chunks every answer over 2 KB) or until the server closes.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import TYPE_CHECKING, BinaryIO
@@ -95,8 +96,10 @@ def read_answer(answer: BinaryIO) -> tuple[int, bytes]:
         headers[name.strip().lower()] = value.strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         return int(code), _chunks(answer)
-    if "content-length" in headers:
-        return int(code), _exactly(answer, int(headers["content-length"]))
+    with contextlib.suppress(KeyError, ValueError):  # none, or not a number: as http.client
+        length = int(headers["content-length"])
+        if length >= 0:
+            return int(code), _exactly(answer, length)
     return int(code), answer.read()  # Connection: close, so the end of the body is the end
 
 
