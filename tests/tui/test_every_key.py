@@ -29,7 +29,7 @@ ROWS = {  # one row of each kind the tree has
     "untracked": "my-gguf:latest",
     "failed": FAILED,
 }
-KEYS = [k for a in ACTIONS if a.id != "quit" for k in a.keys.split(",")]
+KEYS = [a.keys.split(",")[0] for a in ACTIONS if a.id != "quit"]  # each binding once
 BUSY = {"plan", "change", "pin"}  # workers that open a dialog or change a model
 
 
@@ -72,7 +72,8 @@ async def test_every_key_on_every_row_leaves_the_tree_standing(
                 while not isinstance(app.screen, MainScreen):
                     await pilot.press("escape")
                     await wait_for(pilot, lambda: not busy(app))
-                await pilot.press("escape")  # the filter or zoom, if the key opened one
+                if app.main.has_class("-zoomed") or not app.main.lineage.has_focus:
+                    await pilot.press("escape")  # the filter or zoom the key opened
                 assert app.is_running and app._exception is None, (kind, key)
                 assert isinstance(app.screen, MainScreen), (kind, key)
                 tree = app.main.lineage

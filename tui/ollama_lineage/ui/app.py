@@ -29,16 +29,18 @@ from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError
 from ..ollama.early import EarlyGet
-from ..services.autopilot import check_against_backup, model_checks, run_checks
+from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
-from ..services.compare import compare_models, latest_backup
+from ..services.compare import latest_backup
 from ..services.detail import Detail, load_detail
 from ..services.pins import PIN_MARK, held, pins_of, rebuildable
+from ..services.problems import describe, record_problem
 from ..services.rebuild import RebuildError
 from ..services.session import Session, open_session
 from ..services.store import StoreError
 from .actions import bindings
 from .commands import ActionsProvider
+from .messages import FlowFailed, ModelsChanged
 from .screens.checks import ChecksScreen
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
@@ -159,7 +161,9 @@ class LineageApp(App[None], inherit_bindings=False):
                 self._set_pins(pins)
             if problem is None:
                 self.main.polled_at = self.clock()
-            if problem is None and (changed or self.main.lineage.loading):
+            # A flow's worker can end with its screen before it says what it changed.
+            behind = self.main.lineage.snapshot is not syncer.snapshot
+            if problem is None and (changed or behind or self.main.lineage.loading):
                 self._loaded()
             await asyncio.sleep(self.settings.poll_seconds)
 
@@ -341,7 +345,7 @@ class LineageApp(App[None], inherit_bindings=False):
         except Exception as exc:
             await self.record_problem("plan", name, exc)
             return
-        self.push_screen(RebuildScreen([name], plan))
+        self.push_screen(RebuildScreen(self.session, self.clock, [name], plan))
 
     def action_rebuild_all(self) -> None:
         if not self.session.syncer.snapshot.stale_in_order():
@@ -382,60 +386,9 @@ class LineageApp(App[None], inherit_bindings=False):
             entries.append(entry)
         ready = [e.name for e in entries if e.error is None]
         if self.is_running:
-            self.push_screen(RebuildScreen(ready, entries=entries, held=held_back))
-
-    @on(RebuildScreen.Confirmed)
-    def _rebuild_confirmed(self, event: RebuildScreen.Confirmed) -> None:
-        self.run_rebuilds(event.screen)
-
-    @work(exclusive=True, group="change")
-    async def run_rebuilds(self, screen: RebuildScreen) -> None:
-        rebuilder = self.session.rebuilder
-        for index, name in enumerate(screen.names):
-            if screen.cancelled:
-                screen.finish(screen.names[index:])
-                return
-            screen.start(index, name)
-
-            def progress(update: object, screen: RebuildScreen = screen) -> None:
-                screen.progress(update)  # type: ignore[arg-type]
-                self.apply_snapshot()
-
-            try:
-                # A batch plans each model when its turn comes: its base may just have been
-                # rebuilt above it.
-                plan = screen.plan or await rebuilder.plan(name, now=self.clock())
-                digest = await rebuilder.run(plan, progress)
-            except Exception as exc:
-                if not self.is_running:  # quitting: the client closed under the create
-                    return
-                screen.failed(name, describe(exc))
-                await self.record_problem("rebuild", name, exc, quiet=True)
-            else:
-                screen.done(name, digest, plan.backup)
-            self.apply_snapshot()
-        screen.finish([])
-        self._reload_selected()
-
-    @on(RebuildScreen.KeepAll)
-    def _keep_all(self, event: RebuildScreen.KeepAll) -> None:
-        self.keep_all(event.screen, event.backups)
-
-    @work(exclusive=True, group="change")
-    async def keep_all(self, screen: RebuildScreen, backups: list[str]) -> None:
-        """Delete each backup through the service's guard: never a model's only copy."""
-        deleted, problems = [], []
-        for backup in backups:
-            try:
-                await self.session.rebuilder.delete_backup(backup)
-            except Exception as exc:
-                problems.append(describe(exc))
-                await self.record_problem("delete backup", backup, exc, quiet=True)
-            else:
-                deleted.append(backup)
-            self.apply_snapshot()
-        screen.kept_result(deleted, problems)
-        self._reload_selected()
+            self.push_screen(
+                RebuildScreen(self.session, self.clock, ready, entries=entries, held=held_back)
+            )
 
     def _reload_selected(self) -> None:
         node = self.selected()
@@ -447,28 +400,7 @@ class LineageApp(App[None], inherit_bindings=False):
     def action_pull(self) -> None:
         node = self._needs((Kind.BASE, Kind.MISSING), "p (pull)")
         if node is not None:
-            screen = PullScreen(node.name)
-            self.push_screen(screen)
-            self.run_pull(screen)
-
-    @work(exclusive=True, group="pull")
-    async def run_pull(self, screen: PullScreen) -> None:
-        try:
-            digest = await self.session.rebuilder.pull(screen.model, screen.progress)
-        except Exception as exc:
-            if not self.is_running:  # quitting: the client closed under the pull
-                return
-            screen.finish(describe(exc), failed=True)
-            await self.record_problem("pull", screen.model, exc, quiet=True)
-        else:
-            screen.finish(f"{screen.model} is now {digest[:12]}")
-        self.apply_snapshot()
-        self._reload_selected()
-
-    @on(PullScreen.Cancelled)
-    def _pull_cancelled(self) -> None:
-        self.workers.cancel_group(self, "pull")
-        self.notify("pull cancelled; the old version is still there")
+            self.push_screen(PullScreen(self.session, node.name))
 
     def action_rollback(self) -> None:
         node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "b (roll back)")
@@ -534,18 +466,21 @@ class LineageApp(App[None], inherit_bindings=False):
     async def record_problem(
         self, flow: str, name: str | None, exc: BaseException, *, quiet: bool = False
     ) -> None:
-        """A flow's failure is the flow's: said (unless its dialog says it), and an error
-        nobody foresaw is kept in the history; the app and its polling carry on."""
+        """A flow's failure is the flow's: said (unless its dialog says it) and kept in the
+        History when nobody foresaw it; the app and its polling carry on."""
         if not quiet:
             self.notify(describe(exc), severity="error", timeout=10)
-        if isinstance(exc, (RebuildError, OllamaError)):
-            return  # expected failures: the services record their own events
-        try:
-            store, host = self.session.store, self.settings.host_key
-            event = await store.start_event(host, name or "-", flow)
-            await store.finish_event(event, "failed", error=describe(exc))
-        except Exception:  # the database itself may be what failed: the notice is enough
-            return
+        await record_problem(self.session, flow, name, exc)
+
+    @on(FlowFailed)
+    async def _flow_failed(self, event: FlowFailed) -> None:
+        await self.record_problem(event.flow, event.name, event.error, quiet=event.quiet)
+
+    @on(ModelsChanged)
+    def _models_changed(self, event: ModelsChanged) -> None:
+        self.apply_snapshot()
+        if event.reload_detail:
+            self._reload_selected()
 
     # --- pins ------------------------------------------------------------------------------
 
@@ -603,42 +538,7 @@ class LineageApp(App[None], inherit_bindings=False):
         if not self.is_running:
             return
         backup = backups[-1] if backups else None
-        screen = ChecksScreen(name, backup, checks.for_model(name), checks.path)
-        self.push_screen(screen)
-        self.run_model_checks(screen, checks)
-
-    @work(exclusive=True, group="checks")
-    async def run_model_checks(self, screen: ChecksScreen, checks: ChecksFile) -> None:
-        """Old then new, each alone (the service unloads each after its last check); every
-        result is recorded by the service as it comes, for the Overview and the History."""
-        try:
-            if screen.backup:
-                await check_against_backup(
-                    self.session, checks, screen.model, screen.backup, on_result=screen.add_result
-                )
-            else:
-                await run_checks(
-                    self.session,
-                    screen.model,
-                    checks.for_model(screen.model),
-                    on_result=partial(screen.add_result, 0),
-                )
-        except Exception as exc:
-            if not self.is_running:  # quitting: the client closed under the generate
-                return
-            screen.finish(describe(exc))
-            await self.record_problem("checks", screen.model, exc, quiet=True)
-        else:
-            if not self.is_running:
-                return
-            screen.finish()
-        self._reload_selected()
-
-    @on(ChecksScreen.Stopped)
-    def _checks_stopped(self) -> None:
-        self.workers.cancel_group(self, "checks")
-        self.notify("checks stopped; the results so far are recorded (History, y)")
-        self._reload_selected()
+        self.push_screen(ChecksScreen(self.session, name, backup, checks))
 
     # --- compare ---------------------------------------------------------------------------
 
@@ -655,28 +555,7 @@ class LineageApp(App[None], inherit_bindings=False):
         except Exception as exc:
             await self.record_problem("compare", name, exc)
             return
-        self.push_screen(CompareScreen(name, backup, prompts))
-
-    @on(CompareScreen.Run)
-    def _compare_run(self, event: CompareScreen.Run) -> None:
-        self.run_compare(event.screen, event.prompt)
-
-    @work(exclusive=True, group="compare")
-    async def run_compare(self, screen: CompareScreen, prompt: str) -> None:
-        try:
-            results = await compare_models(
-                self.session,
-                screen.backup,
-                screen.model,
-                prompt,
-                {"seed": 42, "temperature": 0},
-                screen.chunk,
-            )
-        except Exception as exc:
-            if self.is_running:
-                await self.record_problem("compare", screen.model, exc)
-            return
-        screen.finish(results)
+        self.push_screen(CompareScreen(self.session, name, backup, prompts))
 
     @on(CompareScreen.Chosen)
     def _compare_chosen(self, event: CompareScreen.Chosen) -> None:
@@ -779,13 +658,6 @@ class LineageApp(App[None], inherit_bindings=False):
         self.apply_snapshot()
         self.load_detail(name)
         self._show_tab("diff")
-
-
-def describe(exc: BaseException) -> str:
-    """One line for any failure: our own errors say what to do; others name their kind."""
-    if isinstance(exc, (RebuildError, OllamaError, ModelfileError, StoreError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def run_editor(app: App[None], text: str) -> str:

@@ -1,16 +1,17 @@
 """``r`` / ``R``: the plan, a confirmation, then the streamed create progress in place.
 
-The screen only shows things and reports the user's choices (``Confirmed``, ``KeepAll``); the
-app runs the rebuilds and feeds progress back through ``start``/``progress``/``done``/
-``failed``. ``R`` lists every model with the same warnings ``r`` shows, each with a tick box
-(space unticks), and says which stale models it holds back (pinned, or built on a pin).
+The screen runs its own rebuilds and ``K`` in workers of its own, so they end with it; it
+tells the app only that models changed (``ModelsChanged``) or a flow failed. ``R`` lists
+every model with the same warnings ``r`` shows, each with a tick box (space unticks), and
+says which stale models it holds back (pinned, or built on a pin).
 Escape before confirming closes; while running it cancels what has not started. Once done,
 ``K`` keeps every rebuilt model (their backups go; the app's guard keeps any backup that is
-the only copy).
+the only copy); closing while ``K`` deletes lets the delete under way finish, never the rest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 from collections.abc import Iterable
@@ -20,10 +21,10 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Log, ProgressBar, SelectionList, Static
 from textual.widgets.selection_list import Selection
@@ -32,7 +33,11 @@ from ...core.diff import summarize
 from ...core.states import State
 from ...ollama.client import Progress
 from ...services.pins import PIN_MARK
+from ...services.problems import describe
 from ...services.rebuild import Plan
+from ...services.session import Session
+from ..messages import FlowFailed, ModelsChanged, Redraw
+from ..widgets.lineage_tree import Clock
 
 
 def plan_warnings(plan: Plan, *, short: bool = False, batch: Iterable[str] = ()) -> list[str]:
@@ -106,27 +111,18 @@ class RebuildScreen(ModalScreen[None]):
         Binding("k", "cursor('up')", "Up", show=False),
     ]
 
-    class Confirmed(Message):
-        def __init__(self, screen: RebuildScreen) -> None:
-            super().__init__()
-            self.screen = screen
-
-    class KeepAll(Message):
-        """Keep every model rebuilt here: delete the backups they were given."""
-
-        def __init__(self, screen: RebuildScreen, backups: list[str]) -> None:
-            super().__init__()
-            self.screen = screen
-            self.backups = backups
-
     def __init__(
         self,
+        session: Session,
+        clock: Clock,
         names: list[str],
         plan: Plan | None = None,
         entries: list[BatchEntry] | None = None,
         held: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.session = session
+        self.clock = clock
         self.names = names
         self.plan = plan
         self.entries = entries or []
@@ -137,6 +133,7 @@ class RebuildScreen(ModalScreen[None]):
         self.failures = 0
         self.backups: list[str] = []  # made by the rebuilds that succeeded here
         self.kept = False
+        self._bar: tuple[int | None, int] = (None, 0)  # total, completed: painted on Redraw
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="rebuild-dialog"):
@@ -229,7 +226,7 @@ class RebuildScreen(ModalScreen[None]):
             self.notify("nothing is ticked: space ticks a model", severity="warning")
             return
         self.show_running()
-        self.post_message(self.Confirmed(self))
+        self.run_rebuilds()
 
     def show_running(self) -> None:
         """Swap the plan (or the list) for the progress view: the log and the bar."""
@@ -259,20 +256,51 @@ class RebuildScreen(ModalScreen[None]):
 
     # --- while running ---------------------------------------------------------------------
 
+    @work(exclusive=True, group="rebuild")
+    async def run_rebuilds(self) -> None:
+        rebuilder = self.session.rebuilder
+        for index, name in enumerate(self.names):
+            if self.cancelled:
+                self.finish(self.names[index:])
+                return
+            self.start(index, name)
+            try:
+                # A batch plans each model when its turn comes: its base may just have been
+                # rebuilt above it.
+                plan = self.plan or await rebuilder.plan(name, now=self.clock())
+                digest = await rebuilder.run(plan, self.progress)
+            except Exception as exc:
+                self.failed(name, describe(exc))
+                self.app.post_message(FlowFailed("rebuild", name, exc, quiet=True))
+            else:
+                self.done(name, digest, plan.backup)
+            self.app.post_message(ModelsChanged(reload_detail=False))
+        self.finish([])
+        self.app.post_message(ModelsChanged())
+
     def start(self, index: int, name: str) -> None:
         self.query_one("#rebuild-overall", Static).update(
             f"[{index + 1}/{len(self.names)}] rebuilding {escape(name)}"
         )
+        self._bar = (None, 0)
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one(Log).write_line(f"── {name}")
 
     def progress(self, progress: Progress) -> None:
+        """Each new status is a line; the bar and the tree repaint once per burst."""
         log = self.query_one(Log)
-        bar = self.query_one(ProgressBar)
         if progress.total:
-            bar.update(total=progress.total, progress=progress.completed or 0)
+            self._bar = (progress.total, progress.completed or 0)
+            self.post_message(Redraw("bar"))
         if not log.lines or log.lines[-1] != progress.status:
             log.write_line(progress.status)
+        self.app.post_message(ModelsChanged(reload_detail=False))  # "building" in the tree
+
+    @on(Redraw)
+    def _redraw_bar(self) -> None:
+        total, completed = self._bar
+        if total:
+            self.query_one(ProgressBar).update(total=total, progress=completed)
 
     def done(self, name: str, digest: str, backup: str | None = None) -> None:
         if backup:
@@ -321,7 +349,24 @@ class RebuildScreen(ModalScreen[None]):
         self.kept = True
         self.query_one("#keep", Button).disabled = True
         self.query_one("#rebuild-overall", Static).update("deleting the backups…")
-        self.post_message(self.KeepAll(self, list(self.backups)))
+        self.keep_all(list(self.backups))
+
+    @work(exclusive=True, group="keep")
+    async def keep_all(self, backups: list[str]) -> None:
+        """Each backup through the service's guard (never a model's only copy); one whose
+        delete is under way when the dialog closes is shielded, so it is never half gone."""
+        deleted, problems = [], []
+        for backup in backups:
+            try:
+                await asyncio.shield(self.session.rebuilder.delete_backup(backup))
+            except Exception as exc:
+                problems.append(describe(exc))
+                self.app.post_message(FlowFailed("delete backup", backup, exc, quiet=True))
+            else:
+                deleted.append(backup)
+            self.app.post_message(ModelsChanged(reload_detail=False))
+        self.kept_result(deleted, problems)
+        self.app.post_message(ModelsChanged())
 
     def kept_result(self, deleted: list[str], problems: list[str]) -> None:
         log = self.query_one(Log)
