@@ -27,7 +27,7 @@ from textual.widgets import TabbedContent
 from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
-from ..ollama.client import OllamaError
+from ..ollama.client import OllamaError, Unreachable
 from ..ollama.early import EarlyGet
 from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
@@ -36,6 +36,7 @@ from ..services.detail import Detail, load_detail
 from ..services.pins import PIN_MARK, held, pins_of, rebuildable
 from ..services.problems import describe, record_problem
 from ..services.rebuild import RebuildError
+from ..services.server_problem import ServerProblem, server_problem
 from ..services.session import Session, open_session
 from ..services.store import StoreError
 from .actions import bindings
@@ -143,13 +144,13 @@ class LineageApp(App[None], inherit_bindings=False):
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
-            problem: str | None = None
+            problem: ServerProblem | str | None = None
             pins: frozenset[str] | None = None
             try:
                 changed = await syncer.poll()
                 pins = frozenset(await pins_of(self.session))  # `pin` may run beside the app
             except OllamaError as exc:
-                problem = str(exc)
+                problem = server_problem(self.settings.host, exc)
             except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
                 problem = f"database {self.settings.db_path}: {exc}"
             except Exception as exc:  # an answer nobody foresaw: say so, keep polling
@@ -184,11 +185,15 @@ class LineageApp(App[None], inherit_bindings=False):
         self.main.update_status()
         self._reload_selected()  # its Overview says whether it is held
 
-    def _set_unreachable(self, message: str | None) -> None:
+    def _set_unreachable(self, problem: ServerProblem | str | None) -> None:
+        message = None if problem is None else str(problem)
         if message == self.unreachable or not self.is_running:
             return
         self.unreachable = message
-        self.main.banner.show_error(message)
+        summary = problem.summary if isinstance(problem, ServerProblem) else message
+        self.main.problem = summary
+        self.main.banner.show_error(message, known=bool(self.session.syncer.snapshot.nodes))
+        self.main.update_status()
         if message is not None and self.main.lineage.loading:
             self._loaded()
 
@@ -229,8 +234,8 @@ class LineageApp(App[None], inherit_bindings=False):
         try:
             detail = await load_detail(self.session, node, self.clock())
             detail = await self._checks_and_pins(detail)
-        except OllamaError as exc:
-            self._set_unreachable(str(exc))
+        except Unreachable as exc:
+            self._set_unreachable(server_problem(self.settings.host, exc))
             return
         except Exception as exc:
             await self.record_problem("detail", name, exc)
