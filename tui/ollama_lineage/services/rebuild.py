@@ -28,6 +28,10 @@ class RebuildError(Exception):
     """Why a rebuild, pull or rollback cannot go ahead (or did not work); nothing was lost."""
 
 
+class ForeignWeights(RebuildError):
+    """``track`` refused: the child never had the base's weights; ``force`` adopts anyway."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything the confirm dialog shows, and exactly the request that will be sent."""
@@ -293,7 +297,7 @@ class Rebuilder:
         child_spec = await self.syncer.show(child)
         origin = await self._origin(child, child_spec.weights, base)
         if origin is None and not force:
-            raise RebuildError(
+            raise ForeignWeights(
                 f"{child} never had the weights of any version of {base} seen here, so a rebuild"
                 f" would replace its weights with {base}'s; pass --force if you are sure"
             )

@@ -33,9 +33,9 @@ from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import latest_backup
 from ..services.detail import Detail, load_detail
-from ..services.pins import PIN_MARK, held, pins_of, rebuildable
+from ..services.pins import PIN_MARK, held, pins_of, rebuildable, toggle_pin
 from ..services.problems import describe, record_problem
-from ..services.rebuild import RebuildError
+from ..services.rebuild import ForeignWeights, RebuildError
 from ..services.server_problem import ServerProblem, server_problem
 from ..services.session import Session, open_session
 from ..services.store import StoreError
@@ -79,7 +79,6 @@ class LineageApp(App[None], inherit_bindings=False):
         self._stack = AsyncExitStack()
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
-        self.pins: frozenset[str] = frozenset()  # as the database last said
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -126,7 +125,6 @@ class LineageApp(App[None], inherit_bindings=False):
             return
         tree = self.main.lineage
         before = tree.selected
-        tree.pins = self.pins  # show() relabels what changed, with the pin marks
         tree.show(self.session.syncer.snapshot)  # a different model under the cursor is
         after = tree.selected  # announced by the tree itself (ModelHighlighted)
         same_model = after is not None and before is not None and after.name == before.name
@@ -140,7 +138,7 @@ class LineageApp(App[None], inherit_bindings=False):
         syncer = self.session.syncer
         await syncer.load()
         with contextlib.suppress(Exception):  # the poll below reads them again, and says why
-            self.pins = frozenset(await pins_of(self.session))
+            self.main.lineage.pins = frozenset(await pins_of(self.session))
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
@@ -178,9 +176,9 @@ class LineageApp(App[None], inherit_bindings=False):
         self.apply_snapshot()
 
     def _set_pins(self, pins: frozenset[str]) -> None:
-        if pins == self.pins or not self.is_running:
+        """The store owns the pins; the tree shows the copy it last read, with their marks."""
+        if not self.is_running or pins == self.main.lineage.pins:
             return
-        self.pins = pins
         self.main.lineage.set_pins(pins)
         self.main.update_status()
         self._reload_selected()  # its Overview says whether it is held
@@ -492,30 +490,20 @@ class LineageApp(App[None], inherit_bindings=False):
     def action_pin(self) -> None:
         node = self._needs((Kind.BASE, Kind.DERIVATIVE), "P (pin)")
         if node is not None:
-            self.toggle_pin(node.name)
+            self.pin_or_unpin(node.name)
 
     @work(group="pin")
-    async def toggle_pin(self, name: str) -> None:
+    async def pin_or_unpin(self, name: str) -> None:
         """Pin, or unpin when pinned; the tree's mark and the Overview follow."""
-        store, host = self.session.store, self.settings.host_key
         try:
-            pinned = next(
-                (p for p in await store.pins(host) if p.casefold() == name.casefold()), None
-            )
-            if pinned:
-                await store.unpin(host, pinned)
-            else:
-                await store.pin(host, name)
-            pins = frozenset(await store.pins(host))
+            now_pinned, pins = await toggle_pin(self.session, name)
         except Exception as exc:
             await self.record_problem("pin", name, exc)
-            return
-        if not self.is_running:
             return
         snapshot = self.session.syncer.snapshot
         under = [d.name for d in snapshot.descendants(name) if d.kind is not Kind.BACKUP]
         also = f" and what is built on it ({', '.join(under)})" if under else ""
-        if pinned:
+        if not now_pinned:
             self.notify(f"{name} unpinned: R and autopilot handle it{also} again")
         else:
             self.notify(f"{name} pinned {PIN_MARK}: R and autopilot leave it{also} alone; P unpins")
@@ -599,10 +587,7 @@ class LineageApp(App[None], inherit_bindings=False):
         and let the user insist, as ``track --force`` does."""
         try:
             await self.session.rebuilder.track(name, base)
-        except RebuildError as exc:
-            if "never had the weights" not in str(exc):
-                await self.record_problem("track", name, exc)
-                return
+        except ForeignWeights:
 
             def insisted(yes: bool | None) -> None:
                 if yes:
