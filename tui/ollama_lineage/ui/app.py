@@ -39,7 +39,7 @@ from ..services.rebuild import ForeignWeights, RebuildError
 from ..services.server_problem import ServerProblem, server_problem
 from ..services.session import Session, open_session
 from ..services.store import StoreError
-from .actions import bindings
+from .actions import KINDS, bindings
 from .commands import ActionsProvider
 from .messages import FlowFailed, ModelsChanged
 from .screens.checks import ChecksScreen
@@ -214,6 +214,7 @@ class LineageApp(App[None], inherit_bindings=False):
     def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
         if not self.screen_stack:  # a late highlight while quitting has no screen
             return
+        self.refresh_bindings()  # the footer greys out what does not apply to this row
         if event.name:
             self.load_detail(event.name)
         else:
@@ -326,18 +327,24 @@ class LineageApp(App[None], inherit_bindings=False):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def _needs(self, kinds: tuple[Kind, ...], verb: str) -> Node | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A key that does not apply to the row under the cursor is greyed out (None), not
+        refused with a notice after it is pressed."""
+        kinds = KINDS.get(action)
+        if not kinds:
+            return True
+        node = self.selected() if self.screen_stack else None
+        return True if node is not None and node.kind in kinds else None
+
+    def _needs(self, action: str) -> Node | None:
+        """The row an action works on; ``check_action`` already kept it to its kinds."""
         node = self.selected()
-        if node is None or node.kind not in kinds:
-            what = " or ".join(k.value for k in kinds)
-            self.notify(f"{verb} works on a {what}; move the cursor to one", severity="warning")
-            return None
-        return node
+        return node if node is not None and node.kind in KINDS[action] else None
 
     # --- rebuild ---------------------------------------------------------------------------
 
     def action_rebuild(self) -> None:
-        node = self._needs((Kind.DERIVATIVE,), "r (rebuild)")
+        node = self._needs("rebuild")
         if node is not None:
             self.open_rebuild(node.name)
 
@@ -401,12 +408,12 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- pull, rollback, delete backup -----------------------------------------------------
 
     def action_pull(self) -> None:
-        node = self._needs((Kind.BASE, Kind.MISSING), "p (pull)")
+        node = self._needs("pull")
         if node is not None:
             self.push_screen(PullScreen(self.session, node.name))
 
     def action_rollback(self) -> None:
-        node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "b (roll back)")
+        node = self._needs("rollback")
         if node is None:
             return
         self.ask_rollback(node.base if node.kind is Kind.BACKUP and node.base else node.name)
@@ -442,7 +449,7 @@ class LineageApp(App[None], inherit_bindings=False):
         )
 
     def action_delete_backup(self) -> None:
-        node = self._needs((Kind.BACKUP,), "x (delete backup)")
+        node = self._needs("delete_backup")
         if node is None:
             return
 
@@ -488,7 +495,7 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- pins ------------------------------------------------------------------------------
 
     def action_pin(self) -> None:
-        node = self._needs((Kind.BASE, Kind.DERIVATIVE), "P (pin)")
+        node = self._needs("pin")
         if node is not None:
             self.pin_or_unpin(node.name)
 
@@ -513,7 +520,7 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- checks ----------------------------------------------------------------------------
 
     def action_run_checks(self) -> None:
-        node = self._needs((Kind.BASE, Kind.DERIVATIVE, Kind.BACKUP), "C (checks)")
+        node = self._needs("run_checks")
         if node is not None:
             self.open_checks(node.base if node.kind is Kind.BACKUP and node.base else node.name)
 
@@ -536,7 +543,7 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- compare ---------------------------------------------------------------------------
 
     def action_compare(self) -> None:
-        node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "c (compare)")
+        node = self._needs("compare")
         if node is not None:
             self.open_compare(node.base if node.kind is Kind.BACKUP and node.base else node.name)
 
@@ -565,7 +572,7 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- track and edit --------------------------------------------------------------------
 
     def action_track(self) -> None:
-        node = self._needs((Kind.BASE, Kind.DERIVATIVE), "t (track)")
+        node = self._needs("track")
         if node is None:
             return
         snapshot = self.session.syncer.snapshot
@@ -615,7 +622,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self._reload_selected()
 
     def action_edit(self) -> None:
-        node = self._needs((Kind.DERIVATIVE,), "e (edit recipe)")
+        node = self._needs("edit")
         if node is not None:
             self.edit_recipe(node.name)
 
