@@ -7,12 +7,9 @@ and one that does not.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -395,46 +392,6 @@ def test_a_pinned_base_is_neither_asked_about_nor_pulled(
     assert run(fake, db, "pin", "qwq:latest.bak-20260101-000000") == 2  # no such model
 
 
-def pid_of_a_finished_process() -> int:
-    done = subprocess.Popen([sys.executable, "-c", "pass"])
-    done.wait()
-    return done.pid
-
-
-def hold_lock(db: Path, pid: int, heartbeat: float) -> None:
-    with sqlite3.connect(db) as raw:
-        raw.execute(
-            "INSERT INTO locks VALUES ('rebuilds', 'x', 'autopilot', ?, ?, ?, ?)",
-            (pid, socket.gethostname(), heartbeat - 60, heartbeat),
-        )
-
-
-def test_a_second_run_exits_2_while_a_live_one_holds_the_lock(
-    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run(fake, db, "status")  # creates the database
-    hold_lock(db, os.getpid(), time.time())
-    fake.clear_requests()
-    assert autopilot(fake, db, checks_file(tmp_path, PASSING), "--yes") == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"error: another ollama-lineage autopilot (pid {os.getpid()} on ")
-    assert "not starting a second one (pass --wait SECONDS to wait for it)" in err
-    assert not paths(fake, "/api/pull", "/api/create", "/api/copy")
-
-
-def test_a_crashed_holder_is_taken_over(
-    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run(fake, db, "status")
-    dead = pid_of_a_finished_process()
-    hold_lock(db, dead, time.time())
-    assert autopilot(fake, db, checks_file(tmp_path, PASSING), "--yes") == 0
-    out = capsys.readouterr().out
-    assert f"note: took over the lock left by pid {dead} on " in out
-    with sqlite3.connect(db) as raw:
-        assert raw.execute("SELECT COUNT(*) FROM locks").fetchone() == (0,)  # released
-
-
 def test_two_runs_at_once_never_rebuild_a_model_twice(
     fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -557,29 +514,3 @@ def test_a_server_that_goes_away_mid_run_stops_it_with_exit_2(
     assert out[-2].startswith("error: cannot reach Ollama at ")
     assert out[-1].startswith("autopilot stopped: 1 pulled, 1 rebuilt and kept")
     assert len(created(fake)) == 1  # nothing after the failure was attempted
-
-
-async def test_a_waiting_run_gets_the_lock_when_the_holder_lets_go(tmp_path: Path) -> None:
-    from ollama_lineage.services.autopilot import LockBusy, run_lock
-    from ollama_lineage.services.store import Store
-
-    first, second = await Store.open(tmp_path / "db"), await Store.open(tmp_path / "db")
-    try:
-        async with run_lock(first, "autopilot") as holder:
-            with pytest.raises(LockBusy):
-                async with run_lock(second, "autopilot"):
-                    pass
-            assert (await second.lock_holder("rebuilds")) == holder
-            # Kept in a name: a context manager nobody holds is collected once entered, and
-            # its exit (releasing the lock) would race the checks below.
-            waiting_lock = run_lock(second, "TUI", wait=30)
-            waiting = asyncio.ensure_future(waiting_lock.__aenter__())
-            await asyncio.sleep(0)  # let it find the lock taken
-            assert not waiting.done()
-        got = await asyncio.wait_for(waiting, 10)
-        assert got.purpose == "TUI" and (await first.lock_holder("rebuilds")) == got
-        await waiting_lock.__aexit__(None, None, None)
-        assert await first.lock_holder("rebuilds") is None
-    finally:
-        await first.close()
-        await second.close()

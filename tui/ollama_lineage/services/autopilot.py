@@ -20,13 +20,8 @@ rebuilds (``rebuildable``); a model named explicitly is still rebuilt.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import socket
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,109 +32,11 @@ from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run
 from .pins import held, rebuildable
 from .rebuild import RebuildError
 from .session import Session
-from .store import LockHolder, Store, StoredCheckResult
+from .store import StoredCheckResult
 
-LOCK_NAME = "rebuilds"
-BEAT_EVERY = 15.0  # seconds between heartbeats of a held lock
-GONE_AFTER = 120.0  # a holder on another machine silent this long is taken to have crashed
-# On this machine a holder whose process is gone is taken over at once; one whose process id
-# is alive but silent this long is another process that reused the id (or is hung).
-REUSED_AFTER = 900.0
 REPLY_IN_LINE = 80  # characters of a failing reply quoted in a model's line
 
 Line = Callable[[str], None]
-
-
-# --- the run lock ---------------------------------------------------------------------------
-
-
-class LockBusy(Exception):
-    """Another run holds the lock: the message names it and what to do."""
-
-    def __init__(self, holder: LockHolder, path: object) -> None:
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.acquired_at))
-        super().__init__(
-            f"another ollama-lineage {holder.purpose} (pid {holder.pid} on {holder.hostname},"
-            f" since {since}) is rebuilding with {path}; not starting a second one"
-            " (pass --wait SECONDS to wait for it)"
-        )
-        self.holder = holder
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
-def holder_gone(holder: LockHolder, now: float | None = None) -> bool:
-    """A crashed holder leaves its row behind: tell that from a live one."""
-    now = time.time() if now is None else now
-    silent = now - holder.heartbeat
-    # os.kill(pid, 0) terminates the process on Windows: there, only the heartbeat counts.
-    if holder.hostname == socket.gethostname() and os.name != "nt":
-        return not _process_alive(holder.pid) or silent > REUSED_AFTER
-    return silent > GONE_AFTER
-
-
-@contextlib.asynccontextmanager
-async def run_lock(
-    store: Store,
-    purpose: str = "autopilot",
-    *,
-    wait: float = 0.0,
-    on_note: Line | None = None,
-) -> AsyncIterator[LockHolder]:
-    """Hold the database's rebuild lock for the block; a crashed holder's lock is taken over.
-
-    Waits up to ``wait`` seconds for a live holder, then raises ``LockBusy``. A heartbeat
-    is written while the lock is held, so a holder that dies is noticed.
-    """
-    now = time.time()
-    mine = LockHolder(
-        LOCK_NAME, uuid.uuid4().hex, purpose, os.getpid(), socket.gethostname(), now, now
-    )
-    deadline = time.monotonic() + wait
-    taken_over: list[LockHolder] = []
-
-    def may_take(current: LockHolder) -> bool:
-        if holder_gone(current):
-            taken_over.append(current)
-            return True
-        return False
-
-    while True:
-        current = await store.try_lock(mine, may_take)
-        if current is None:
-            break
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise LockBusy(current, store.path)
-        await asyncio.sleep(min(1.0, left))
-    if taken_over and on_note:
-        gone = taken_over[-1]
-        on_note(
-            f"note: took over the lock left by pid {gone.pid} on {gone.hostname}"
-            f" ({gone.purpose}), which is no longer running"
-        )
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(BEAT_EVERY)
-            await store.beat_lock(LOCK_NAME, mine.token)
-
-    beating = asyncio.create_task(beat())
-    try:
-        yield mine
-    finally:
-        beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
-        await store.release_lock(LOCK_NAME, mine.token)
 
 
 # --- checks on a model ----------------------------------------------------------------------

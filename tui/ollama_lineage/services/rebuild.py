@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..core.diff import DiffRow, side_by_side
@@ -15,6 +17,7 @@ from ..core.names import backup_name, parse_model_name
 from ..core.overrides import derive_recipe, full_spec, predict, verify, with_weights
 from ..core.spec import ModelSpec
 from ..ollama.client import OllamaClient, OllamaError, Progress
+from .lock import Holder, acquire
 from .store import StoredRecipe
 from .sync import Syncer
 
@@ -76,6 +79,10 @@ class Rebuilder:
     def host(self) -> str:
         return self.syncer.host
 
+    def writing(self, command: str) -> AbstractAsyncContextManager[Holder]:
+        """The server's writer lock; a CLI writer holds it already for its whole run."""
+        return acquire(Path(self.syncer.store.path), self.host, command)
+
     async def recipe(self, name: str) -> StoredRecipe:
         recipes = await self.syncer.store.recipes(self.host)
         if name not in recipes:
@@ -116,6 +123,10 @@ class Rebuilder:
         )
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:
+        async with self.writing(f"rebuild {plan.child}"):
+            return await self._run(plan, on_progress)
+
+    async def _run(self, plan: Plan, on_progress: ProgressCallback | None) -> str:
         """Backup, create, record; on failure the old model and the backup stay as they were."""
         store, host = self.syncer.store, self.host
         for name in (plan.child, plan.base, plan.backup):
@@ -200,6 +211,10 @@ class Rebuilder:
         )
 
     async def rollback(self, name: str) -> str:
+        async with self.writing(f"rollback {name}"):
+            return await self._rollback(name)
+
+    async def _rollback(self, name: str) -> str:
         """Copy the newest backup back over the model, with the recipe it had then."""
         store, host = self.syncer.store, self.host
         backups = await store.backups_of(host, name)
@@ -229,6 +244,10 @@ class Rebuilder:
         return after or ""
 
     async def delete_backup(self, backup: str) -> None:
+        async with self.writing(f"delete backup {backup}"):
+            await self._delete_backup(backup)
+
+    async def _delete_backup(self, backup: str) -> None:
         store, host = self.syncer.store, self.host
         backups = await store.backups(host)
         if backup not in backups:
@@ -250,6 +269,10 @@ class Rebuilder:
         await self.syncer.refresh()
 
     async def pull(self, name: str, on_progress: ProgressCallback | None = None) -> str:
+        async with self.writing(f"pull {name}"):
+            return await self._pull(name, on_progress)
+
+    async def _pull(self, name: str, on_progress: ProgressCallback | None) -> str:
         parse_model_name(name)
         store = self.syncer.store
         event = await store.start_event(self.host, name, "pull", digest_before=self._digest(name))
@@ -279,6 +302,12 @@ class Rebuilder:
         Refused when ``child`` never had weights of any version of ``base`` seen here (nor a
         quantization of them): a later rebuild would replace its weights with foreign ones.
         """
+        async with self.writing(f"track {child} --from {base}"):
+            return await self._track(child, base, recipe_text, force=force)
+
+    async def _track(
+        self, child: str, base: str, recipe_text: str | None, *, force: bool
+    ) -> StoredRecipe:
         for name in (child, base):
             parse_model_name(name)
         nodes = self.syncer.snapshot.nodes
