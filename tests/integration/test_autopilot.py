@@ -23,7 +23,7 @@ from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama, RecordedRequest
 from ollama_lineage.services.autopilot import check_against_backup, model_checks
 from ollama_lineage.services.checks import load_checks
-from ollama_lineage.services.pins import rebuildable
+from ollama_lineage.services.pins import bulk_selection
 from ollama_lineage.services.session import open_session
 from tests.checks_samples import sentence_check, zebra_check
 
@@ -367,9 +367,12 @@ def test_pins_hold_a_model_and_what_is_built_on_it(
 
     # rebuild --all-stale leaves them too, and says so.
     fake.clear_requests()
-    assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0
-    out = capsys.readouterr().out
-    assert "qwq:latest_20K: skipped, pinned (ollama-lineage unpin to rebuild in bulk)" in out
+    assert run(fake, db, "rebuild", "--all-stale", "--yes") == 1  # stale models are left
+    assert capsys.readouterr().out.splitlines() == [
+        "qwq:latest_20K: held back, pinned (ollama-lineage unpin qwq:latest_20K to rebuild it)",
+        "qwq:latest_20K-coder: held back, built on qwq:latest_20K, which is pinned",
+        "nothing to rebuild; 2 held back",
+    ]
     assert created(fake) == []
 
     assert run(fake, db, "unpin", "qwq:latest_20K") == 0
@@ -450,9 +453,9 @@ async def test_what_the_tui_calls_checks_side_by_side_and_bulk_rebuilds(
         await session.upstream.settle_guesses()
         snapshot = session.syncer.snapshot
         everything = snapshot.stale_in_order()
-        assert rebuildable(snapshot, set()) == everything
-        assert rebuildable(snapshot, {"qwq:latest_20K"}) == ["llama3.2:latest-mario"]
-        assert rebuildable(snapshot, {"qwq:latest"}) == ["llama3.2:latest-mario"]
+        assert bulk_selection(snapshot, set()).todo == everything
+        assert bulk_selection(snapshot, {"qwq:latest_20K"}).todo == ["llama3.2:latest-mario"]
+        assert bulk_selection(snapshot, {"qwq:latest"}).todo == ["llama3.2:latest-mario"]
 
         plan = await session.rebuilder.plan("qwq:latest_20K")
         await session.rebuilder.run(plan)

@@ -8,7 +8,7 @@ import json
 import re
 
 from ..core.lineage import Node, Snapshot
-from ..services.pins import PIN_MARK, pins_of
+from ..services.pins import PIN_MARK, bulk_selection, pins_of
 from ..services.session import Session
 from .common import EXIT_ATTENTION, EXIT_OK
 
@@ -37,6 +37,9 @@ def json_listing(host: str, models: list[dict[str, object]]) -> str:
 def _as_json(
     snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()
 ) -> list[dict[str, object]]:
+    """``held``: why a bulk rebuild leaves the model alone (a pin, a guessed lineage, either
+    of them above it), or null."""
+    held = bulk_selection(snapshot, pins).held
     return [
         {
             "name": n.name,
@@ -47,6 +50,8 @@ def _as_json(
             "digest": n.facts.digest if n.facts else None,
             "depth": n.depth,
             "pinned": n.name in pins,
+            "guessed": n.guessed,
+            "held": held.get(n.name),
         }
         for n in snapshot.walk()
     ]

@@ -15,7 +15,7 @@ read ``stale upstream`` until a later run gets their parent through. Nothing is 
 back that was not rebuilt in the same run.
 
 Pins: a pinned model and everything built on it is left alone by autopilot and by bulk
-rebuilds (``rebuildable``); a model named explicitly is still rebuilt.
+rebuilds (``bulk_selection``); a model named explicitly is still rebuilt.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
 from ..core.states import State
 from ..ollama.client import OllamaError, Unreachable
 from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run_check
-from .pins import held, rebuildable
+from .pins import GUESSED, bulk_selection
 from .rebuild import RebuildError
 from .session import Session
 from .store import StoredCheckResult
@@ -311,7 +311,7 @@ class Autopilot:
     async def prepare(self) -> AutopilotPlan:
         """Ask the registry (the only requests made before the confirm) and plan the run."""
         plan = AutopilotPlan()
-        keep = held(self.snapshot, self.pins)
+        keep = bulk_selection(self.snapshot, self.pins, guesses=False).held  # pinned: not asked
         bases = [
             n.name
             for n in self.snapshot.walk()
@@ -350,17 +350,13 @@ class Autopilot:
         guessed = [n.name for n in due if n.guessed and n.name not in keep]
         if guessed:
             await self.session.upstream.check(guessed)  # the registry may settle them
+        selection = bulk_selection(self.snapshot, self.pins)
         for node in due:
             node = self.snapshot.nodes[node.name]
-            if node.name in keep:
-                why = keep[node.name]
-                line = f"{node.name}: held ({why})"
-                if why == "pinned":
-                    line += f": ollama-lineage unpin {node.name}"
-                plan.notes.append(Outcome(node.name, "held", line))
-                continue
-            if node.guessed:
-                plan.notes.append(self._guessed(node.name))
+            if node.guessed and node.name not in selection.held:  # stale once a base is pulled
+                selection.hold(node.name, GUESSED)
+            if node.name in selection.held:
+                plan.notes.append(self._held(node.name, selection.held[node.name]))
                 continue
             why = f"{node.state.word}: {node.reason}"
             if node.name in coming and node.state not in NEEDS_REBUILD:
@@ -373,13 +369,18 @@ class Autopilot:
                 plan.notes.append(Outcome(name, "held", line, kind="base"))
         return plan
 
-    def _guessed(self, name: str) -> Outcome:
-        return Outcome(
-            name,
-            "skipped",
-            f"{name}: skipped; its lineage is a guess the registry could not settle,"
-            f" so read its plan and run `ollama-lineage rebuild {name}` alone",
-        )
+    def _held(self, name: str, why: str) -> Outcome:
+        if why == GUESSED:
+            return Outcome(
+                name,
+                "skipped",
+                f"{name}: skipped; its lineage is a guess the registry could not settle,"
+                f" so read its plan and run `ollama-lineage rebuild {name}` alone",
+            )
+        line = f"{name}: held ({why})"
+        if why == "pinned":
+            line += f": ollama-lineage unpin {name}"
+        return Outcome(name, "held", line)
 
     async def run(self, plan: AutopilotPlan, *, echo_notes: bool = True) -> Report:
         """Pull, rebuild, check, keep or roll back; ``echo_notes=False`` when the plan's notes
@@ -454,8 +455,9 @@ class Autopilot:
 
     async def _rebuild_all(self, report: Report, plan: AutopilotPlan, failed: set[str]) -> None:
         done = {o.name for o in report.outcomes}
-        unsettled = set(await self.session.upstream.settle_guesses())
-        for name in rebuildable(self.snapshot, self.pins):
+        await self.session.upstream.settle_guesses()
+        selection = bulk_selection(self.snapshot, self.pins)
+        for name in selection.todo:
             if name in done:
                 continue
             blocker = next(
@@ -479,12 +481,10 @@ class Autopilot:
             self._add(report, outcome)
             if outcome.attention:
                 failed.add(name)
-        # Guessed models that went stale with the pulls and were never planned.
-        for name in unsettled:
-            if name not in {o.name for o in report.outcomes} and name not in held(
-                self.snapshot, self.pins
-            ):
-                self._add(report, self._guessed(name))
+        # Models held back once the pulls made them stale, never planned.
+        for name, why in selection.left.items():
+            if name not in {o.name for o in report.outcomes}:
+                self._add(report, self._held(name, why))
 
     def _ancestors(self, name: str) -> list[str]:
         found = []

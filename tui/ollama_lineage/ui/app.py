@@ -33,7 +33,7 @@ from ..services.autopilot import check_against_backup, model_checks, run_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import compare_models, latest_backup
 from ..services.detail import Detail, load_detail
-from ..services.pins import PIN_MARK, held, pins_of, rebuildable
+from ..services.pins import PIN_MARK, Selection, bulk_selection, pins_of
 from ..services.rebuild import RebuildError
 from ..services.session import Session, open_session
 from ..services.store import StoreError
@@ -240,7 +240,8 @@ class LineageApp(App[None], inherit_bindings=False):
     async def _checks_and_pins(self, detail: Detail) -> Detail:
         """What the Overview adds to the server's facts: held by a pin, and the checks."""
         node = detail.node
-        why = held(self.session.syncer.snapshot, await pins_of(self.session)).get(node.name)
+        selection = bulk_selection(self.session.syncer.snapshot, await pins_of(self.session))
+        why = selection.held.get(node.name)
         detail = replace(detail, held=why)
         if node.kind not in (Kind.BASE, Kind.DERIVATIVE) or node.facts is None:
             return detail
@@ -344,7 +345,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self.push_screen(RebuildScreen([name], plan))
 
     def action_rebuild_all(self) -> None:
-        if not self.session.syncer.snapshot.stale_in_order():
+        if not bulk_selection(self.session.syncer.snapshot, ()).due:
             self.notify("nothing is stale")
             return
         self.open_rebuild_all()
@@ -359,9 +360,8 @@ class LineageApp(App[None], inherit_bindings=False):
             await self.record_problem("rebuild all", None, exc)
             return
         snapshot = self.session.syncer.snapshot
-        names = rebuildable(snapshot, pins)
-        keep = held(snapshot, pins)
-        held_back = {n: keep[n] for n in snapshot.stale_in_order() if n in keep}
+        selection = bulk_selection(snapshot, pins)
+        names, held_back = selection.todo, selection.left
         if not names:
             because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
             self.notify(
@@ -391,11 +391,16 @@ class LineageApp(App[None], inherit_bindings=False):
     @work(exclusive=True, group="change")
     async def run_rebuilds(self, screen: RebuildScreen) -> None:
         rebuilder = self.session.rebuilder
+        # A model that fails holds back what is built on it, as in every bulk run.
+        selection = Selection(self.session.syncer.snapshot, list(screen.names), {})
         for index, name in enumerate(screen.names):
             if screen.cancelled:
                 screen.finish(screen.names[index:])
                 return
             screen.start(index, name)
+            if name in selection.held:
+                screen.failed(name, f"held back, {selection.held[name]}")
+                continue
 
             def progress(update: object, screen: RebuildScreen = screen) -> None:
                 screen.progress(update)  # type: ignore[arg-type]
@@ -410,6 +415,7 @@ class LineageApp(App[None], inherit_bindings=False):
                 if not self.is_running:  # quitting: the client closed under the create
                     return
                 screen.failed(name, describe(exc))
+                selection.hold(name, "failed", which="failed in this run")
                 await self.record_problem("rebuild", name, exc, quiet=True)
             else:
                 screen.done(name, digest, plan.backup)
