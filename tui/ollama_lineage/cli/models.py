@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 
 from ..services.pins import Selection, bulk_selection, pins_of
 from ..services.rebuild import RebuildError
 from ..services.session import Session
-from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, UsageError, confirm, indent, print_progress
+from .common import (
+    EXIT_ATTENTION,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    confirm,
+    indent,
+    print_progress,
+    stop_on_signal,
+)
 
 
 async def track(session: Session, args: argparse.Namespace) -> int:
@@ -47,47 +58,55 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
                 f"ollama-lineage track {name} --from BASE"
             )
     failures = rebuilt = 0
-    for name in names:
-        if selection is not None and name in selection.held:  # its parent failed or was skipped
-            print(f"{name}: held back, {selection.held[name]}")
-            continue
-        plan = await session.rebuilder.plan(name)
-        notes = []
-        if plan.guessed:
-            notes.append("note: recipe guessed (the base version it was made from is unknown)")
-        if plan.stale_base and plan.stale_base not in names:
-            notes.append(
-                f"note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
+    with stop_on_signal() as stop:
+        for index, name in enumerate(names):
+            if stop.asked:
+                print(f"stopped after {index} of {len(names)}; run again to continue")
+                return EXIT_INTERRUPTED
+            if selection is not None and name in selection.held:  # its parent failed or was skipped
+                print(f"{name}: held back, {selection.held[name]}")
+                continue
+            plan = await session.rebuilder.plan(name)
+            notes = []
+            if plan.guessed:
+                notes.append("note: recipe guessed (the base version it was made from is unknown)")
+            if plan.stale_base and plan.stale_base not in names:
+                notes.append(
+                    f"note: {plan.stale_base} is itself out of date; --all-stale goes parents first"
+                )
+            if args.verbose or not args.yes:
+                head = f"{name}: create from {plan.base} ({plan.base_digest[:12]})"
+                print(f"{head}, backup {plan.backup}")
+                if args.verbose:
+                    print(indent(json.dumps(plan.request, indent=2)))
+                for note in notes:
+                    print(f"  {note}")
+            if not args.yes and not confirm("  rebuild? [y/N] "):
+                print(f"{name}: skipped")
+                if selection is not None:
+                    selection.hold(name, "skipped", which="skipped in this run")
+                continue
+            before = session.syncer.snapshot.nodes[name].facts
+            try:
+                digest = await session.rebuilder.run(plan, print_progress if args.verbose else None)
+            except asyncio.CancelledError:  # a second Ctrl-C: the rebuilder put it back
+                print(f"{name}: interrupted; the old model is back")
+                print(f"stopped after {index} of {len(names)}; run again to continue")
+                return EXIT_INTERRUPTED
+            except RebuildError as exc:
+                failures += 1
+                print(f"{name}: {exc}", file=sys.stderr)
+                if selection is not None:
+                    selection.hold(name, "failed", which="failed in this run")
+                continue
+            rebuilt += 1
+            state = session.syncer.snapshot.nodes[name].state.word
+            was = before.digest[:12] if before else "-"
+            line = (
+                f"{name}: rebuilt from {plan.base} ({was} → {digest[:12]}, {state}), "
+                f"backup {plan.backup}"
             )
-        if args.verbose or not args.yes:
-            head = f"{name}: create from {plan.base} ({plan.base_digest[:12]})"
-            print(f"{head}, backup {plan.backup}")
-            if args.verbose:
-                print(indent(json.dumps(plan.request, indent=2)))
-            for note in notes:
-                print(f"  {note}")
-        if not args.yes and not confirm("  rebuild? [y/N] "):
-            print(f"{name}: skipped")
-            if selection is not None:
-                selection.hold(name, "skipped", which="skipped in this run")
-            continue
-        before = session.syncer.snapshot.nodes[name].facts
-        try:
-            digest = await session.rebuilder.run(plan, print_progress if args.verbose else None)
-        except RebuildError as exc:
-            failures += 1
-            print(f"{name}: {exc}", file=sys.stderr)
-            if selection is not None:
-                selection.hold(name, "failed", which="failed in this run")
-            continue
-        rebuilt += 1
-        state = session.syncer.snapshot.nodes[name].state.word
-        was = before.digest[:12] if before else "-"
-        line = (
-            f"{name}: rebuilt from {plan.base} ({was} → {digest[:12]}, {state}), "
-            f"backup {plan.backup}"
-        )
-        print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
+            print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
     if selection is not None:
         return _summary(selection, f"rebuilt {rebuilt}")
     return EXIT_ATTENTION if failures else EXIT_OK
