@@ -464,6 +464,28 @@ def test_a_bulk_rebuild_holds_back_what_is_built_on_a_guess(
     models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
     assert models["qwq:latest_20K"]["guessed"] is True
     assert models["qwq:latest_20K"]["held"].startswith("its lineage is a guess")
-    assert models["qwq:latest_20K-coder"]["guessed"] is False
+    assert models["qwq:latest_20K-coder"]["guessed"] is True  # known from parent_model only
     assert models["qwq:latest_20K-coder"]["held"] == ("built on qwq:latest_20K, which is held back")
     assert models["qwq:latest"]["held"] is None
+
+
+def test_a_pulled_model_with_its_publishers_from_is_never_rebuilt(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pushed by someone who built it from llama3.2:latest: a pull keeps the `from`, so Ollama
+    says parent_model. The registry settles it: the same digest there, so a pulled model."""
+    db = tmp_path / "db"
+    pirate = "someuser/llama-pirate:latest"
+    demo.publish(pirate, publisher_from="llama3.2:latest", weights_of="llama3.2:latest")
+    demo.pull(pirate)
+    code, models = status(demo, db, capsys)  # first sight
+    assert models[pirate]["state"] != "stale"
+    demo.publish("llama3.2:latest")
+    demo.pull("llama3.2:latest")
+    demo.clear_requests()
+    run(demo, db, "rebuild", "--all-stale", "--yes")
+    assert pirate not in [r.body["model"] for r in writes(demo) if r.path == "/api/create"]
+    code, models = status(demo, db, capsys)
+    assert models[pirate]["kind"] == "base" and models[pirate]["state"] == "current"
+    asked = [r for r in demo.requests if "llama-pirate" in r.path and r.path.startswith("/v2/")]
+    assert len({r.path for r in asked}) == 1
