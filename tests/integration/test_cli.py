@@ -478,14 +478,14 @@ def test_a_pulled_model_with_its_publishers_from_is_never_rebuilt(
     pirate = "someuser/llama-pirate:latest"
     demo.publish(pirate, publisher_from="llama3.2:latest", weights_of="llama3.2:latest")
     demo.pull(pirate)
-    code, models = status(demo, db, capsys)  # first sight
+    _, models = status(demo, db, capsys)  # first sight
     assert models[pirate]["state"] != "stale"
     demo.publish("llama3.2:latest")
     demo.pull("llama3.2:latest")
     demo.clear_requests()
     run(demo, db, "rebuild", "--all-stale", "--yes")
     assert pirate not in [r.body["model"] for r in writes(demo) if r.path == "/api/create"]
-    code, models = status(demo, db, capsys)
+    _, models = status(demo, db, capsys)
     assert models[pirate]["kind"] == "base" and models[pirate]["state"] == "current"
     asked = [r for r in demo.requests if "llama-pirate" in r.path and r.path.startswith("/v2/")]
     assert len({r.path for r in asked}) == 1
