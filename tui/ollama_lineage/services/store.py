@@ -21,6 +21,8 @@ import aiosqlite
 from ..core.lineage import Link, ModelFacts, Upstream
 from ..core.spec import ModelSpec
 
+BUSY_SECONDS = 15.0  # how long one instance waits for another's write
+
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE models (
@@ -179,7 +181,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            db = await aiosqlite.connect(path, timeout=15.0)
+            db = await aiosqlite.connect(path, timeout=BUSY_SECONDS)
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"cannot open the database {path}: {exc}; try --db PATH") from exc
         store = cls(db, path)
@@ -194,8 +196,8 @@ class Store:
         return store
 
     async def _prepare(self) -> None:
-        await self._db.execute("PRAGMA busy_timeout = 15000")
-        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        await self._wal()
         await self._db.execute("PRAGMA synchronous = NORMAL")
         version = await self._schema_version()
         if version > len(MIGRATIONS):
@@ -216,6 +218,19 @@ class Store:
             if await self._schema_version() != len(MIGRATIONS):
                 raise
             # Another instance, started at the same moment, brought the schema up first.
+
+    async def _wal(self) -> None:
+        """Switch to WAL, trying again while another first start holds its write lock: SQLite
+        answers "database is locked" to this switch at once, whatever the busy timeout."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                await self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except aiosqlite.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(0.05)
 
     async def _schema_version(self) -> int:
         row = await (await self._db.execute("PRAGMA user_version")).fetchone()
