@@ -257,3 +257,23 @@ async def test_lookups_of_more_than_one_statement_can_bind_miss_nothing(tmp_path
         assert histories == {f.name: [(f.digest, f.weights_blob)] for f in facts}
     finally:
         await store.close()
+
+
+async def test_a_first_start_waits_for_another_that_is_writing_the_new_database(
+    tmp_path: Path,
+) -> None:
+    """SQLite refuses the switch to WAL at once while another connection writes in the old
+    journal mode, as a second first start sees the first one's schema script."""
+    path = tmp_path / "fresh.sqlite3"
+    first = sqlite3.connect(path, isolation_level=None)
+    first.execute("BEGIN")
+    first.execute("CREATE TABLE scratch (a)")  # holds the write lock
+    opening = asyncio.ensure_future(Store.open(path))
+    done, _ = await asyncio.wait([opening], timeout=0.5)  # time to fail, as it did at once
+    assert not done
+    first.execute("ROLLBACK")
+    first.close()
+    store = await opening
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

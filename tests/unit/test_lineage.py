@@ -27,6 +27,10 @@ def test_new_base_weights_make_the_child_stale_and_the_grandchild_stale_upstream
     snap = build_snapshot([pulled, QWQ_20K, CODER])
     assert states(snap)["qwq:latest_20K"] is State.STALE
     assert states(snap)["qwq:latest_20K-coder"] is State.STALE_UPSTREAM
+    # Known from parent_model alone: not rebuilt in bulk until the registry says it is local.
+    assert snap.stale_in_order() == []
+    local = {n: Upstream(local=True) for n in ("qwq:latest_20K", "qwq:latest_20K-coder")}
+    snap = build_snapshot([pulled, QWQ_20K, CODER], upstream=local)
     assert snap.stale_in_order() == ["qwq:latest_20K", "qwq:latest_20K-coder"]
 
 

@@ -33,7 +33,7 @@ from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import latest_backup
 from ..services.detail import Detail, load_detail
-from ..services.pins import PIN_MARK, held, pins_of, rebuildable, toggle_pin
+from ..services.pins import PIN_MARK, bulk_selection, pins_of, toggle_pin
 from ..services.problems import describe, record_problem
 from ..services.rebuild import ForeignWeights, RebuildError
 from ..services.server_problem import ServerProblem, server_problem
@@ -248,7 +248,8 @@ class LineageApp(App[None], inherit_bindings=False):
     async def _checks_and_pins(self, detail: Detail) -> Detail:
         """What the Overview adds to the server's facts: held by a pin, and the checks."""
         node = detail.node
-        why = held(self.session.syncer.snapshot, await pins_of(self.session)).get(node.name)
+        selection = bulk_selection(self.session.syncer.snapshot, await pins_of(self.session))
+        why = selection.held.get(node.name)
         detail = replace(detail, held=why)
         if node.kind not in (Kind.BASE, Kind.DERIVATIVE) or node.facts is None:
             return detail
@@ -358,7 +359,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self.push_screen(RebuildScreen(self.session, self.clock, [name], plan))
 
     def action_rebuild_all(self) -> None:
-        if not self.session.syncer.snapshot.stale_in_order():
+        if not bulk_selection(self.session.syncer.snapshot, ()).due:
             self.notify("nothing is stale")
             return
         self.open_rebuild_all()
@@ -373,9 +374,8 @@ class LineageApp(App[None], inherit_bindings=False):
             await self.record_problem("rebuild all", None, exc)
             return
         snapshot = self.session.syncer.snapshot
-        names = rebuildable(snapshot, pins)
-        keep = held(snapshot, pins)
-        held_back = {n: keep[n] for n in snapshot.stale_in_order() if n in keep}
+        selection = bulk_selection(snapshot, pins)
+        names, held_back = selection.todo, selection.left
         if not names:
             because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
             self.notify(
