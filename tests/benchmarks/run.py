@@ -554,6 +554,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="paired rounds per latency")
     parser.add_argument("--quick", action="store_true", help="30 models, 0 ms, 1 run: for CI")
     parser.add_argument("--skip-tui", action="store_true")
+    parser.add_argument("--tui-only", action="store_true", help="only the TUI phase")
     parser.add_argument("--tui-latency", type=float, default=0.0, help="ms per request for the TUI")
     parser.add_argument("--tui-timeout", type=float, default=900.0, help="seconds")
     parser.add_argument("--out", type=Path, help="JSON output (default results/latest.json)")
@@ -575,7 +576,7 @@ def run_size(models: int, args: argparse.Namespace) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="lineage-bench-") as tmp:
             bench = Bench(stand_in, models, Path(tmp))
-            for i, ms in enumerate(args.latencies):
+            for i, ms in enumerate([] if args.tui_only else args.latencies):
                 print(f"fleet:{models}: {ms:g} ms …", file=sys.stderr, flush=True)
                 warmup = 1 if i == 0 and not args.quick else 0
                 size["latencies"].append(bench.at_latency(ms, args.runs, warmup))
