@@ -191,10 +191,13 @@ async def rebuild_all(app: LineageApp, frames: Frames) -> dict[str, dict[str, fl
         notes = " ".join(str(n.message) for n in app._notifications)
         return dialog() or "planning" in notes
 
+    first_frame = asyncio.ensure_future(frames.first_showing(answered))
+    dialog_frame = asyncio.ensure_future(frames.first_showing(dialog))
+    await asyncio.sleep(0)  # both waits are registered before the key is posted
     started = time.perf_counter()
     app.post_message(events.Key("R", "R"))
-    first = await frames.first_showing(answered) - started
-    opened = await frames.first_showing(dialog) - started
+    first = await first_frame - started
+    opened = await dialog_frame - started
     app.post_message(events.Key("escape", None))
     await wait_for(lambda: not dialog())
     return {"R_first_sign": summary([first]), "R_dialog_open": summary([opened])}

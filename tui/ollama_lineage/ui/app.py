@@ -28,7 +28,7 @@ from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from ..services.autopilot import check_against_backup, model_checks, run_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import compare_models, latest_backup
