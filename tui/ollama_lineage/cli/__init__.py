@@ -23,7 +23,7 @@ from ..config import (
     find_models_dir,
     parse_host,
 )
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, PLAN_ERROR, UsageError
 from .parser import build_parser
 

@@ -112,6 +112,11 @@ _FACT_FIELDS = (
     "problem",
 )
 _FACT_COLUMNS = ", ".join(_FACT_FIELDS)
+_RECIPE_COLUMNS = "child, base, base_digest, source, guessed, recipe, edited"
+
+
+def _recipe(r: Any) -> StoredRecipe:
+    return StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
 
 
 class StoreError(Exception):
@@ -343,15 +348,17 @@ class Store:
     # --- lineage and recipes ------------------------------------------------------------------
 
     async def recipes(self, host: str) -> dict[str, StoredRecipe]:
-        rows = await self._rows(
-            "SELECT child, base, base_digest, source, guessed, recipe, edited FROM links"
-            " WHERE host = ?",
-            (host,),
+        rows = await self._rows(f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ?", (host,))
+        return {r[0]: _recipe(r) for r in rows}
+
+    async def recipes_of(self, host: str, names: Iterable[str]) -> dict[str, StoredRecipe]:
+        """Only these models' recipes: what one row, or one dialog, needs."""
+        rows = await self._rows_in(
+            f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ? AND child IN ({{marks}})",
+            names,
+            host,
         )
-        return {
-            r[0]: StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
-            for r in rows
-        }
+        return {r[0]: _recipe(r) for r in rows}
 
     async def save_recipes(self, host: str, recipes: Iterable[StoredRecipe]) -> None:
         now = time.time()
@@ -419,14 +426,18 @@ class Store:
             [(status, time.time(), *fields.values(), event_id)],
         )
 
-    async def history(self, host: str, name: str | None = None) -> list[Event]:
+    async def history(
+        self, host: str, name: str | None = None, *, limit: int | None = None
+    ) -> list[Event]:
+        """Newest first; ``limit`` keeps a screen's read to a page, however long the past."""
         where, params = ("host = ? AND (name = ? OR backup = ?)", (host, name, name))
         if name is None:
             where, params = "host = ?", (host,)  # type: ignore[assignment]
+        page = "" if limit is None else f" LIMIT {int(limit)}"
         rows = await self._rows(
             "SELECT id, name, kind, status, base, base_digest, digest_before, digest_after,"
             f" backup, error, log, started_at, finished_at FROM events WHERE {where}"
-            " ORDER BY id DESC",
+            f" ORDER BY id DESC{page}",
             params,
         )
         return [Event(*r) for r in rows]

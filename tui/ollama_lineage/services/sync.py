@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -155,15 +155,25 @@ class Syncer:
 
     async def show(self, name: str) -> ModelSpec:
         """A model's spec, from the digest-keyed cache when the digest is known."""
-        facts = (self._facts or {}).get(name)
-        if facts is not None:
-            cached = await self.store.cached_specs([facts.digest])
-            if facts.digest in cached:
-                return cached[facts.digest]
-        spec = await self.client.show(name)
-        if facts is not None:
-            await self.store.cache_specs({facts.digest: spec})
-        return spec
+        return (await self.shows([name]))[name]
+
+    async def shows(self, names: Iterable[str]) -> dict[str, ModelSpec]:
+        """Several models' specs: the cached ones in one query, the server asked for the rest."""
+        facts = self._facts or {}
+        wanted = list(dict.fromkeys(names))
+        digests = {name: facts[name].digest for name in wanted if name in facts}
+        cached = await self.store.cached_specs(set(digests.values())) if digests else {}
+        found: dict[str, ModelSpec] = {}
+        for name in wanted:
+            digest = digests.get(name)
+            if digest is not None and digest in cached:
+                found[name] = cached[digest]
+                continue
+            found[name] = spec = await self.client.show(name)
+            if digest is not None:
+                await self.store.cache_specs({digest: spec})
+                cached[digest] = spec
+        return found
 
     async def version_with_weights(self, base: str, weights: str | None) -> str | None:
         """The newest version of ``base`` seen here whose weights blob is ``weights``."""

@@ -28,7 +28,7 @@ from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError, Unreachable
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import latest_backup
@@ -384,15 +384,24 @@ class LineageApp(App[None], inherit_bindings=False):
                 timeout=10,
             )
             return
+        note = f"planning {len(names)} rebuilds…"
+        planning = self.set_timer(0.1, partial(self.notify, note, timeout=3))  # only if slow
+        try:
+            plans = await self.session.rebuilder.plans(names, now=self.clock())
+        except Exception as exc:
+            await self.record_problem("rebuild all", None, exc)
+            return
+        finally:
+            planning.stop()
         entries = []
         for name in names:
             entry = BatchEntry(name, snapshot.nodes[name].state)
-            try:
-                entry.plan = await self.session.rebuilder.plan(name, now=self.clock())
-            except Exception as exc:
-                entry.error = describe(exc)
+            found = plans[name]
+            if isinstance(found, Exception):
+                entry.error = describe(found)
             else:
-                entry.warnings = plan_warnings(entry.plan, short=True, batch=names)
+                entry.plan = found
+                entry.warnings = plan_warnings(found, short=True, batch=names)
             entries.append(entry)
         ready = [e.name for e in entries if e.error is None]
         if self.is_running:
