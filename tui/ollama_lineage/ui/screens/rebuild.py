@@ -276,6 +276,8 @@ class RebuildScreen(ModalScreen[None]):
                 plan = self.plan or await rebuilder.plan(name, now=self.clock())
                 digest = await rebuilder.run(plan, self.progress)
             except Exception as exc:
+                if not self.app.is_running:  # quitting: the client closed under the create
+                    return
                 self.failed(name, describe(exc))
                 selection.hold(name, "failed", which="failed in this run")
                 self.app.post_message(FlowFailed("rebuild", name, exc, quiet=True))
