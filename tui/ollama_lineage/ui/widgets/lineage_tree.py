@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ...core.lineage import Node, Snapshot
 from ...core.states import State
@@ -197,9 +198,22 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         self._columns = self._measure()
         self._labels.clear()
         self._strips.clear()
-        self.virtual_size = Size(self.size.width, len(rows))
+        self._set_height(len(rows))
         self._place_cursor(self._cursor_name)
         self.refresh()
+
+    def _set_height(self, lines: int) -> None:
+        """A new row count moves the scrollbar, not the screen: Textual's reactive would lay
+        out every widget again (a third of a filter keystroke), so only a scrollbar that comes
+        or goes asks for that."""
+        size = Size(self.size.width, lines)
+        if size == self.virtual_size:
+            return
+        bars = self.show_vertical_scrollbar
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        if self.show_vertical_scrollbar != bars:
+            self.refresh(layout=True)
 
     def _place_cursor(self, name: str | None) -> None:
         line = self._line_of.get(name) if name else None
@@ -484,7 +498,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_resize(self, event: events.Resize) -> None:
         """New width, new columns; and the cursor's row stays in view (60×20 included)."""
-        self.virtual_size = Size(event.size.width, len(self._rows))
+        self._set_height(len(self._rows))
         self.relabel()
         self.call_after_refresh(self._scroll_to_cursor)
 
