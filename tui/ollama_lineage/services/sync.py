@@ -23,8 +23,8 @@ from .in_flight import in_flight
 from .store import Store, StoredRecipe
 
 # Specs are read from the models folder, stored, and first seen this many at a time: each store
-# is a transaction (~0.6 ms whatever its size, 16 of them were a twentieth of a cold start
-# at 1,000 models), and a cold start that fails part-way keeps what it had stored.
+# is a transaction, which costs the same whatever its size, and a cold start that fails
+# part-way keeps what it had stored.
 BATCH = 256
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
@@ -147,7 +147,7 @@ class Syncer:
         found = {
             name: origin
             for name in facts
-            if BACKUP_MARK in name  # parsing every name on every refresh is 10 ms at 1,000
+            if BACKUP_MARK in name  # not parsing every name on every refresh
             and (origin := backup_origin(name)) is not None
             and origin in facts
         }

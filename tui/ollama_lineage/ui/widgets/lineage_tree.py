@@ -204,8 +204,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _set_height(self, lines: int) -> None:
         """A new row count moves the scrollbar, not the screen: Textual's reactive would lay
-        out every widget again (a third of a filter keystroke), so only a scrollbar that comes
-        or goes asks for that."""
+        out every widget on the screen again, so only a scrollbar that comes or goes does."""
         size = Size(self.size.width, lines)
         if size == self.virtual_size:
             return
@@ -286,7 +285,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         return label
 
     def _styles(self) -> dict[str, Style]:
-        """Component styles, looked up once per focus or theme: each lookup costs ~0.5 ms."""
+        """Component styles, looked up once per focus or theme: a lookup is slow."""
         state = self.get_pseudo_class_state()
         if self._looks is None or self._looks[0] != state:
             styles = {
