@@ -344,6 +344,12 @@ class Store:
         rows = await self._rows(f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ?", (host,))
         return {r[0]: _recipe(r) for r in rows}
 
+    async def links(self, host: str) -> dict[str, Link]:
+        """Every model's link without its recipe text: what the tree is built from."""
+        columns = "child, base, base_digest, source, guessed, '', edited"
+        rows = await self._rows(f"SELECT {columns} FROM links WHERE host = ?", (host,))
+        return {r[0]: _recipe(r).link for r in rows}
+
     async def recipes_of(self, host: str, names: Iterable[str]) -> dict[str, StoredRecipe]:
         """Only these models' recipes: what one row, or one dialog, needs."""
         rows = await self._rows_in(

@@ -114,10 +114,9 @@ class Syncer:
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         facts = list((self._facts or {}).values())
-        recipes = await self.store.recipes(self.host)
         snapshot = build_snapshot(
             facts,
-            {child: r.link for child, r in recipes.items()},
+            await self.store.links(self.host),
             backups=await self.backups(),
             upstream=await self.store.upstream(self.host),
             building=frozenset(self._building),
@@ -268,7 +267,7 @@ class Syncer:
     async def _adopt_new_derivatives(self, at_hand: dict[str, ModelSpec]) -> None:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
-        recipes = await self.store.recipes(self.host)
+        recipes = await self.store.links(self.host)
         backups = await self.backups()
         upstream = await self.store.upstream(self.host)
         facts = self._facts
