@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 RSS_TARGET_MB = 90.0
 WARM_TARGET_S = 0.3
+STAND_IN_BUILD_S = 1.0  # a fleet of 1,000 (the tests build it often): seconds, scaled by size
 # Issue 14's targets for the cold start, as naive/app ratios: (at least, aim), by latency in ms.
 HTTP_RATIO_TARGETS = {0.0: (1.0, 2.0), 20.0: (12.0, 12.0)}
 FOLDER_RATIO_TARGETS = {0.0: (5.0, 5.0)}
@@ -445,7 +446,8 @@ def tui_rows(tui: dict[str, Any]) -> list[list[str]]:
 
 
 def _key(k: dict[str, float], more: str = "", target: float | None = None) -> list[str]:
-    detail = f"max {k['max_ms']:.0f} ms of {k['n']:g}" + (f"; {more}" if more else "")
+    cpu = f", CPU {k['cpu_median_ms']:.0f} ms" if "cpu_median_ms" in k else ""
+    detail = f"max {k['max_ms']:.0f} ms of {k['n']:g}{cpu}" + (f"; {more}" if more else "")
     if target is None:
         return [f"{k['median_ms']:.0f} ms", detail, "", ""]
     return [
@@ -461,6 +463,10 @@ def print_report(results: dict[str, Any]) -> None:
         note = "" if size["models"] == 1000 else " (issue 14's targets are for 1,000)"
         print(f"\n== {size['models']:,} models, fleet:{size['models']}{note} ==")
         rows = [row for lat in size["latencies"] for row in latency_rows(lat)]
+        build = size["stand_in_build_s"]
+        bound = STAND_IN_BUILD_S * size["models"] / 1000
+        met = verdict(build <= bound)
+        rows.insert(0, ["stand-in builds the fleet", f"{build:.2f} s", "", f"<= {bound:g} s", met])
         if size.get("tui"):
             rows += tui_rows(size["tui"])
         rows.insert(0, ["measure", "measured", "detail", "target", ""])
@@ -514,11 +520,10 @@ def markdown(results: dict[str, Any]) -> str:
             cells = [
                 f"{size['models']:,}",
                 f"{tui['warm_launch_to_tree_s']:.2f} s",
-                f"{keys['j']['median_ms']:.0f} / {keys['k']['median_ms']:.0f} ms",
+                f"{_md_key(keys, 'j')} / {_md_key(keys, 'k')}",
                 _md_key(keys, "pagedown"),
                 f"{_md_key(keys, 'fold_all_H')} / {_md_key(keys, 'unfold_all_L')}",
-                f"{keys['filter_keystroke']['median_ms']:.0f} ms "
-                f"(max {keys['filter_keystroke']['max_ms']:.0f})",
+                _md_key(keys, "filter_keystroke"),
                 _md_key(keys, "escape_clears_filter"),
                 f"{_md_key(keys, 'R_first_sign')} / {_md_key(keys, 'R_dialog_open')}",
                 f"{tui['update_to_stale_s']:.2f} s",
@@ -530,7 +535,11 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def _md_key(keys: dict[str, Any], name: str) -> str:
-    return f"{keys[name]['median_ms']:,.0f} ms" if name in keys else "-"
+    if name not in keys:
+        return "-"
+    key = keys[name]
+    cpu = f" (CPU {key['cpu_median_ms']:,.0f})" if "cpu_median_ms" in key else ""
+    return f"{key['median_ms']:,.0f} ms{cpu}"
 
 
 def _md_ratio(value: float, ms: float, targets: dict[float, Any]) -> str:

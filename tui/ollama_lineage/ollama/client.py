@@ -149,7 +149,7 @@ class OllamaClient:
 
         return httpx.AsyncClient(
             base_url=self.base_url,
-            # Loading the CA bundle costs ~60 ms of every start; plain http never needs it.
+            # Loading the CA bundle slows every start; plain http never needs it.
             verify=self.base_url.startswith("https:"),
             timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0)),
             headers={"User-Agent": USER_AGENT},

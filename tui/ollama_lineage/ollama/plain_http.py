@@ -26,6 +26,7 @@ USER_AGENT = f"ollama-lineage/{__version__}"
 CONNECTIONS = 32  # shows in flight on a cold start (the README's benchmark says why 32)
 
 T = TypeVar("T")
+READS = {("GET", "/api/tags"), ("GET", "/api/version"), ("POST", "/api/show")}  # safe twice
 Decode = Callable[[str, str], dict[str, Any]]
 RaiseFor = Callable[[int, str, str], None]
 
@@ -144,8 +145,8 @@ class PlainHttp:
         try:
             return self._send(method, path, body)
         except (ConnectionResetError, BrokenPipeError):  # http.client's RemoteDisconnected too
-            if not reused:
-                raise
+            if not reused or (method, path) not in READS:
+                raise  # a copy or delete may have happened: never sent twice
             # The server closed an idle kept-alive connection: once more on a new one.
             return self._send(method, path, body)
 

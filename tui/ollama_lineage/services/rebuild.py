@@ -116,7 +116,8 @@ class Rebuilder:
         ready: dict[str, tuple[StoredRecipe, Recipe]] = {}
         for name in names:
             try:
-                ready[name] = (stored[name], self._parse(name, stored.get(name)))
+                recipe = self._parse(name, stored.get(name))  # no recipe: RebuildError
+                ready[name] = (stored[name], recipe)
             except RebuildError as exc:
                 found[name] = exc
         wanted = [n for name, (_, recipe) in ready.items() for n in (name, recipe.base)]

@@ -23,8 +23,8 @@ from .in_flight import in_flight
 from .store import Store, StoredRecipe
 
 # Specs are read from the models folder, stored, and first seen this many at a time: each store
-# is a transaction (~0.6 ms whatever its size, 16 of them were a twentieth of a cold start
-# at 1,000 models), and a cold start that fails part-way keeps what it had stored.
+# is a transaction, which costs the same whatever its size, and a cold start that fails
+# part-way keeps what it had stored.
 BATCH = 256
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
@@ -114,10 +114,9 @@ class Syncer:
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         facts = list((self._facts or {}).values())
-        recipes = await self.store.recipes(self.host)
         snapshot = build_snapshot(
             facts,
-            {child: r.link for child, r in recipes.items()},
+            await self.store.links(self.host),
             backups=await self.backups(),
             upstream=await self.store.upstream(self.host),
             building=frozenset(self._building),
@@ -147,7 +146,7 @@ class Syncer:
         found = {
             name: origin
             for name in facts
-            if BACKUP_MARK in name  # parsing every name on every refresh is 10 ms at 1,000
+            if BACKUP_MARK in name  # not parsing every name on every refresh
             and (origin := backup_origin(name)) is not None
             and origin in facts
         }
@@ -268,7 +267,7 @@ class Syncer:
     async def _adopt_new_derivatives(self, at_hand: dict[str, ModelSpec]) -> None:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
-        recipes = await self.store.recipes(self.host)
+        recipes = await self.store.links(self.host)
         backups = await self.backups()
         upstream = await self.store.upstream(self.host)
         facts = self._facts

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ...core.lineage import Node, Snapshot
 from ...core.states import State
@@ -104,6 +105,10 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         self._labels: dict[str, Text] = {}
         self._strips: LRUCache[int, Strip] = LRUCache(256)
         self._looks: tuple[object, dict[str, Style], bool] | None = None
+        # The unfiltered rows for these folds and pins, and their columns by width.
+        self._whole: (
+            tuple[object, list[Row], dict[str, int], dict[int, tuple[int, bool]]] | None
+        ) = None
 
     # --- what tests and the app read ----------------------------------------------------------
 
@@ -132,15 +137,13 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         lands on a neighbour and ModelHighlighted says so, so the detail never shows a model
         the tree does not.
         """
+        if snapshot is not self.snapshot or not self._parents:
+            self._parents = {kid: n.name for n in snapshot.nodes.values() for kid in n.children}
+            self._whole = None
         self.snapshot = snapshot
         if query is not None:
             self.query_text = query
-        self._parents = {kid: n.name for n in snapshot.nodes.values() for kid in n.children}
-        self._visible = self._filtered(snapshot)
-        if self._visible is None:
-            self.matches = len(snapshot.nodes)
-        else:
-            self.matches = sum(1 for n in snapshot.nodes.values() if self.matches_query(n))
+        self._visible, self.matches = self._filtered(snapshot)
         before = self._cursor_name
         self._relist()
         if self._cursor_name != before:
@@ -159,47 +162,83 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         query = self.query_text.strip().lower()
         return not query or query in node.name.lower() or query in node.state.word
 
-    def _filtered(self, snapshot: Snapshot) -> set[str] | None:
-        """The models the filter shows, with the ancestors that place them; None: all."""
-        if not self.query_text.strip():
-            return None
+    def _filtered(self, snapshot: Snapshot) -> tuple[set[str] | None, int]:
+        """The models the filter shows, with the ancestors that place them (None: all of
+        them), and how many it matched."""
+        query = self.query_text.strip().lower()
+        if not query:
+            return None, len(snapshot.nodes)
+        words = {state.word for state in State if query in state.word}
+        matched = [
+            name
+            for name, node in snapshot.nodes.items()
+            if node.state.word in words or query in name.lower()
+        ]
+        if len(matched) == len(snapshot.nodes):
+            return None, len(matched)
         shown: set[str] = set()
-        for name, node in snapshot.nodes.items():
-            if self.matches_query(node):
-                current: str | None = name
-                while current is not None and current not in shown:
-                    shown.add(current)
-                    current = self._parents.get(current)
-        return shown
-
-    def _kids(self, node: Node) -> list[str]:
-        nodes, visible = self.snapshot.nodes, self._visible
-        return [k for k in node.children if k in nodes and (visible is None or k in visible)]
+        for name in matched:
+            current: str | None = name
+            while current is not None and current not in shown:
+                shown.add(current)
+                current = self._parents.get(current)
+        return shown, len(matched)
 
     def _relist(self) -> None:
         """Lay the rows out again; the cursor keeps its model, or the folded row hiding it,
-        or else its line."""
-        nodes, rows = self.snapshot.nodes, []
+        or else its line. The unfiltered layout is kept, so esc puts every row back free."""
+        shape = (frozenset(self._folded), self.pins)
+        whole = self._whole if self._visible is None else None
+        if whole is not None and whole[0] == shape:
+            self._rows, self._line_of = whole[1], whole[2]
+        else:
+            self._rows = self._lay_out()
+            self._line_of = {row.name: line for line, row in enumerate(self._rows)}
+            whole = None
+            if self._visible is None:
+                whole = self._whole = (shape, self._rows, self._line_of, {})
+        self._labels.clear()
+        self._strips.clear()
+        self._set_height(len(self._rows))  # first: a scrollbar that comes takes a column
+        width = self.scrollable_content_region.width
+        if whole is not None and width in whole[3]:
+            self._columns = whole[3][width]
+        else:
+            self._columns = self._measure()
+            if whole is not None:
+                whole[3][width] = self._columns
+        self._place_cursor(self._cursor_name)
+        self.refresh()
+
+    def _lay_out(self) -> list[Row]:
+        nodes, visible, rows = self.snapshot.nodes, self._visible, []
         stack: list[tuple[str, tuple[str, ...], tuple[bool, ...], bool]] = [
             (name, (), (), True)
             for name in reversed(self.snapshot.roots)
-            if name in nodes and (self._visible is None or name in self._visible)
+            if name in nodes and (visible is None or name in visible)
         ]
         while stack:
             name, path, lasts, last = stack.pop()
-            kids = self._kids(nodes[name])
+            kids = [
+                k for k in nodes[name].children if k in nodes and (visible is None or k in visible)
+            ]
             path, lasts = (*path, name), (*lasts, last)
             rows.append(Row(name, path, lasts, bool(kids)))
             if kids and name not in self._folded:
                 stack.extend((k, path, lasts, k == kids[-1]) for k in reversed(kids))
-        self._rows = rows
-        self._line_of = {row.name: line for line, row in enumerate(rows)}
-        self._columns = self._measure()
-        self._labels.clear()
-        self._strips.clear()
-        self.virtual_size = Size(self.size.width, len(rows))
-        self._place_cursor(self._cursor_name)
-        self.refresh()
+        return rows
+
+    def _set_height(self, lines: int) -> None:
+        """A new row count moves the scrollbar, not the screen: Textual's reactive would lay
+        out every widget on the screen again, so only a scrollbar that comes or goes does."""
+        size = Size(self.size.width, lines)
+        if size == self.virtual_size:
+            return
+        bars = self.show_vertical_scrollbar
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        if self.show_vertical_scrollbar != bars:
+            self.refresh(layout=True)
 
     def _place_cursor(self, name: str | None) -> None:
         line = self._line_of.get(name) if name else None
@@ -220,9 +259,12 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         a name too long for that (a backup's, in a narrow pane) pushes only its own word
         right rather than being cut, and size and age go before any name or word is cut.
         """
-        nodes = self.snapshot.nodes
+        pins, mark = self.pins, len(PIN_MARK) + 1
         widest = max(
-            (len(self._shown_name(nodes[r.name])) + GUIDE * (len(r.path) - 1) for r in self._rows),
+            (
+                len(r.name) + (mark if r.name in pins else 0) + GUIDE * (len(r.path) - 1)
+                for r in self._rows
+            ),
             default=0,
         )
         room = self.scrollable_content_region.width or 10_000
@@ -272,7 +314,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         return label
 
     def _styles(self) -> dict[str, Style]:
-        """Component styles, looked up once per focus or theme: each lookup costs ~0.5 ms."""
+        """Component styles, looked up once per focus or theme: a lookup is slow."""
         state = self.get_pseudo_class_state()
         if self._looks is None or self._looks[0] != state:
             styles = {
@@ -484,7 +526,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_resize(self, event: events.Resize) -> None:
         """New width, new columns; and the cursor's row stays in view (60×20 included)."""
-        self.virtual_size = Size(event.size.width, len(self._rows))
+        self._set_height(len(self._rows))
         self.relabel()
         self.call_after_refresh(self._scroll_to_cursor)
 
