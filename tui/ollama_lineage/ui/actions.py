@@ -25,6 +25,9 @@ class Action:
     footer: bool = False
     scope: str = "app"  # "app" actions are global; "tree" ones act on the focused tree
     kinds: tuple[Kind, ...] = ()  # the rows it works on (greyed out elsewhere); () is any
+    # Handled as it arrives, before the keys queued after it go anywhere: a key that opens
+    # an input hands it the rest of a burst.
+    priority: bool = False
 
     @property
     def display_keys(self) -> str:
@@ -33,7 +36,13 @@ class Action:
 
     def binding(self) -> Binding:
         return Binding(
-            self.keys, self.id, self.description, show=self.footer, id=self.id, tooltip=self.help
+            self.keys,
+            self.id,
+            self.description,
+            show=self.footer,
+            id=self.id,
+            tooltip=self.help,
+            priority=self.priority,
         )
 
 
@@ -104,7 +113,14 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("pin", "P", "Pin", PIN_HELP, kinds=(BASE, DERIVATIVE)),
     Action("run_checks", "C", "Checks", CHECKS_HELP, kinds=(BASE, DERIVATIVE, BACKUP)),
-    Action("filter", "slash", "Filter", "filter by name or state word (stale, update…)", True),
+    Action(
+        "filter",
+        "slash",
+        "Filter",
+        "filter by name or state word (stale, update…)",
+        True,
+        priority=True,
+    ),
     Action("clear_filter", "escape", "Clear filter", "clear the filter (or leave zoom)"),
     Action("help", "question_mark", "Help", "list every key", True),
     Action("command_palette", "ctrl+p", "Commands", "search every action by name"),

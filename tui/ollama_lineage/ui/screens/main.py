@@ -79,6 +79,11 @@ class MainScreen(Screen[None], inherit_bindings=False):
         return self.query_one(Banner)
 
     @property
+    def on_tree(self) -> bool:
+        """The tree has the keys (not the filter field)."""
+        return self.focused is None or isinstance(self.focused, LineageTree)
+
+    @property
     def filtering(self) -> bool:
         return bool(self.lineage.query_text.strip())
 

@@ -26,8 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Log, ProgressBar, SelectionList, Static
-from textual.widgets.selection_list import Selection
+from textual.widgets import Button, Footer, Log, ProgressBar, Static
 
 from ...core.diff import summarize
 from ...core.states import State
@@ -39,6 +38,7 @@ from ...services.rebuild import Plan
 from ...services.session import Session
 from ..messages import FlowFailed, ModelsChanged, Redraw
 from ..widgets.lineage_tree import Clock
+from ..widgets.tick_list import TickList
 
 
 def plan_warnings(plan: Plan, *, short: bool = False, batch: Iterable[str] = ()) -> list[str]:
@@ -46,10 +46,10 @@ def plan_warnings(plan: Plan, *, short: bool = False, batch: Iterable[str] = ())
     found = []
     if plan.guessed:
         found.append(
-            "guessed recipe: check its diff (d)"
+            "guessed recipe: read its diff first"
             if short
             else "guessed recipe: the base had changed before this app first saw the model, "
-            "so an upstream change may look like an override. Check the diff (d)."
+            "so an upstream change may look like an override. Read its diff first."
         )
     if plan.stale_base:
         if plan.stale_base in batch:
@@ -104,12 +104,18 @@ class Hanging:
 
 
 class RebuildScreen(ModalScreen[None]):
+    # Priority: the plan and the list take these keys whatever has the focus, and only keys
+    # that work here are offered (check_action hides the rest).
     BINDINGS = [
         Binding("enter,y", "confirm", "Rebuild", priority=True),
-        Binding("escape", "cancel", "Cancel / close"),
-        Binding("K", "keep_all", "Keep all (delete their backups)"),
-        Binding("j", "cursor('down')", "Down", show=False),
-        Binding("k", "cursor('up')", "Up", show=False),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("K", "keep_all", "Keep all (delete backups)"),
+        Binding("j,down", "move(1)", "Down", show=False, priority=True),
+        Binding("k,up", "move(-1)", "Up", show=False, priority=True),
+        Binding("pagedown", "page(1)", "Page down", priority=True),
+        Binding("pageup", "page(-1)", "Page up", priority=True),
+        Binding("G,end", "edge(1)", "End", priority=True),
+        Binding("g,home", "edge(-1)", "Top", priority=True),
     ]
 
     def __init__(
@@ -142,7 +148,7 @@ class RebuildScreen(ModalScreen[None]):
             if self.plan is None:
                 if self.held:
                     yield Static(self._held_view(), id="rebuild-held")
-                yield SelectionList[str](*self._selections(), id="rebuild-pick")
+                yield TickList(self._selections(), id="rebuild-pick")
             else:
                 with VerticalScroll(id="rebuild-plan", can_focus=False):
                     yield Static(self._plan_view(), id="rebuild-plan-text")
@@ -153,6 +159,7 @@ class RebuildScreen(ModalScreen[None]):
                 yield Button("Keep all (K)", variant="success", id="keep")
                 yield Button(self._confirm_label(), variant="primary", id="confirm")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#keep", Button).display = False
@@ -177,7 +184,7 @@ class RebuildScreen(ModalScreen[None]):
         count = len(self.names)
         return "Rebuild (enter)" if self.plan else f"Rebuild {count} (enter)"
 
-    def _selections(self) -> list[Selection[str]]:
+    def _selections(self) -> list[tuple[Text, str, bool]]:
         entries = self.entries or [BatchEntry(name, State.STALE) for name in self.names]
         picks = []
         for entry in entries:
@@ -186,9 +193,7 @@ class RebuildScreen(ModalScreen[None]):
                 line.append(f" — ⚠ {warning}", "bold")
             if entry.error:
                 line.append(f" — ✗ {entry.error}", "bold")
-            picks.append(
-                Selection(line, entry.name, entry.error is None, disabled=bool(entry.error))
-            )
+            picks.append((line, entry.name, entry.error is None))
         return picks
 
     def _plan_view(self) -> Group:
@@ -197,15 +202,15 @@ class RebuildScreen(ModalScreen[None]):
         lines = [
             f"base digest  {plan.base_digest[:12]}",
             f"backup       {escape(plan.backup)}",
-            f"changes      {summarize(plan.diff)} (d shows the diff)",
+            f"changes      {summarize(plan.diff)} (the Diff tab shows them)",
         ]
         lines += [f"[b]⚠ {escape(w)}[/b]" for w in plan_warnings(plan)]
         lines += ["", "POST /api/create"]
         header = Text.from_markup("\n".join(lines))
         return Group(header, Hanging(json.dumps(plan.request, indent=2)))
 
-    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
-        chosen = set(event.selection_list.selected)
+    def on_tick_list_changed(self) -> None:
+        chosen = set(self.query_one(TickList).selected)
         self.names = [name for name in self._all_names() if name in chosen]
         button = self.query_one("#confirm", Button)
         button.label = self._confirm_label()
@@ -214,9 +219,41 @@ class RebuildScreen(ModalScreen[None]):
     def _all_names(self) -> list[str]:
         return [e.name for e in self.entries] if self.entries else list(self.names)
 
-    def action_cursor(self, direction: str) -> None:
-        for pick in self.query(SelectionList):
-            pick.action_cursor_down() if direction == "down" else pick.action_cursor_up()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm":  # enter still closes once done, but is offered only to start
+            return True if not self.running else None
+        if action == "keep_all":
+            return self.finished and bool(self.backups) and not self.kept
+        return True
+
+    def _scroller(self) -> VerticalScroll | TickList:
+        """What the keys move: R's list, or r's plan."""
+        found = self.query(TickList)
+        return found.first() if found else self.query_one("#rebuild-plan", VerticalScroll)
+
+    def action_move(self, step: int) -> None:
+        target = self._scroller()
+        if isinstance(target, TickList):
+            target.action_cursor_down() if step > 0 else target.action_cursor_up()
+        else:
+            target.scroll_relative(y=step, animate=False)
+
+    def action_page(self, step: int) -> None:
+        target = self._scroller()
+        if isinstance(target, TickList):
+            page = target.action_page_down if step > 0 else target.action_page_up
+            page()  # type: ignore[no-untyped-call]
+        elif step > 0:
+            target.scroll_page_down(animate=False)
+        else:
+            target.scroll_page_up(animate=False)
+
+    def action_edge(self, step: int) -> None:
+        target = self._scroller()
+        if isinstance(target, TickList):
+            target.action_last() if step > 0 else target.action_first()
+        else:
+            target.scroll_end(animate=False) if step > 0 else target.scroll_home(animate=False)
 
     def action_confirm(self) -> None:
         if self.running or self.finished:
@@ -233,8 +270,9 @@ class RebuildScreen(ModalScreen[None]):
         """Swap the plan (or the list) for the progress view: the log and the bar."""
         self.running = True
         self.add_class("-running")
-        for pick in self.query(SelectionList):
+        for pick in self.query(TickList):
             pick.disabled = True
+        self.refresh_bindings()
         self.query_one("#confirm", Button).disabled = True
         self.query_one("#cancel", Button).label = "Stop after current (esc)"
 
@@ -339,7 +377,7 @@ class RebuildScreen(ModalScreen[None]):
             else f"; K keeps all {count} (deletes their backups)"
         )
         self.query_one("#rebuild-overall", Static).update(
-            f"{verdict}{keep}; enter or esc closes (c compares old and new)"
+            f"{verdict}{keep}; enter or esc closes (then c compares old and new)"
         )
         bar = self.query_one(ProgressBar)
         if not self.failures:
@@ -349,6 +387,7 @@ class RebuildScreen(ModalScreen[None]):
         keep_button.label = "Keep (K)" if count == 1 else f"Keep all {count} (K)"
         keep_button.display = bool(count)
         self.query_one("#cancel", Button).label = "Close (esc)"
+        self.refresh_bindings()
 
     # --- keeping ---------------------------------------------------------------------------
 
@@ -356,6 +395,7 @@ class RebuildScreen(ModalScreen[None]):
         if not self.finished or not self.backups or self.kept:
             return
         self.kept = True
+        self.refresh_bindings()
         self.query_one("#keep", Button).disabled = True
         self.query_one("#rebuild-overall", Static).update("deleting the backups…")
         self.keep_all(list(self.backups))
