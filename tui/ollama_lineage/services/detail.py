@@ -18,6 +18,8 @@ from .rebuild import Plan, RebuildError
 from .session import Session
 from .store import Event
 
+EVENTS_SHOWN = 200  # a model's History tab: the newest events, read on every cursor move
+
 
 @dataclass(frozen=True)
 class Detail:
@@ -41,7 +43,7 @@ class Detail:
 
 async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
     """Everything for the four tabs; a plan only where a rebuild is possible."""
-    events = await session.store.history(session.settings.host_key, node.name)
+    events = await session.store.history(session.settings.host_key, node.name, limit=EVENTS_SHOWN)
     if node.facts is None:
         return Detail(node, problem=node.reason, events=events)
     show = await session.syncer.show(node.name)
