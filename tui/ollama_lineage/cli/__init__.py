@@ -126,6 +126,7 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         "poll_seconds": args.poll,
         "upstream_every": args.upstream_every,
         "keep_backups": args.keep_backups,
+        "keep_history_days": args.keep_history,
     }
     if getattr(args, "demo", False):
         import tempfile

@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--upstream-every", type=float, default=3600.0, help="seconds between registry checks"
     )
     parser.add_argument("--keep-backups", type=int, default=1, help="backups kept per model")
+    parser.add_argument(
+        "--keep-history",
+        type=float,
+        default=90.0,
+        metavar="DAYS",
+        help="History forgets events older than this (each model's last change stays)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = sub.add_parser("status", parents=[common], help="print the tree; exit 1 if stale")

@@ -59,6 +59,8 @@ async def _run_in_session(
         await _first_poll(session)
         _resolve_names(args, session)
         _require_models(args, session)
+        if hasattr(args, "wait"):  # a writer: it writes History, and keeps it bounded
+            await session.prune_history()
         return await run(session, args)
 
 

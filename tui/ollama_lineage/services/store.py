@@ -433,20 +433,49 @@ class Store:
         )
 
     async def history(
-        self, host: str, name: str | None = None, *, limit: int | None = None
+        self,
+        host: str,
+        name: str | None = None,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
     ) -> list[Event]:
-        """Newest first; ``limit`` keeps a screen's read to a page, however long the past."""
-        where, params = ("host = ? AND (name = ? OR backup = ?)", (host, name, name))
+        """Newest first; ``limit`` of them (a cursor move shows a screenful, not years)."""
+        where = "host = ? AND (name = ? OR backup = ?)"
+        params: list[object] = [host, name, name]
         if name is None:
-            where, params = "host = ?", (host,)  # type: ignore[assignment]
-        page = "" if limit is None else f" LIMIT {int(limit)}"
+            where, params = "host = ?", [host]
+        if since is not None:
+            where, params = f"{where} AND started_at >= ?", [*params, since]
         rows = await self._rows(
             "SELECT id, name, kind, status, base, base_digest, digest_before, digest_after,"
             f" backup, error, log, started_at, finished_at FROM events WHERE {where}"
-            f" ORDER BY id DESC{page}",
+            " ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}"),
             params,
         )
         return [Event(*r) for r in rows]
+
+    async def prune_history(self, host: str, before: float) -> int:
+        """Forget events started before ``before``, but never one the tree still reads: each
+        model's last change (the digest it is known by), its last build (``failed``) and
+        the creates ``apply --prune`` goes by. Returns how many went."""
+        keep = "SELECT MAX(id) FROM events WHERE host = :host AND {} GROUP BY name"
+        kept = " UNION ".join(
+            keep.format(rule)
+            for rule in (
+                "status = 'success' AND digest_after IS NOT NULL",
+                "kind = 'build'",
+                "kind = 'create' AND status = 'success'",
+            )
+        )
+        async with self._lock:
+            cursor = await self._db.execute(
+                "DELETE FROM events WHERE host = :host AND started_at < :before"
+                f" AND id NOT IN ({kept})",
+                {"host": host, "before": before},
+            )
+            await self._db.commit()
+        return cursor.rowcount
 
     async def known_digests(self, host: str) -> dict[str, tuple[str, str]]:
         """Per model, the digest this app last knew it by and how: after its own last change

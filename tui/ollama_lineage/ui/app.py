@@ -100,6 +100,7 @@ class LineageApp(App[None], inherit_bindings=False):
         try:
             session = open_session(self.settings, early=self._early)
             self._session = await self._stack.enter_async_context(session)
+            await self._session.prune_history()
         except StoreError as exc:
             self.exit(return_code=2, message=f"error: {exc}")
             return
