@@ -331,7 +331,9 @@ class LineageApp(App[None], inherit_bindings=False):
         """A key that does not apply to the row under the cursor is greyed out (None), not
         refused with a notice after it is pressed."""
         if action == "filter":  # a priority key: only on the tree, never typed into an input
-            return bool(self.screen_stack) and self.screen is self.main and self.main.on_tree
+            if not self.screen_stack or self.screen is not self.main:
+                return None  # greyed behind a dialog
+            return self.main.on_tree
         kinds = KINDS.get(action)
         if not kinds:
             return True
