@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
 import sqlite3
 import subprocess
 import tempfile
@@ -662,12 +661,14 @@ class LineageApp(App[None], inherit_bindings=False):
 
 
 def run_editor(app: App[None], text: str) -> str:
-    """$VISUAL / $EDITOR (vi) on a temp file, with the terminal handed over meanwhile."""
+    """$VISUAL / $EDITOR (vi) on a temp file, with the terminal handed over meanwhile. Run
+    through the shell as git runs it (``sh -c '$EDITOR "$@"'``), so arguments, quoting,
+    ``~`` and ``VAR=value`` prefixes mean what they mean at a prompt."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "Modelfile"
         path.write_text(text, encoding="utf-8")
-        command = [*shlex.split(editor), str(path)]
+        command = ["sh", "-c", f'{editor} "$@"', editor, str(path)]
         try:
             with app.suspend():
                 subprocess.run(command, check=False)
