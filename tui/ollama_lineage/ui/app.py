@@ -27,12 +27,12 @@ from ..config import Settings
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError, Unreachable
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
 from ..services.compare import latest_backup
 from ..services.detail import Detail, load_detail
-from ..services.pins import PIN_MARK, held, pins_of, rebuildable, toggle_pin
+from ..services.pins import PIN_MARK, bulk_selection, pins_of, toggle_pin
 from ..services.problems import describe, record_problem
 from ..services.rebuild import ForeignWeights, RebuildError
 from ..services.server_problem import ServerProblem, server_problem
@@ -99,6 +99,7 @@ class LineageApp(App[None], inherit_bindings=False):
         try:
             session = open_session(self.settings, early=self._early)
             self._session = await self._stack.enter_async_context(session)
+            await self._session.prune_history()
         except StoreError as exc:
             self.exit(return_code=2, message=f"error: {exc}")
             return
@@ -247,7 +248,8 @@ class LineageApp(App[None], inherit_bindings=False):
     async def _checks_and_pins(self, detail: Detail) -> Detail:
         """What the Overview adds to the server's facts: held by a pin, and the checks."""
         node = detail.node
-        why = held(self.session.syncer.snapshot, await pins_of(self.session)).get(node.name)
+        selection = bulk_selection(self.session.syncer.snapshot, await pins_of(self.session))
+        why = selection.held.get(node.name)
         detail = replace(detail, held=why)
         if node.kind not in (Kind.BASE, Kind.DERIVATIVE) or node.facts is None:
             return detail
@@ -361,7 +363,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self.push_screen(RebuildScreen(self.session, self.clock, [name], plan))
 
     def action_rebuild_all(self) -> None:
-        if not self.session.syncer.snapshot.stale_in_order():
+        if not bulk_selection(self.session.syncer.snapshot, ()).due:
             self.notify("nothing is stale")
             return
         self.open_rebuild_all()
@@ -376,9 +378,8 @@ class LineageApp(App[None], inherit_bindings=False):
             await self.record_problem("rebuild all", None, exc)
             return
         snapshot = self.session.syncer.snapshot
-        names = rebuildable(snapshot, pins)
-        keep = held(snapshot, pins)
-        held_back = {n: keep[n] for n in snapshot.stale_in_order() if n in keep}
+        selection = bulk_selection(snapshot, pins)
+        names, held_back = selection.todo, selection.left
         if not names:
             because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
             self.notify(
@@ -387,15 +388,24 @@ class LineageApp(App[None], inherit_bindings=False):
                 timeout=10,
             )
             return
+        note = f"planning {len(names)} rebuilds…"
+        planning = self.set_timer(0.1, partial(self.notify, note, timeout=3))  # only if slow
+        try:
+            plans = await self.session.rebuilder.plans(names, now=self.clock())
+        except Exception as exc:
+            await self.record_problem("rebuild all", None, exc)
+            return
+        finally:
+            planning.stop()
         entries = []
         for name in names:
             entry = BatchEntry(name, snapshot.nodes[name].state)
-            try:
-                entry.plan = await self.session.rebuilder.plan(name, now=self.clock())
-            except Exception as exc:
-                entry.error = describe(exc)
+            found = plans[name]
+            if isinstance(found, Exception):
+                entry.error = describe(found)
             else:
-                entry.warnings = plan_warnings(entry.plan, short=True, batch=names)
+                entry.plan = found
+                entry.warnings = plan_warnings(found, short=True, batch=names)
             entries.append(entry)
         ready = [e.name for e in entries if e.error is None]
         if self.is_running:

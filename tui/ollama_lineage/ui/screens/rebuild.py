@@ -32,6 +32,7 @@ from ...core.diff import summarize
 from ...core.states import State
 from ...ollama.client import Progress
 from ...services.pins import PIN_MARK
+from ...services.pins import Selection as BulkSelection
 from ...services.problems import describe
 from ...services.rebuild import Plan
 from ...services.session import Session
@@ -303,18 +304,26 @@ class RebuildScreen(ModalScreen[None]):
     @work(exclusive=True, group="rebuild")
     async def run_rebuilds(self) -> None:
         rebuilder = self.session.rebuilder
+        # A model that fails holds back what is built on it, as in every bulk run.
+        selection = BulkSelection(self.session.syncer.snapshot, list(self.names), {})
         for index, name in enumerate(self.names):
             if self.cancelled:
                 self.finish(self.names[index:])
                 return
             self.start(index, name)
+            if name in selection.held:
+                self.failed(name, f"held back, {selection.held[name]}")
+                continue
             try:
                 # A batch plans each model when its turn comes: its base may just have been
                 # rebuilt above it.
                 plan = self.plan or await rebuilder.plan(name, now=self.clock())
                 digest = await rebuilder.run(plan, self.progress)
             except Exception as exc:
+                if not self.app.is_running:  # quitting: the client closed under the create
+                    return
                 self.failed(name, describe(exc))
+                selection.hold(name, "failed", which="failed in this run")
                 self.app.post_message(FlowFailed("rebuild", name, exc, quiet=True))
             else:
                 self.done(name, digest, plan.backup)

@@ -37,7 +37,7 @@ class TickList(OptionList):
         return [value for value in self._order if value in self._ticked]
 
     def _prompt(self, value: str) -> Table:
-        box = Text("[x]" if value in self._ticked else "[ ]")  # text: "[x]" is markup
+        box = Text("[x]" if value in self._ticked else "[ ]")  # text, not markup: "[x]" is a tag
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=3, no_wrap=True)
         grid.add_column(ratio=1)
