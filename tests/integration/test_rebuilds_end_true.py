@@ -121,3 +121,41 @@ def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
         [*command, "history", "--since", "1h", *where], capture_output=True, text=True
     )
     assert "running" not in history.stdout and "build" in history.stdout
+
+
+async def test_a_rollback_brings_back_the_old_model_and_its_recipe_and_records_both_digests(
+    fake: FakeOllama, session: Session
+) -> None:
+    host = session.settings.host_key
+    with pytest.raises(RebuildError, match=f"^{CHILD} has no backup to roll back to$"):
+        await session.rebuilder.rollback(CHILD)
+    before = fake.digest(CHILD)
+    old_link = (await session.store.recipes(host))[CHILD].link
+    plan = await session.rebuilder.plan(CHILD)
+    rebuilt = await session.rebuilder.run(plan)
+    assert await session.rebuilder.rollback(CHILD) == before == fake.digest(CHILD)
+    node = session.syncer.snapshot.nodes[CHILD]
+    assert node.state is State.STALE  # built from the old base again, and not `building`
+    assert (await session.store.recipes(host))[CHILD].link.base_digest == old_link.base_digest
+    (event,) = [e for e in await session.store.history(host, CHILD) if e.kind == "rollback"]
+    assert (event.status, event.digest_before, event.digest_after, event.backup) == (
+        "success",
+        rebuilt,
+        before,
+        plan.backup,
+    )
+
+
+async def test_a_rollback_the_server_refuses_says_so_and_leaves_the_model(
+    fake: FakeOllama, session: Session
+) -> None:
+    host = session.settings.host_key
+    await session.rebuilder.run(await session.rebuilder.plan(CHILD))
+    rebuilt = fake.digest(CHILD)
+    fake.fail("/api/copy", status=500, error="disk full")
+    with pytest.raises(RebuildError, match=f"^rollback of {CHILD} failed: .*disk full"):
+        await session.rebuilder.rollback(CHILD)
+    assert fake.digest(CHILD) == rebuilt
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
+    (event,) = [e for e in await session.store.history(host, CHILD) if e.kind == "rollback"]
+    assert event.status == "failed" and "disk full" in (event.error or "")
