@@ -107,3 +107,20 @@ def test_a_long_value_is_cut_to_80_characters_in_a_mismatch() -> None:
         replace(BASE_V2, system=exactly), replace(BASE_V2, system=longer), base_weights=None
     )
     assert [(m.expected, m.got) for m in found] == [(repr(exactly), repr(longer)[:77] + "...")]
+
+
+def test_a_mismatch_names_its_field_and_an_unsaid_quantization_is_no_mismatch() -> None:
+    planned = replace(BASE_V2, weights=None, quantization="Q4_K_M")
+    requantized = replace(planned, weights="sha256:new")
+    assert verify(planned, replace(requantized, quantization=""), base_weights="other") == []
+    made = replace(
+        requantized,
+        quantization="Q8_0",
+        parameters={"num_ctx": 1},
+        messages=(Message("user", "hi"),),
+    )
+    assert [m.field for m in verify(planned, made, base_weights="other")] == [
+        "quantization",
+        "parameters",
+        "messages",
+    ]
