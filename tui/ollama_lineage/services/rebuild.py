@@ -340,6 +340,10 @@ class Rebuilder:
         except asyncio.CancelledError:
             await store.finish_event(event, "cancelled", log="\n".join(log))
             raise
+        except Exception as exc:  # a bug, not the server: History must not say `running`
+            error = f"{type(exc).__name__}: {exc}"
+            await store.finish_event(event, "failed", error=error, log="\n".join(log))
+            raise
         await self.syncer.poll()
         after = self._digest(name)
         await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
