@@ -173,7 +173,7 @@ async def test_pulls_and_backup_deletions_are_recorded_as_they_ended(
     before = fake.digest("llama3.2:latest")
     fake.publish("llama3.2:latest")
     fake.fail("/api/pull", status=500, error="registry hiccup")
-    with pytest.raises(RebuildError, match="^pull of llama3.2:latest failed: .*registry hiccup"):
+    with pytest.raises(RebuildError, match=r"^pull of llama3\.2:latest failed: .*registry hiccup"):
         await session.rebuilder.pull("llama3.2:latest")
     after = await session.rebuilder.pull("llama3.2:latest")
     assert after == fake.digest("llama3.2:latest") != before
