@@ -53,7 +53,25 @@ async def test_a_create_whose_result_cannot_be_shown_is_undone(
     assert "the old model is back" in str(failed.value)
     assert fake.digest(CHILD) == before  # the create had replaced it: the backup went back
     assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
-    assert (await events(session, CHILD))[0] == ("build", "failed")
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status, event.digest_after) == ("build", "failed", before)
+    assert (event.error or "").startswith("verification: could not be verified: ")
+    assert (event.log or "").endswith(f"\nrestored {CHILD} from {plan.backup}")
+
+
+async def test_a_put_back_that_fails_says_where_the_old_model_is(
+    fake: FakeOllama, session: Session
+) -> None:
+    plan = await session.rebuilder.plan(CHILD)
+    fake.fail("/api/show", nth=1, status=500, error="injected: show failed")
+    fake.fail("/api/copy", nth=2, status=500, error="injected: copy failed")  # the put-back
+    with pytest.raises(RebuildError) as failed:
+        await session.rebuilder.run(plan)
+    assert str(failed.value).endswith(
+        f"; restoring it failed (Ollama: injected: copy failed); roll back from {plan.backup}"
+    )
+    assert fake.digest(plan.backup) is not None
+    assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
 
 
 async def test_an_unexpected_error_mid_create_leaves_no_building_model_nor_running_event(
