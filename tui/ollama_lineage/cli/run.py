@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from ..config import Settings
 from ..core.lineage import Kind
 from ..ollama.client import ApiError, OllamaError
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from ..services.session import Session, open_session
 from .common import UsageError
 

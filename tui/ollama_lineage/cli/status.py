@@ -101,8 +101,7 @@ _NAME = "\0name\0"  # where the model's name goes; no reason holds a NUL
 
 @functools.lru_cache(maxsize=1024)
 def _cli_text(reason: str) -> str:
-    """Cached by reason alone: a fleet has a few dozen, and the substitutions cost a quarter
-    of a second per status at 1,000 models."""
+    """Cached by reason alone: a fleet has a few dozen, and the substitutions are slow."""
     text = reason
     for pattern, replacement in _KEY_HINTS:
         if pattern.search(text):

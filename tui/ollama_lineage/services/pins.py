@@ -67,3 +67,15 @@ def _due(snapshot: Snapshot, name: str) -> bool:
 
 async def pins_of(session: Session) -> set[str]:
     return await session.store.pins(session.settings.host_key)
+
+
+async def toggle_pin(session: Session, name: str) -> tuple[bool, frozenset[str]]:
+    """Pin ``name``, or unpin it when pinned (names compared as Ollama does, ignoring case);
+    whether it is pinned now, and every pin as the store, their one owner, now says."""
+    store, host = session.store, session.settings.host_key
+    pinned = next((p for p in await store.pins(host) if p.casefold() == name.casefold()), None)
+    if pinned:
+        await store.unpin(host, pinned)
+    else:
+        await store.pin(host, name)
+    return not pinned, frozenset(await store.pins(host))

@@ -32,6 +32,10 @@ class RebuildError(Exception):
     """Why a rebuild, pull or rollback cannot go ahead (or did not work); nothing was lost."""
 
 
+class ForeignWeights(RebuildError):
+    """``track`` refused: the child never had the base's weights; ``force`` adopts anyway."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything the confirm dialog shows, and exactly the request that will be sent."""
@@ -85,43 +89,91 @@ class Rebuilder:
         return acquire(Path(self.syncer.store.path), self.host, command)
 
     async def recipe(self, name: str) -> StoredRecipe:
-        recipes = await self.syncer.store.recipes(self.host)
-        if name not in recipes:
-            node = self.syncer.snapshot.nodes.get(name)
-            why = node.reason if node else "the server does not list it"
-            raise RebuildError(f"{name} has no recipe to rebuild from ({why})")
-        return recipes[name]
+        stored = (await self.syncer.store.recipes_of(self.host, [name])).get(name)
+        if stored is None:
+            raise RebuildError(self._no_recipe(name))
+        return stored
+
+    def _no_recipe(self, name: str) -> str:
+        node = self.syncer.snapshot.nodes.get(name)
+        why = node.reason if node else "the server does not list it"
+        return f"{name} has no recipe to rebuild from ({why})"
 
     async def plan(self, name: str, *, now: datetime | None = None) -> Plan:
-        stored = await self.recipe(name)
+        found = (await self.plans([name], now=now))[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    async def plans(
+        self, names: list[str], *, now: datetime | None = None
+    ) -> dict[str, Plan | Exception]:
+        """Each model's plan, or why it has none: the recipes in one query and the shows from
+        the cache in one more, so ``R`` over a whole fleet costs two reads, not two a model."""
+        stored = await self.syncer.store.recipes_of(self.host, names)
+        snapshot = self.syncer.snapshot
+        found: dict[str, Plan | Exception] = {}
+        ready: dict[str, tuple[StoredRecipe, Recipe]] = {}
+        for name in names:
+            try:
+                recipe = self._parse(name, stored.get(name))  # no recipe: RebuildError
+                ready[name] = (stored[name], recipe)
+            except RebuildError as exc:
+                found[name] = exc
+        wanted = [n for name, (_, recipe) in ready.items() for n in (name, recipe.base)]
+        specs, failed = await self._shows(wanted)
+        when = now or datetime.now()
+        for name, (link, recipe) in ready.items():
+            if (problem := failed.get(name) or failed.get(recipe.base)) is not None:
+                found[name] = problem
+                continue
+            base_node = snapshot.nodes[recipe.base]
+            assert base_node.facts is not None  # _parse checked it
+            child_spec, base_spec = specs[name], specs[recipe.base]
+            expected = predict(base_spec, recipe)
+            found[name] = Plan(
+                child=name,
+                base=recipe.base,
+                base_digest=base_node.facts.digest,
+                recipe=recipe,
+                guessed=link.link.guessed,
+                backup=backup_name(name, when),
+                current=full_spec(child_spec, recipe.base),
+                after=full_spec(expected, recipe.base),
+                request=recipe.create_request(name),
+                stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
+                weights_before=child_spec.weights,
+                weights_after=expected.weights,
+                expected=expected,
+                base_weights=base_spec.weights,
+                base_moved=link.link.base_digest != base_node.facts.digest,
+            )
+        return {name: found[name] for name in names}
+
+    async def _shows(self, names: list[str]) -> tuple[dict[str, ModelSpec], dict[str, OllamaError]]:
+        """All in one go; if the server fails one, each alone, so only its plans lack it."""
+        try:
+            return await self.syncer.shows(names), {}
+        except OllamaError:
+            specs, failed = {}, {}
+            for name in dict.fromkeys(names):
+                try:
+                    specs[name] = await self.syncer.show(name)
+                except OllamaError as exc:
+                    failed[name] = exc
+            return specs, failed
+
+    def _parse(self, name: str, stored: StoredRecipe | None) -> Recipe:
+        if stored is None:
+            raise RebuildError(self._no_recipe(name))
         try:
             recipe = parse_modelfile(stored.text, max_bytes=STORED_RECIPE_LIMIT)
         except ModelfileError as exc:
             raise RebuildError(f"the stored recipe of {name} does not parse: {exc}") from exc
-        snapshot = self.syncer.snapshot
-        base_node = snapshot.nodes.get(recipe.base)
+        base_node = self.syncer.snapshot.nodes.get(recipe.base)
         if base_node is None or base_node.facts is None:
             raise RebuildError(f"{name}'s base {recipe.base} is not on the server; pull it first")
-        child_spec = await self.syncer.show(name)
-        base_spec = await self.syncer.show(recipe.base)
-        expected = predict(base_spec, recipe)
-        return Plan(
-            child=name,
-            base=recipe.base,
-            base_digest=base_node.facts.digest,
-            recipe=recipe,
-            guessed=stored.link.guessed,
-            backup=backup_name(name, now or datetime.now()),
-            current=full_spec(child_spec, recipe.base),
-            after=full_spec(expected, recipe.base),
-            request=recipe.create_request(name),
-            stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
-            weights_before=child_spec.weights,
-            weights_after=expected.weights,
-            expected=expected,
-            base_weights=base_spec.weights,
-            base_moved=stored.link.base_digest != base_node.facts.digest,
-        )
+        return recipe
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:
         async with self.writing(f"rebuild {plan.child}"):
@@ -377,7 +429,7 @@ class Rebuilder:
         child_spec = await self.syncer.show(child)
         origin = await self._origin(child, child_spec.weights, base)
         if origin is None and not force:
-            raise RebuildError(
+            raise ForeignWeights(
                 f"{child} never had the weights of any version of {base} seen here, so a rebuild"
                 f" would replace its weights with {base}'s; pass --force if you are sure"
             )

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..ollama.client import OllamaClient
-from ..ollama.early import EarlyGet
 from ..ollama.models_dir import ModelsDir
+from ..ollama.plain_http import EarlyGet
 from .store import Store
 from .sync import Syncer
 

@@ -84,8 +84,8 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE links ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
     """,
-    # Licenses and templates kept once however many models carry them: a fleet's specs were
-    # ~95% the same few licenses (10 MB at 1,000 models, read and written on every cold start).
+    # Licenses and templates kept once however many models carry them: a fleet's specs are
+    # mostly the same few licenses, read and written on every cold start.
     """
     CREATE TABLE texts (digest TEXT PRIMARY KEY, text TEXT NOT NULL);
     """,
@@ -112,6 +112,11 @@ _FACT_FIELDS = (
     "problem",
 )
 _FACT_COLUMNS = ", ".join(_FACT_FIELDS)
+_RECIPE_COLUMNS = "child, base, base_digest, source, guessed, recipe, edited"
+
+
+def _recipe(r: Any) -> StoredRecipe:
+    return StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
 
 
 class StoreError(Exception):
@@ -171,7 +176,7 @@ class Store:
         # (or "API misuse") at once, whatever the busy timeout. One operation at a time.
         self._lock = asyncio.Lock()
         self._stored_texts: set[str] = set()  # digests this connection has written to `texts`
-        # A fleet's few licenses, hashed once: 9 MB of sha256 was a fifth of a cold start.
+        # A fleet's few licenses, hashed once each, not once a model.
         self._digest_of: dict[str, str] = {}
 
     @classmethod
@@ -207,7 +212,7 @@ class Store:
         if version == len(MIGRATIONS):
             return
         # One script, one transaction: a crash leaves the old schema, never half of a new one.
-        # (Statement by statement, a fresh database cost 40 trips to the database thread.)
+        # (Statement by statement, a fresh database would be one trip to its thread each.)
         steps = "".join(f"{script};\n" for script in MIGRATIONS[version:])
         try:
             await self._db.executescript(
@@ -343,15 +348,23 @@ class Store:
     # --- lineage and recipes ------------------------------------------------------------------
 
     async def recipes(self, host: str) -> dict[str, StoredRecipe]:
-        rows = await self._rows(
-            "SELECT child, base, base_digest, source, guessed, recipe, edited FROM links"
-            " WHERE host = ?",
-            (host,),
+        rows = await self._rows(f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ?", (host,))
+        return {r[0]: _recipe(r) for r in rows}
+
+    async def links(self, host: str) -> dict[str, Link]:
+        """Every model's link without its recipe text: what the tree is built from."""
+        columns = "child, base, base_digest, source, guessed, '', edited"
+        rows = await self._rows(f"SELECT {columns} FROM links WHERE host = ?", (host,))
+        return {r[0]: _recipe(r).link for r in rows}
+
+    async def recipes_of(self, host: str, names: Iterable[str]) -> dict[str, StoredRecipe]:
+        """Only these models' recipes: what one row, or one dialog, needs."""
+        rows = await self._rows_in(
+            f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ? AND child IN ({{marks}})",
+            names,
+            host,
         )
-        return {
-            r[0]: StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
-            for r in rows
-        }
+        return {r[0]: _recipe(r) for r in rows}
 
     async def save_recipes(self, host: str, recipes: Iterable[StoredRecipe]) -> None:
         now = time.time()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -23,8 +23,8 @@ from .in_flight import in_flight
 from .store import Store, StoredRecipe
 
 # Specs are read from the models folder, stored, and first seen this many at a time: each store
-# is a transaction (~0.6 ms whatever its size, 16 of them were a twentieth of a cold start
-# at 1,000 models), and a cold start that fails part-way keeps what it had stored.
+# is a transaction, which costs the same whatever its size, and a cold start that fails
+# part-way keeps what it had stored.
 BATCH = 256
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
@@ -115,10 +115,9 @@ class Syncer:
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         facts = list((self._facts or {}).values())
-        recipes = await self.store.recipes(self.host)
         snapshot = build_snapshot(
             facts,
-            {child: r.link for child, r in recipes.items()},
+            await self.store.links(self.host),
             backups=await self.backups(),
             upstream=await self.store.upstream(self.host),
             building=frozenset(self._building),
@@ -148,7 +147,7 @@ class Syncer:
         found = {
             name: origin
             for name in facts
-            if BACKUP_MARK in name  # parsing every name on every refresh is 10 ms at 1,000
+            if BACKUP_MARK in name  # not parsing every name on every refresh
             and (origin := backup_origin(name)) is not None
             and origin in facts
         }
@@ -156,15 +155,25 @@ class Syncer:
 
     async def show(self, name: str) -> ModelSpec:
         """A model's spec, from the digest-keyed cache when the digest is known."""
-        facts = (self._facts or {}).get(name)
-        if facts is not None:
-            cached = await self.store.cached_specs([facts.digest])
-            if facts.digest in cached:
-                return cached[facts.digest]
-        spec = await self.client.show(name)
-        if facts is not None:
-            await self.store.cache_specs({facts.digest: spec})
-        return spec
+        return (await self.shows([name]))[name]
+
+    async def shows(self, names: Iterable[str]) -> dict[str, ModelSpec]:
+        """Several models' specs: the cached ones in one query, the server asked for the rest."""
+        facts = self._facts or {}
+        wanted = list(dict.fromkeys(names))
+        digests = {name: facts[name].digest for name in wanted if name in facts}
+        cached = await self.store.cached_specs(set(digests.values())) if digests else {}
+        found: dict[str, ModelSpec] = {}
+        for name in wanted:
+            digest = digests.get(name)
+            if digest is not None and digest in cached:
+                found[name] = cached[digest]
+                continue
+            found[name] = spec = await self.client.show(name)
+            if digest is not None:
+                await self.store.cache_specs({digest: spec})
+                cached[digest] = spec
+        return found
 
     async def version_with_weights(self, base: str, weights: str | None) -> str | None:
         """The newest version of ``base`` seen here whose weights blob is ``weights``."""
@@ -269,7 +278,7 @@ class Syncer:
         self, facts: dict[str, ModelFacts]
     ) -> list[tuple[ModelFacts, ModelFacts, Link]]:
         """Each derivative without a recipe yet, with its base and the inferred link."""
-        recipes = await self.store.recipes(self.host)
+        recipes = await self.store.links(self.host)
         backups = await self.backups()
         upstream = await self.store.upstream(self.host)
         inferred = infer_links(list(facts.values()), {}, backups, upstream)
