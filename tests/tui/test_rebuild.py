@@ -174,7 +174,7 @@ async def test_a_rebuild_while_another_process_changes_models_names_it_and_sends
             modal = await press_for(pilot, "r", RebuildScreen)
             await pilot.press("enter")
             await wait_for(pilot, lambda: modal.finished)
-            said = " ".join(modal.query_one(Log).lines)
+            said = " ".join(" ".join(modal.query_one(Log).lines).split())  # unwrapped
             assert f"another ollama-lineage is changing models on {fake.host}" in said
             assert f"'rebuild --all-stale --yes' (pid {holder.pid} on " in said
             assert posts(fake, "/api/copy") == posts(fake, "/api/create") == []
