@@ -35,8 +35,15 @@ def test_upstream_update_is_seen_without_pulling(
     assert not [r for r in fake.requests if r.path == "/api/pull"]
     heads = [r for r in fake.requests if r.method == "HEAD" and r.path.startswith("/v2/")]
     assert "/v2/library/qwq/manifests/latest" in {r.path for r in heads}
-    # Derivatives are never checked upstream: their digests can't match a registry's.
-    assert not [r for r in heads if "20K" in r.path]
+    # A derivative known only from parent_model is asked once (it may be a pulled model
+    # its publisher built); the registry's "no such model" is stored, so never again.
+    assert sorted(r.path for r in heads if "20K" in r.path) == [
+        "/v2/library/qwq/manifests/latest_20K",
+        "/v2/library/qwq/manifests/latest_20K-coder",
+    ]
+    fake.clear_requests()
+    cli(fake, tmp_path, "status", "--json", "--check-upstream")
+    assert not [r for r in fake.requests if "20K" in r.path]
 
 
 def test_unreachable_registry_reads_not_checked_and_nothing_fails(

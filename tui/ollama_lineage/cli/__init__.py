@@ -33,8 +33,8 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..core.modelfile import ModelfileError
     from ..core.names import InvalidModelName
     from ..ollama.client import OllamaError
-    from ..services.autopilot import LockBusy
     from ..services.checks import ChecksError
+    from ..services.lock import LockBusy
     from ..services.rebuild import RebuildError
     from ..services.recipes import RecipeError
     from ..services.store import StoreError
@@ -64,6 +64,7 @@ def entry() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.command == "fake-server":
         from ..fake_ollama import run_server
 
@@ -125,6 +126,7 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         "poll_seconds": args.poll,
         "upstream_every": args.upstream_every,
         "keep_backups": args.keep_backups,
+        "keep_history_days": args.keep_history,
     }
     if getattr(args, "demo", False):
         import tempfile

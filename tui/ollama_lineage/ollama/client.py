@@ -23,7 +23,11 @@ class OllamaError(Exception):
 
 
 class Unreachable(OllamaError):
-    """No HTTP answer at all: refused, timed out, DNS, TLS."""
+    """No HTTP answer at all: refused, timed out, DNS, TLS; ``why`` is that cause alone."""
+
+    def __init__(self, message: str, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class ApiError(OllamaError):
@@ -312,5 +316,6 @@ class OllamaClient:
     def _cannot_reach(self, why: str) -> Unreachable:
         return Unreachable(
             f"cannot reach Ollama at {self.base_url} ({why}); "
-            "is `ollama serve` running? Set --host or OLLAMA_HOST."
+            "is `ollama serve` running? Set --host or OLLAMA_HOST.",
+            why,
         )

@@ -96,6 +96,7 @@ class Syncer:
         changed = [t for name, t in tags.items() if _differs(known.get(name), t) or name in due]
         gone = [name for name in known if name not in tags]
         fresh, specs = await self._read(changed)
+        await self._specs_for_first_sight(fresh, gone, specs)
         async with self._write:
             if ticket < self._applied:  # a newer poll already applied a newer listing
                 return False
@@ -267,12 +268,21 @@ class Syncer:
     async def _adopt_new_derivatives(self, at_hand: dict[str, ModelSpec]) -> None:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
+        pairs = await self._new_pairs(self._facts)
+        # A batch at a time: which base version each child was built from, then the specs not
+        # at hand in one query.
+        for start in range(0, len(pairs), BATCH):
+            await self._first_recipes(pairs[start : start + BATCH], at_hand)
+
+    async def _new_pairs(
+        self, facts: dict[str, ModelFacts]
+    ) -> list[tuple[ModelFacts, ModelFacts, Link]]:
+        """Each derivative without a recipe yet, with its base and the inferred link."""
         recipes = await self.store.links(self.host)
         backups = await self.backups()
         upstream = await self.store.upstream(self.host)
-        facts = self._facts
         inferred = infer_links(list(facts.values()), {}, backups, upstream)
-        pairs = [
+        return [
             (facts[child], facts[link.base], link)
             for child, link in inferred.items()
             if child not in recipes
@@ -281,10 +291,20 @@ class Syncer:
             and not facts[child].problem
             and not facts[link.base].problem
         ]
-        # A batch at a time: which base version each child was built from, then the specs not
-        # at hand in one query.
-        for start in range(0, len(pairs), BATCH):
-            await self._first_recipes(pairs[start : start + BATCH], at_hand)
+
+    async def _specs_for_first_sight(
+        self, fresh: Sequence[ModelFacts], gone: Sequence[str], at_hand: dict[str, ModelSpec]
+    ) -> None:
+        """Shows first sight needs that neither the poll nor the store has (only after an
+        upgrade dropped the spec cache), asked before the write lock is taken, never under it."""
+        facts = {n: f for n, f in (self._facts or {}).items() if n not in gone}
+        facts.update((f.name, f) for f in fresh)
+        wanted = {m.digest: m.name for c, b, _ in await self._new_pairs(facts) for m in (c, b)}
+        missing = set(wanted) - at_hand.keys()
+        missing -= (cached := await self.store.cached_specs(missing)).keys()
+        at_hand.update(cached)
+        for digest in missing:
+            at_hand[digest] = await self.show(wanted[digest])
 
     async def _first_recipes(
         self, pairs: list[tuple[ModelFacts, ModelFacts, Link]], at_hand: dict[str, ModelSpec]
@@ -301,9 +321,8 @@ class Syncer:
         specs.update(await self.store.cached_specs(wanted - specs.keys()))
         new: list[StoredRecipe] = []
         for child, base, link in pairs:
-            for model in (child, base):  # only after an upgrade dropped the old show cache
-                if model.digest not in specs:
-                    specs[model.digest] = await self.show(model.name)
+            if child.digest not in specs or base.digest not in specs:
+                continue  # changed since the shows above: seen at the next poll
             origin = built_from[child.name]
             if origin not in specs:  # never seen that base version: diff against today's
                 origin = None
