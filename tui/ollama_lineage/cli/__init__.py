@@ -35,6 +35,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..ollama.client import OllamaError
     from ..services.autopilot import LockBusy
     from ..services.checks import ChecksError
+    from ..services.disk import DiskError
     from ..services.rebuild import RebuildError
     from ..services.recipes import RecipeError
     from ..services.store import StoreError
@@ -50,6 +51,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         RecipeError,
         ChecksError,
         LockBusy,
+        DiskError,
     )
 
 

@@ -236,6 +236,9 @@ class State:
             return
         used = set().union(*(_digests(m.manifest) for m in self.local.values()))
         self.local_blobs -= digests - used
+        if self.disk is not None:  # Ollama deletes the blobs no manifest names any more
+            for digest in digests - used:
+                (self.disk / "blobs" / digest.replace(":", "-")).unlink(missing_ok=True)
 
     def set_modified(self, raw: str, modified_ns: int) -> None:
         with self.lock:
@@ -262,15 +265,19 @@ class State:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(local.raw)
         os.utime(path, ns=(local.modified_ns, local.modified_ns))
-        # The config and every small layer (template, params, license, …); the weights stay
-        # in memory: a reader of the folder never needs them, and they can be gigabytes.
-        small = [
-            layer["digest"] for layer in local.manifest["layers"] if layer["mediaType"] != MODEL
-        ]
-        for digest in [local.manifest["config"]["digest"], *small]:
+        # The config and every small layer (template, params, license, …) as they are; the
+        # weights as sparse files of their listed size: a reader of the folder never needs
+        # their bytes, and they can be gigabytes.
+        for layer in [local.manifest["config"], *local.manifest["layers"]]:
+            digest = layer["digest"]
             blob = self.disk / "blobs" / digest.replace(":", "-")
-            if not blob.exists() and digest in self.blobs:
-                blob.parent.mkdir(parents=True, exist_ok=True)
+            if blob.exists() or digest not in self.blobs:
+                continue
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            if layer["mediaType"] == MODEL:
+                with blob.open("wb") as file:
+                    file.truncate(self.sizes[digest])
+            else:
                 blob.write_bytes(self.blobs[digest])
 
     def _remove_from_disk(self, name: Name) -> None:
