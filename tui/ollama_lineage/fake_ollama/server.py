@@ -303,6 +303,11 @@ class FakeOllama:
         assert local is not None, name
         self.state.cut_generate.add(local.name.key)
 
+    def set_disk_free(self, num_bytes: int | None) -> None:
+        """The models folder's filesystem takes only ``num_bytes`` more (None: no limit):
+        a pull, create or copy that needs more fails with "no space left on device"."""
+        self.state.disk_free = num_bytes
+
     def set_pull_speed(self, bytes_per_second: float | None) -> None:
         self.state.pull_speed = bytes_per_second
 

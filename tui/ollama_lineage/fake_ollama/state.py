@@ -127,6 +127,7 @@ class State:
         self.offline = False
         self.cloud_status = 502
         self.disk: Path | None = None
+        self.disk_free: int | None = None  # bytes the models folder can still take (None: ∞)
 
     # blobs -------------------------------------------------------------------------------
 
@@ -165,6 +166,16 @@ class State:
         with self.lock:
             self.headers[layer["digest"]] = header
         return layer
+
+    def _use_disk(self, size: int, path: str) -> None:
+        """Take ``size`` bytes of the folder's free space, or fail as a full disk does (the
+        write of the file in progress; nothing is left half-written)."""
+        with self.lock:
+            if self.disk_free is None:
+                return
+            if size > self.disk_free:
+                raise ApiError(500, f"write {path}: no space left on device")
+            self.disk_free -= size
 
     def _path(self, digest: str) -> str:
         return f"{self.models_dir}/blobs/{digest.replace(':', '-')}"
@@ -226,6 +237,7 @@ class State:
         """Store a manifest (keeping an existing name's case); return digests it dropped."""
         old = self.local.get(name.key)
         kept = old.name if old else name
+        self._use_disk(len(raw), str(self.manifest_path(kept)))
         local = Local(kept, raw, json.loads(raw), time.time_ns())
         self.local[name.key] = local
         self._sync_disk(local)
@@ -387,6 +399,7 @@ class State:
             yield {**line, "completed": size}
             return
         yield line
+        self._use_disk(size, self._path(digest) + "-partial")
         steps = 1 if size < 1 << 20 else 3
         if speed:
             steps = max(1, min(100, round(size / speed / _PROGRESS_TICK)))
@@ -481,6 +494,8 @@ class State:
                         del layers[i], statuses[i]
             with self.lock:
                 existed = "sha256:" + hashlib.sha256(data).hexdigest() in self.local_blobs
+                if not existed:
+                    self._use_disk(len(data), f"{self.models_dir}/blobs/sha256-layer")
                 layer = self._layer(media_type, data)
                 self.local_blobs.add(layer["digest"])
             layers.append(layer)
@@ -588,6 +603,8 @@ class State:
             new_size = int(size * gguf.BITS[file_type] / _bits(header))
         with self.lock:
             existed = "sha256:" + hashlib.sha256(data).hexdigest() in self.local_blobs
+            if not existed:
+                self._use_disk(new_size, f"{self.models_dir}/blobs/quantize")
             new = self._weights(data, new_size, gguf.read(data) if real else new_header)
             self.local_blobs.add(new["digest"])
         return new, f"{'using existing' if existed else 'creating new'} layer {new['digest']}"

@@ -17,6 +17,7 @@ from ..core.lineage import Kind, Snapshot
 from ..core.states import State
 from ..ollama.folder_scan import FolderError, FolderScan, free_bytes, not_this_servers, scan
 from .session import Session
+from .space import listed_digests
 
 # A pull writes its blobs before its manifest: a young unnamed blob may be one being pulled.
 YOUNG_SECONDS = 3600.0
@@ -44,14 +45,6 @@ class Orphans:
 def stale_and_backups(snapshot: Snapshot, backups: set[str]) -> tuple[set[str], set[str]]:
     stale = {n.name for n in snapshot.walk() if n.kind is Kind.DERIVATIVE and n.state in STALE}
     return stale, backups & set(snapshot.nodes)
-
-
-def listed_digests(snapshot: Snapshot) -> dict[str, str]:
-    return {
-        n.name: n.facts.digest
-        for n in snapshot.nodes.values()
-        if n.facts is not None and n.kind is not Kind.MISSING
-    }
 
 
 async def disk_report(session: Session) -> DiskReport:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.diff import DiffRow, side_by_side
 from ..core.lineage import NEEDS_REBUILD, Kind, Link
@@ -18,7 +18,12 @@ from ..ollama.client import OllamaClient, OllamaError, Progress
 from .store import StoredRecipe
 from .sync import Syncer
 
+if TYPE_CHECKING:
+    from .space import Space
+
 ProgressCallback = Callable[[Progress], None]
+# The blobs (digest -> size) a pull of a name would fetch, as its registry says (None: unknown).
+Layers = Callable[[str], Awaitable[Mapping[str, int] | None]]
 # Recipes in the store were written by this app from what the server holds, so a model with a
 # multi-megabyte template must still rebuild; the 1 MB default guards files people hand us.
 STORED_RECIPE_LIMIT = 64 * 1024 * 1024
@@ -64,9 +69,18 @@ class Plan:
 class Rebuilder:
     """Plans and runs changes; the Syncer is refreshed after each so the tree follows."""
 
-    def __init__(self, syncer: Syncer, *, keep_backups: int = 1) -> None:
+    def __init__(
+        self,
+        syncer: Syncer,
+        *,
+        keep_backups: int = 1,
+        space: Space | None = None,
+        layers: Layers | None = None,
+    ) -> None:
         self.syncer = syncer
         self.keep_backups = max(1, keep_backups)
+        self.space = space
+        self.layers = layers
 
     @property
     def client(self) -> OllamaClient:
@@ -122,6 +136,11 @@ class Rebuilder:
             parse_model_name(name)
         before = self._digest(plan.child)
         old = await self.recipe(plan.child)
+        if self.space is not None and (quantize := plan.request.get("quantize")):
+            # A quantized copy of the new base's weights: as big as the one it replaces.
+            node = self.syncer.snapshot.nodes[plan.child]
+            size = node.facts.size if node.facts else 0
+            await self.space.ensure(size, f"rebuilding {plan.child} (quantized to {quantize})")
         event = await store.start_event(
             host,
             plan.child,
@@ -251,6 +270,8 @@ class Rebuilder:
 
     async def pull(self, name: str, on_progress: ProgressCallback | None = None) -> str:
         parse_model_name(name)
+        if self.space is not None and self.layers is not None:
+            await self.space.before_pull(name, self.layers)
         store = self.syncer.store
         event = await store.start_event(self.host, name, "pull", digest_before=self._digest(name))
         log: list[str] = []
