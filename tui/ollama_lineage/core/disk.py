@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .lineage import Kind, Snapshot
+
 
 @dataclass(frozen=True)
 class ModelBlobs:
@@ -89,7 +91,7 @@ def account(
         for m in sorted(models, key=lambda m: m.name)
     )
     backup_set, stale_set = set(backups), set(stale)
-    backups_only = sum(sizes[d] for d, names in owners.items() if names <= backup_set)
+    backups_only = frees(models, backup_set)
     stale_only = held_only_by(owners, sizes, stale_set, backup_set)
     orphans = tuple(
         sorted(
@@ -121,6 +123,29 @@ def held_only_by(
     return sum(
         sizes[d] for d, holding in owners.items() if holding & names and holding <= names | backups
     )
+
+
+def from_listing(snapshot: Snapshot) -> list[ModelBlobs]:
+    """Each model as its weights blob at its listed size (the small layers are kilobytes):
+    what can be told without the folder."""
+    return [
+        ModelBlobs(n.name, {f"sha256:{n.facts.weights_blob or n.facts.digest}": n.facts.size})
+        for n in snapshot.nodes.values()
+        if n.facts is not None and n.kind is not Kind.MISSING
+    ]
+
+
+def frees(models: Sequence[ModelBlobs], names: Collection[str]) -> int:
+    """What deleting ``names`` frees: the bytes no other model names."""
+    owners, sizes = holders(models), {d: s for m in models for d, s in m.blobs.items()}
+    wanted = set(names)
+    return sum(sizes[d] for d, holding in owners.items() if holding <= wanted)
+
+
+def kept_by_backups(snapshot: Snapshot) -> int:
+    """Bytes only backups hold, from the listing: what the status line shows."""
+    backups = {n.name for n in snapshot.nodes.values() if n.kind is Kind.BACKUP}
+    return frees(from_listing(snapshot), backups) if backups else 0
 
 
 def human_bytes(num: int) -> str:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.disk import BlobFile, DiskReport, ModelBlobs, account
+from ..core.disk import BlobFile, DiskReport, account, from_listing
 from ..core.lineage import Kind, Snapshot
 from ..core.states import State
 from ..ollama.folder_scan import FolderError, FolderScan, free_bytes, not_this_servers, scan
@@ -70,24 +70,12 @@ async def disk_report(session: Session) -> DiskReport:
                 problems=found.problems,
             )
     return account(
-        _from_listing(snapshot),
+        from_listing(snapshot),
         backups=backups,
         stale=stale,
         approximate=True,
         problems=(f"sizes are approximate, from /api/tags: {why}",),
     )
-
-
-def _from_listing(snapshot: Snapshot) -> list[ModelBlobs]:
-    """Each model as its weights blob of its listed size: the small layers are kilobytes."""
-    return [
-        ModelBlobs(
-            n.name,
-            {f"sha256:{n.facts.weights_blob or n.facts.digest}": n.facts.size},
-        )
-        for n in snapshot.nodes.values()
-        if n.facts is not None and n.kind is not Kind.MISSING
-    ]
 
 
 async def find_orphans(session: Session, now: float | None = None) -> Orphans:
