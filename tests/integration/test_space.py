@@ -165,3 +165,17 @@ def test_a_pull_that_runs_out_of_space_leaves_the_old_version(
 
     assert "no space left on device" in capsys.readouterr().err
     assert on_disk.digest("qwq:latest") == before
+
+
+def test_the_autopilot_plan_says_what_it_downloads_and_what_backups_will_hold(
+    on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    on_disk.publish("qwq:latest")
+    checks = tmp_path / "checks.toml"
+    checks.write_text("", encoding="utf-8")
+
+    run(on_disk, tmp_path / "db", "autopilot", "--checks", str(checks))  # asks: not a tty
+
+    out = capsys.readouterr().out
+    # qwq's new weights; then qwq's old weights (its two derivatives) and mario's
+    assert "downloads about 19.9 GB; the backups will then hold 21.9 GB of old weights" in out

@@ -148,6 +148,17 @@ def kept_by_backups(snapshot: Snapshot) -> int:
     return frees(from_listing(snapshot), backups) if backups else 0
 
 
+def backups_will_hold(
+    snapshot: Snapshot, rebuilds: Collection[str], pulls: Collection[str] = ()
+) -> int:
+    """What rebuilding ``rebuilds`` (after pulling ``pulls``) leaves held by backups alone: the
+    weights only they (and bases about to move, and backups) name today."""
+    models = from_listing(snapshot)
+    backups = {n.name for n in snapshot.nodes.values() if n.kind is Kind.BACKUP}
+    sizes = {d: s for m in models for d, s in m.blobs.items()}
+    return held_only_by(holders(models), sizes, set(rebuilds), backups | set(pulls))
+
+
 def human_bytes(num: int) -> str:
     """Decimal units, as `ollama list` prints them."""
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):

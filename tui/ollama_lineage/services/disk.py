@@ -12,7 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.disk import BlobFile, DiskReport, account, from_listing
+from ..core.disk import (
+    BlobFile,
+    DiskReport,
+    account,
+    backups_will_hold,
+    from_listing,
+    human_bytes,
+)
 from ..core.lineage import Kind, Snapshot
 from ..core.states import State
 from ..ollama.folder_scan import FolderError, FolderScan, free_bytes, not_this_servers, scan
@@ -136,3 +143,17 @@ async def prune(session: Session, planned: Orphans) -> list[BlobFile]:
                     raise DiskError(f"cannot delete {path}: {exc.strerror}") from None
                 freed.append(blob)
     return freed
+
+
+async def plan_cost(session: Session, pulls: list[str], rebuilds: list[str]) -> str:
+    """One line for a plan: what its pulls download (the registry's layers the server lacks)
+    and what its backups will hold afterwards."""
+    snapshot = session.syncer.snapshot
+    have = {d for m in from_listing(snapshot) for d in m.blobs}
+    download = 0
+    for name in pulls:
+        layers = await session.upstream.registry.layers(name)
+        download += sum(size for d, size in (layers or {}).items() if d not in have)
+    held = backups_will_hold(snapshot, rebuilds, pulls)
+    fetch = f"downloads about {human_bytes(download)}" if download else "downloads nothing"
+    return f"{fetch}; the backups will then hold {human_bytes(held)} of old weights"

@@ -73,6 +73,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("track", "t", "Track", "adopt an untracked model: pick its base"),
     Action("pin", "P", "Pin", PIN_HELP),
     Action("run_checks", "C", "Checks", CHECKS_HELP),
+    Action("disk", "D", "Disk", "what each model, the backups and orphans hold on disk"),
     Action("filter", "slash", "Filter", "filter by name or state word (stale, update…)", True),
     Action("clear_filter", "escape", "Clear filter", "clear the filter (or leave zoom)"),
     Action("help", "question_mark", "Help", "list every key", True),

@@ -125,8 +125,11 @@ class RebuildScreen(ModalScreen[None]):
         plan: Plan | None = None,
         entries: list[BatchEntry] | None = None,
         held: dict[str, str] | None = None,
+        cost: str = "",
     ) -> None:
+        """``cost``: what the batch downloads and what its backups will hold."""
         super().__init__()
+        self.cost = cost
         self.names = names
         self.plan = plan
         self.entries = entries or []
@@ -167,6 +170,7 @@ class RebuildScreen(ModalScreen[None]):
         return (
             f"Rebuild {len(self.names)} stale model(s), parents first — "
             "space unticks, enter starts the ticked ones"
+            + (f"\n[dim]{escape(self.cost)}[/dim]" if self.cost else "")
         )
 
     def _held_view(self) -> str:
@@ -288,7 +292,8 @@ class RebuildScreen(ModalScreen[None]):
         for line in textwrap.wrap(f"✗ {error}", width, subsequent_indent="  "):
             log.write_line(line)
 
-    def finish(self, skipped: list[str]) -> None:
+    def finish(self, skipped: list[str], frees: str = "") -> None:
+        """``frees``: what deleting the backups made here frees, said beside K."""
         self.running, self.finished = False, True
         if skipped:
             self.query_one(Log).write_line("not started: " + ", ".join(skipped))
@@ -297,9 +302,9 @@ class RebuildScreen(ModalScreen[None]):
         keep = (
             ""
             if not count
-            else "; K keeps it (deletes its backup)"
+            else f"; K keeps it (deletes its backup{frees})"
             if count == 1
-            else f"; K keeps all {count} (deletes their backups)"
+            else f"; K keeps all {count} (deletes their backups{frees})"
         )
         self.query_one("#rebuild-overall", Static).update(
             f"{verdict}{keep}; enter or esc closes (c compares old and new)"
