@@ -134,24 +134,27 @@ def test_autopilot_skips_a_pull_that_does_not_fit_and_says_why(
 
 
 def test_a_rebuild_that_runs_out_of_space_keeps_the_old_model_and_says_so(
-    on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No local folder to measure (a remote server): the create itself hits the full disk."""
-    db = tmp_path / "db"
-    name = "llama3.2:latest-mario"
-    before = on_disk.digest(name)
-    # room for the backup's manifest, not for the new model's layers and manifest
-    on_disk.set_disk_free(len(on_disk.manifest_path(name).read_bytes()))
+    """No local folder to measure (a remote server): the quantizing create hits the full disk."""
+    with FakeOllama(scenario="traps") as fake:
+        db = tmp_path / "db"
+        child, base = "llama3.2:3b-q4", "llama3.2:3b-instruct-fp16"
+        assert run(fake, db, "track", child, "--from", base, "--force", folder="none") == 0
+        fake.publish(base)
+        fake.pull(base)
+        before = fake.digest(child)
+        fake.set_disk_free(1 * GB)
 
-    assert run(on_disk, db, "rebuild", name, "--yes", folder="none") == 1
+        assert run(fake, db, "rebuild", child, "--yes", folder="none") == 1
 
-    assert "no space left on device" in capsys.readouterr().err
-    assert on_disk.digest(name) == before
-    capsys.readouterr()
-    run(on_disk, db, "status", "--json", folder="none")
-    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
-    assert models[name]["state"] == "failed"
-    assert "no space left on device" in models[name]["reason"]
+        assert "old model kept: Ollama: write " in capsys.readouterr().err
+        assert fake.digest(child) == before
+        capsys.readouterr()
+        run(fake, db, "status", "--json", folder="none")
+        models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+        assert models[child]["state"] == "failed"
+        assert "no space left on device" in models[child]["reason"]
 
 
 def test_a_pull_that_runs_out_of_space_leaves_the_old_version(
@@ -179,3 +182,25 @@ def test_the_autopilot_plan_says_what_it_downloads_and_what_backups_will_hold(
     out = capsys.readouterr().out
     # qwq's new weights; then qwq's old weights (its two derivatives) and mario's
     assert "downloads about 19.9 GB; the backups will then hold 21.9 GB of old weights" in out
+
+
+def test_a_create_whose_manifest_no_longer_fits_gets_the_backup_put_back(
+    on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ollama truncates a manifest before writing it: a disk that fills up meanwhile (another
+    writer) leaves the model unlisted, and only the backup has it."""
+    db = tmp_path / "db"
+    on_disk.create("mybase:latest", "phi4:latest")
+    on_disk.create("child:latest", "mybase:latest", parameters={"num_ctx": 4096})
+    assert run(on_disk, db, "track", "child:latest", "--from", "mybase:latest") == 0
+    on_disk.create("mybase:latest", "phi4:latest", system="be brief")  # one layer more
+    before = on_disk.digest("child:latest")
+    on_disk.set_disk_free(0, on_create=True)
+    capsys.readouterr()
+
+    assert run(on_disk, db, "rebuild", "child:latest", "--yes", folder="none") == 1
+
+    err = capsys.readouterr().err
+    assert "no space left on device" in err
+    assert "old model restored from child:latest.bak-" in err
+    assert on_disk.digest("child:latest") == before

@@ -128,6 +128,7 @@ class State:
         self.cloud_status = 502
         self.disk: Path | None = None
         self.disk_free: int | None = None  # bytes the models folder can still take (None: ∞)
+        self.disk_free_on_create: int | None = None  # disk_free from the next create's start
 
     # blobs -------------------------------------------------------------------------------
 
@@ -237,6 +238,13 @@ class State:
         """Store a manifest (keeping an existing name's case); return digests it dropped."""
         old = self.local.get(name.key)
         kept = old.name if old else name
+        if old is not None and self.disk_free is not None:
+            # WriteManifest is os.Create then an encode: the old manifest is truncated first
+            # (its bytes freed), so a write that then fails leaves the model unlisted.
+            self.disk_free += len(old.raw)
+            if len(raw) > self.disk_free:
+                del self.local[name.key]
+                self._sync_truncated(kept)
         self._use_disk(len(raw), str(self.manifest_path(kept)))
         local = Local(kept, raw, json.loads(raw), time.time_ns())
         self.local[name.key] = local
@@ -291,6 +299,10 @@ class State:
                     file.truncate(self.sizes[digest])
             else:
                 blob.write_bytes(self.blobs[digest])
+
+    def _sync_truncated(self, name: Name) -> None:
+        if self.disk is not None:
+            self.manifest_path(name).write_bytes(b"")
 
     def _remove_from_disk(self, name: Name) -> None:
         if self.disk is None:
@@ -426,6 +438,8 @@ class State:
         name = _require_name(request.get("model") or request.get("name") or "")
         with self.lock:
             name = self._existing(name)
+            if self.disk_free_on_create is not None:
+                self.disk_free, self.disk_free_on_create = self.disk_free_on_create, None
         return self._create(name, request, files, adapters)
 
     def _create(

@@ -169,10 +169,11 @@ class Rebuilder:
             await self.syncer.set_building(plan.child, False)
             raise
         except OllamaError as exc:
+            kept = await self._keep_old(plan, before, log)
             await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
             # The tree must say `failed` now, not `building` until some later refresh.
             await self.syncer.set_building(plan.child, False)
-            raise RebuildError(f"rebuild of {plan.child} failed, old model kept: {exc}") from exc
+            raise RebuildError(f"rebuild of {plan.child} failed, {kept}: {exc}") from exc
         mismatches = verify(
             plan.expected,
             got,
@@ -193,6 +194,24 @@ class Rebuilder:
         await self._prune_backups(plan.child)
         await self.syncer.refresh()
         return after or ""
+
+    async def _keep_old(self, plan: Plan, before: str | None, log: list[str]) -> str:
+        """A failed create can still have hit the model: Ollama truncates a manifest before
+        writing it, so a full disk there leaves the model unlisted. Put the backup back then."""
+        try:
+            await self.syncer.poll()
+        except OllamaError:
+            return "old model kept"  # as far as can be told: the server cannot be asked now
+        if self._digest(plan.child) == before:
+            return "old model kept"
+        try:
+            await self.client.copy(plan.backup, plan.child)
+            await self.syncer.poll()
+        except OllamaError as exc:
+            log.append(f"restoring {plan.child} from {plan.backup} failed: {exc}")
+            return f"and restoring it failed ({exc}): roll back from {plan.backup}"
+        log.append(f"restored {plan.child} from {plan.backup}")
+        return f"old model restored from {plan.backup}"
 
     async def _restore(self, plan: Plan, event: int, log: list[str], difference: str) -> str:
         """The create made something else than planned: put the backup back, say what differed."""
