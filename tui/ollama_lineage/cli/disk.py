@@ -20,21 +20,28 @@ async def disk(session: Session, args: argparse.Namespace) -> int:
 
 
 def as_json(report: DiskReport) -> str:
-    return json.dumps(
-        {
-            "models": [
-                {"name": m.name, "bytes": m.bytes, "unique_bytes": m.unique_bytes}
-                for m in report.models
-            ],
-            "held_by_backups_only": report.held_by_backups_only,
-            "held_by_stale_only": report.held_by_stale_only,
-            "orphans": [{"digest": o.digest, "bytes": o.bytes} for o in report.orphans],
-            "orphan_bytes": report.orphan_bytes,
-            "free_bytes": report.free_bytes,
-            "approximate": report.approximate,
-        },
-        indent=2,
-    )
+    """One model, one orphan a line, as `status --json` writes them: ``indent`` makes the json
+    module fall back to pure Python, a sixth of `disk` at 1,000 models."""
+    models = [
+        {"name": m.name, "bytes": m.bytes, "unique_bytes": m.unique_bytes} for m in report.models
+    ]
+    orphans = [{"digest": o.digest, "bytes": o.bytes} for o in report.orphans]
+    figures = {
+        "held_by_backups_only": report.held_by_backups_only,
+        "held_by_stale_only": report.held_by_stale_only,
+        "orphan_bytes": report.orphan_bytes,
+        "free_bytes": report.free_bytes,
+        "approximate": report.approximate,
+    }
+    lines = [f'  "models": {_rows(models)}', f'  "orphans": {_rows(orphans)}']
+    lines += [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in figures.items()]
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
+def _rows(items: list[dict[str, object]]) -> str:
+    if not items:
+        return "[]"
+    return "[\n" + ",\n".join(f"    {json.dumps(item)}" for item in items) + "\n  ]"
 
 
 def as_text(report: DiskReport) -> str:
