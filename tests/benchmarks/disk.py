@@ -11,6 +11,7 @@ laid out on disk as Ollama does). Each round runs, each a fresh process:
     http     ollama-lineage disk --json --models-dir none     (fresh database: cold)
     folder   ollama-lineage disk --json --models-dir FOLDER   (fresh database: cold)
     warm     ollama-lineage disk --json --models-dir FOLDER   (the database a folder run left)
+    status warm  the same status on that database: what `disk` adds is the difference
 
 It reports medians; it never fails on a time, only when a command crashes or answers nonsense.
 """
@@ -40,16 +41,22 @@ def disk(stand_in: StandIn, db: Path, models_dir: str, models: int) -> Run:
     return run
 
 
-def status(stand_in: StandIn, db: Path) -> Run:
+def status(stand_in: StandIn, db: Path, models_dir: str = "none") -> Run:
     command = [*app_command(), "status", "--json", "--host", stand_in.url, "--db", str(db)]
-    run = timed([*command, "--models-dir", "none"])
+    run = timed([*command, "--models-dir", models_dir])
     run.requests, _ = stand_in.count()
     return run
 
 
 def bench(models: int, runs: int) -> dict[str, list[Run]]:
     stand_in = StandIn(models)
-    rounds: dict[str, list[Run]] = {"status": [], "http": [], "folder": [], "warm": []}
+    rounds: dict[str, list[Run]] = {
+        "status": [],
+        "http": [],
+        "folder": [],
+        "warm": [],
+        "status warm": [],
+    }
     try:
         with tempfile.TemporaryDirectory(prefix="lineage-disk-bench-") as tmp:
             for index in range(runs + 1):  # the first round warms the page cache: not counted
@@ -59,6 +66,7 @@ def bench(models: int, runs: int) -> dict[str, list[Run]]:
                     "http": disk(stand_in, dbs[1], "none", models),
                     "folder": disk(stand_in, dbs[2], stand_in.models_dir, models),
                     "warm": disk(stand_in, dbs[2], stand_in.models_dir, models),
+                    "status warm": status(stand_in, dbs[2], stand_in.models_dir),
                 }
                 if index:
                     for side, run in got.items():
@@ -81,6 +89,7 @@ def report(models: int, rounds: dict[str, list[Run]]) -> None:
         ("http", "disk, cold, HTTP"),
         ("folder", "disk, cold, folder"),
         ("warm", "disk, warm, folder"),
+        ("status warm", "status, warm, folder"),
     ):
         runs = rounds[side]
         cpu = statistics.median(r.cpu_s for r in runs)

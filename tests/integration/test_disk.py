@@ -217,3 +217,16 @@ def test_bad_input_is_said_and_nothing_is_deleted(
         assert "nothing deleted" in err
         assert other_old.exists()
         assert old.exists() or said == "cannot read"
+
+
+def test_another_servers_folder_is_not_read_as_this_ones(
+    on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeOllama(scenario="demo", manifests_on_disk=True) as other:
+        other.create("extra:latest", "phi4:latest")
+        plant(other, "a", 7000, 2 * HOUR)
+        capsys.readouterr()
+        assert run(on_disk, tmp_path / "db", "disk", folder=other.models_dir) == 0
+    out = capsys.readouterr().out
+    assert "sizes are approximate, from /api/tags: extra:latest is in" in out
+    assert "orphans: unknown" in out
