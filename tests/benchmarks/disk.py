@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -83,6 +84,7 @@ def report(models: int, rounds: dict[str, list[Run]]) -> None:
     ratios = [d.wall_s / s.wall_s for d, s in zip(rounds["http"], rounds["status"], strict=True)]
     ratio = statistics.median(ratios)
     print(f"disk at {models} models, median of {len(rounds['status'])} paired rounds (wall s)")
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'':<24}{'wall':>8}{'cpu':>8}{'rss MB':>8}  requests")
     for side, label in (
         ("status", "status, cold, HTTP"),
