@@ -9,7 +9,7 @@ weights a rebuild leaves behind live on in its backup.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .lineage import Kind, Snapshot
 
@@ -48,14 +48,11 @@ class DiskReport:
     total_bytes: int  # every blob some model names, counted once
     approximate: bool = False  # from /api/tags and shows, not the folder
     partial: tuple[BlobFile, ...] = ()  # downloads in progress (or abandoned): never orphans
-    problems: tuple[str, ...] = field(default=())
+    problems: tuple[str, ...] = ()
 
     @property
     def orphan_bytes(self) -> int:
         return sum(o.bytes for o in self.orphans)
-
-    def unique(self, name: str) -> int:
-        return next((m.unique_bytes for m in self.models if m.name == name), 0)
 
 
 def holders(models: Iterable[ModelBlobs]) -> dict[str, set[str]]:
