@@ -3,6 +3,7 @@ prune that deletes orphans only."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -13,7 +14,10 @@ from typing import Any
 import pytest
 
 from ollama_lineage.cli import main
+from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services.disk import find_orphans, prune
+from ollama_lineage.services.session import open_session
 
 HOUR = 3600
 
@@ -230,3 +234,28 @@ def test_another_servers_folder_is_not_read_as_this_ones(
     out = capsys.readouterr().out
     assert "sizes are approximate, from /api/tags: extra:latest is in" in out
     assert "orphans: unknown" in out
+
+
+async def test_a_blob_a_model_names_after_the_list_was_made_is_not_deleted(
+    on_disk: FakeOllama, tmp_path: Path
+) -> None:
+    """Every manifest is read again right before deleting: a create that took an orphan's
+    content in between keeps it."""
+    template = "{{ .Prompt }} said late"
+    path = blob(on_disk, "sha256-" + hashlib.sha256(template.encode()).hexdigest())
+    path.write_text(template)
+    os.utime(path, (time.time() - 2 * HOUR,) * 2)
+    settings = Settings(
+        host=on_disk.url,
+        db_path=tmp_path / "db",
+        registry=on_disk.registry_url,
+        models_dir=Path(on_disk.models_dir),
+    )
+    async with open_session(settings) as session:
+        await session.syncer.poll()
+        planned = await find_orphans(session)
+        assert [b.digest.removeprefix("sha256:") for b in planned.delete] == [path.name[7:]]
+        on_disk.create("late:latest", "phi4:latest", template=template)
+        freed = await prune(session, planned)
+    assert freed == []
+    assert path.exists()
