@@ -26,9 +26,12 @@ async def test_D_shows_what_each_model_holds(make_app: AppFactory) -> None:
         screen = await press_for(pilot, "D", DiskScreen)
         await wait_for(pilot, lambda: screen.report is not None)
         table = screen.query_one(DataTable)
-        cells = {str(table.get_row(key)[0]): table.get_row(key) for key in table.rows}
-        assert cells["phi4:latest"][1].strip() == "9.1 GB"
-        assert cells["qwq:latest_20K"][2].strip() == "0 B"  # its weights are its base's
+        cells = {
+            str(table.get_row(key)[0]): [str(cell) for cell in table.get_row(key)]
+            for key in table.rows
+        }
+        assert cells["phi4:latest"][1] == "9.1 GB"
+        assert cells["qwq:latest_20K"][2] == "0 B"  # its weights are its base's
         assert "sizes approximate" in text(screen, "#disk-title")
         assert "stale derivatives alone hold 2.0 GB" in text(screen, "#disk-summary")
         await pilot.press("escape")

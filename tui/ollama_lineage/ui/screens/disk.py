@@ -7,6 +7,7 @@ is not here), so closing it stops the read; `r` reads again.
 from __future__ import annotations
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -41,8 +42,8 @@ class DiskScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column("model", key="model")
-        table.add_column("size", key="size")
-        table.add_column("unique", key="unique")
+        table.add_column(Text("size", justify="right"), key="size")
+        table.add_column(Text("unique", justify="right"), key="unique")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -74,9 +75,9 @@ class DiskScreen(ModalScreen[None]):
         table.clear()
         for use in sorted(report.models, key=lambda m: (-m.bytes, m.name)):
             table.add_row(
-                escape(use.name),
-                human_bytes(use.bytes).rjust(9),
-                human_bytes(use.unique_bytes).rjust(9),
+                Text(use.name),
+                Text(human_bytes(use.bytes), justify="right"),
+                Text(human_bytes(use.unique_bytes), justify="right"),
                 key=use.name,
             )
 
