@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ollama_lineage.fake_ollama import FakeOllama
 
 GB = 10**9
 SetFree = Callable[[FakeOllama, int], None]
+Capture = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
@@ -133,10 +135,64 @@ def test_autopilot_skips_a_pull_that_does_not_fit_and_says_why(
     assert sent(on_disk, "/api/pull") == []
 
 
-def test_a_rebuild_that_runs_out_of_space_keeps_the_old_model_and_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def failed_reason(fake: FakeOllama, db: Path, name: str, capsys: Capture) -> tuple[str, str]:
+    capsys.readouterr()
+    run(fake, db, "status", "--json", folder="none")
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    return models[name]["state"], models[name]["reason"]
+
+
+def test_a_rebuild_whose_new_layer_does_not_fit_keeps_the_old_model_and_says_so(
+    on_disk: FakeOllama, tmp_path: Path, capsys: Capture
 ) -> None:
-    """No local folder to measure (a remote server): the quantizing create hits the full disk."""
+    """As recorded (disk-full/013): the create's new params layer fails with a 500 before any
+    line, naming the temporary file; the old model is untouched."""
+    db = tmp_path / "db"
+    name = "qwq:latest_20K"
+    recipe = tmp_path / "Modelfile"
+    recipe.write_text("FROM qwq:latest\nPARAMETER num_ctx 16384\nPARAMETER num_thread 16\n")
+    assert run(on_disk, db, "track", name, "--from", "qwq:latest", "-f", str(recipe)) == 0
+    before = on_disk.digest(name)
+    on_disk.set_disk_free(len(on_disk.manifest_path(name).read_bytes()))  # the backup fits
+
+    assert run(on_disk, db, "rebuild", name, "--yes", folder="none") == 1
+
+    err = capsys.readouterr().err
+    assert re.search(r"old model kept: Ollama: write \S+/blobs/sha256-\d+: no space left", err)
+    assert on_disk.digest(name) == before
+    state, reason = failed_reason(on_disk, db, name, capsys)
+    assert state == "failed"
+    assert "no space left on device" in reason
+
+
+def test_a_backup_that_does_not_fit_stops_the_rebuild_and_prune_names_its_leftover(
+    on_disk: FakeOllama, tmp_path: Path, capsys: Capture
+) -> None:
+    """As recorded (disk-full/011, 012, 017): the copy fails and leaves an empty manifest that
+    tags skip and Ollama cannot delete; prune refuses and says to remove it by hand."""
+    db = tmp_path / "db"
+    name = "llama3.2:latest-mario"
+    before = on_disk.digest(name)
+    on_disk.set_disk_free(0)
+
+    assert run(on_disk, db, "rebuild", name, "--yes", folder="none") == 1
+
+    err = capsys.readouterr().err
+    assert "old model kept: Ollama: write " in err
+    assert ": copy_file_range: no space left on device" in err
+    assert on_disk.digest(name) == before
+    assert not [n for n in on_disk.model_names() if ".bak-" in n]
+    assert run(on_disk, db, "disk", "--prune-orphans", "--yes") == 2
+    err = capsys.readouterr().err
+    assert "is empty (a copy or create ran out of disk space there)" in err
+    assert "remove the file by hand" in err
+
+
+def test_a_quantize_that_runs_out_of_space_keeps_the_old_model(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """On a server whose folder is not here nothing can be measured first, and Ollama says only
+    that llama-quantize failed (disk-full/015)."""
     with FakeOllama(scenario="traps") as fake:
         db = tmp_path / "db"
         child, base = "llama3.2:3b-q4", "llama3.2:3b-instruct-fp16"
@@ -148,13 +204,10 @@ def test_a_rebuild_that_runs_out_of_space_keeps_the_old_model_and_says_so(
 
         assert run(fake, db, "rebuild", child, "--yes", folder="none") == 1
 
-        assert "old model kept: Ollama: write " in capsys.readouterr().err
+        assert "old model kept: Ollama: llama-quantize failed: exit status 1" in (
+            capsys.readouterr().err
+        )
         assert fake.digest(child) == before
-        capsys.readouterr()
-        run(fake, db, "status", "--json", folder="none")
-        models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
-        assert models[child]["state"] == "failed"
-        assert "no space left on device" in models[child]["reason"]
 
 
 def test_a_pull_that_runs_out_of_space_leaves_the_old_version(

@@ -92,11 +92,21 @@ def _manifests(root: Path, problems: list[str]) -> tuple[list[ModelBlobs], dict[
                         problems.append(f"cannot read the manifest {path}: {exc.strerror}")
                         continue
                     except (ValueError, KeyError, TypeError, AttributeError):
-                        problems.append(f"the manifest {path} does not parse")
+                        problems.append(_unparsable(path, raw))
                         continue
                     models.append(ModelBlobs(name, blobs))
                     digests[name] = hashlib.sha256(raw).hexdigest()
     return models, digests
+
+
+def _unparsable(path: str, raw: bytes) -> str:
+    if raw:
+        return f"the manifest {path} does not parse"
+    # What a copy or create leaves when the disk fills up; Ollama's delete then says "EOF".
+    return (
+        f"the manifest {path} is empty (a copy or create ran out of disk space there);"
+        " Ollama cannot delete it: remove the file by hand"
+    )
 
 
 def _blobs_named(manifest: Mapping[str, Any]) -> dict[str, int]:
