@@ -384,3 +384,15 @@ def test_a_from_that_names_no_model_is_refused_before_any_change(
     err = capsys.readouterr().err
     assert "FROM nosuch:model names no model on" in err
     assert writes(fake) == []
+
+
+def test_apply_creates_a_parent_before_a_child_whose_name_sorts_first(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes = tmp_path / "new"
+    recipes.mkdir()
+    (recipes / "a-child@latest.Modelfile").write_text("FROM z-parent:latest\nSYSTEM Be brief.\n")
+    (recipes / "z-parent@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    fake.clear_requests()
+    assert run(fake, db, "apply", str(recipes), "--yes") == 0, capsys.readouterr()
+    assert writes(fake) == [("create", "z-parent:latest"), ("create", "a-child:latest")]

@@ -35,9 +35,7 @@ def parse_since(text: str, now: float | None = None) -> float:
 async def history(session: Session, args: argparse.Namespace) -> int:
     since_text = args.since or (None if args.name else "24h")
     since = parse_since(since_text) if since_text else None
-    events = await session.store.history(session.settings.host_key, args.name)
-    if since is not None:
-        events = [e for e in events if e.started_at >= since]
+    events = await session.store.history(session.settings.host_key, args.name, since=since)
     if args.json:
         print(json.dumps([e.__dict__ for e in events], indent=2))
         return EXIT_OK

@@ -128,9 +128,7 @@ def _orphans(found: FolderScan) -> Orphans:
 async def prune(session: Session, planned: Orphans) -> list[BlobFile]:
     """Delete the planned orphans that are orphans still: every manifest is read again right
     before, under the server's writer lock, so a model made meanwhile keeps its blobs."""
-    from .autopilot import run_lock
-
-    async with run_lock(session.store, "disk --prune-orphans"):
+    async with session.rebuilder.writing("disk --prune-orphans"):
         again = await find_orphans(session)
         still = {b.digest for b in again.delete}
         freed = []
