@@ -10,6 +10,7 @@ from datetime import datetime
 from rich.markup import escape
 from textual.widgets import Static
 
+from ...core.disk import human_bytes, kept_by_backups
 from ...core.lineage import Kind, Snapshot
 from ...core.states import State
 from ...services.pins import PIN_MARK
@@ -51,6 +52,7 @@ class StatusLine(Static):
         super().__init__(id=id)
         self._text = ""
         self._counted: tuple[Snapshot, int, str] | None = None
+        self._held: tuple[Snapshot, int] | None = None
 
     def _counts(self, snapshot: Snapshot) -> tuple[int, str]:
         if self._counted is None or self._counted[0] is not snapshot:
@@ -58,6 +60,12 @@ class StatusLine(Static):
             models = sum(1 for n in snapshot.nodes.values() if n.kind in kinds)
             self._counted = (snapshot, models, state_counts(snapshot))
         return self._counted[1], self._counted[2]
+
+    def _backups_hold(self, snapshot: Snapshot) -> int:
+        """Worked out once a snapshot: the line is redrawn every second."""
+        if self._held is None or self._held[0] is not snapshot:
+            self._held = (snapshot, kept_by_backups(snapshot))
+        return self._held[1]
 
     def show_status(
         self,
@@ -89,6 +97,8 @@ class StatusLine(Static):
             parts.append(counts or "all up to date")
             if pinned:
                 parts.append(f"{PIN_MARK} {pinned} pinned")
+            if held := self._backups_hold(snapshot):
+                parts.append(f"≡ backups hold {human_bytes(held)}")
         if polled is not None:
             parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
         if query:
