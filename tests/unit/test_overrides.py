@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ollama_lineage.core.modelfile import Message, Recipe
-from ollama_lineage.core.overrides import derive_recipe, predict, verify, with_weights
+from ollama_lineage.core.overrides import derive_recipe, full_spec, predict, verify, with_weights
 from ollama_lineage.core.spec import ModelSpec, parse_show
 from ollama_lineage.ollama.plain_http import without_tensors
 
@@ -124,3 +124,29 @@ def test_a_mismatch_names_its_field_and_an_unsaid_quantization_is_no_mismatch() 
         "parameters",
         "messages",
     ]
+
+
+def test_the_full_spec_is_everything_the_model_carries_from_its_bases_name() -> None:
+    """What the plan's diff shows as "now" and "after": every field, FROM the base's name."""
+    spec = replace(
+        CUSTOM,
+        system="Be brief.",
+        messages=(Message("user", "hi"),),
+        adapters=("sha256:" + "c" * 64,),
+        renderer="r1",
+        parser="p1",
+        requires="0.14.0",
+    )
+    recipe = full_spec(spec, "qwq:latest")
+    assert recipe == Recipe(
+        base="qwq:latest",
+        parameters=dict(spec.parameters),
+        template=spec.template,
+        system="Be brief.",
+        adapters=spec.adapters,
+        license=spec.licenses,
+        messages=spec.messages,
+        renderer="r1",
+        parser="p1",
+        requires="0.14.0",
+    )
