@@ -401,6 +401,7 @@ def test_rebuild_is_one_line_per_model_unless_verbose(
     assert "backup qwq:latest_20K.bak-" in line
     assert "{" not in out and "success" not in out
 
+    demo.publish("qwq:latest")
     demo.pull("qwq:latest")
     assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes", "-v") == 0
     out = capsys.readouterr().out

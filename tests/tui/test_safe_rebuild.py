@@ -73,6 +73,7 @@ async def test_rollback_and_delete_backup_ask_first(make_app: AppFactory, fake: 
 
 
 async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: FakeOllama) -> None:
+    fake.pull("qwq:latest")  # a rebuild that changes nothing keeps no backup to compare with
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         backup = await rebuild(pilot, "qwq:latest_20K")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from ..core.lineage import NEEDS_REBUILD
 from ..services.pins import held, pins_of, rebuildable
 from ..services.rebuild import RebuildError
 from ..services.session import Session
@@ -52,6 +53,11 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
             )
     failures = 0
     for name in names:
+        node = session.syncer.snapshot.nodes[name]
+        if args.all_stale and node.state not in NEEDS_REBUILD:
+            # Its parent, rebuilt above, came back as the version it was built from.
+            print(f"{name}: nothing to rebuild, now {node.state.word}")
+            continue
         plan = await session.rebuilder.plan(name)
         notes = []
         if plan.guessed:
@@ -83,6 +89,8 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
             f"{name}: rebuilt from {plan.base} ({was} → {digest[:12]}, {state}), "
             f"backup {plan.backup}"
         )
+        if before and before.digest == digest:
+            line = f"{name}: unchanged ({digest[:12]}, {state}): the same model; no backup kept"
         print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
     return EXIT_ATTENTION if failures else EXIT_OK
 

@@ -559,8 +559,8 @@ class Autopilot:
         done = {o.name for o in report.outcomes}
         unsettled = set(await self.session.upstream.settle_guesses())
         for name in rebuildable(self.snapshot, self.pins):
-            if name in done:
-                continue
+            if name in done or self.snapshot.nodes[name].state not in NEEDS_REBUILD:
+                continue  # done, or its parent came back as the version it was built on
             blocker = next(
                 (a for a in self._ancestors(name) if a in failed),
                 None,

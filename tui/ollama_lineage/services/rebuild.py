@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.diff import DiffRow, side_by_side
@@ -103,7 +103,7 @@ class Rebuilder:
             base_digest=base_node.facts.digest,
             recipe=recipe,
             guessed=stored.link.guessed,
-            backup=backup_name(name, now or datetime.now()),
+            backup=self._free_backup_name(name, now or datetime.now()),
             current=full_spec(child_spec, recipe.base),
             after=full_spec(expected, recipe.base),
             request=recipe.create_request(name),
@@ -169,11 +169,28 @@ class Rebuilder:
         # a digest this app does not know yet and call the model drifted.
         await self.syncer.poll()
         after = self._digest(plan.child)
+        unchanged = after is not None and after == before
+        if unchanged:
+            # The backup is the live model itself: keeping it, or pruning older backups to
+            # make room for it, would throw away the one copy of an older version.
+            log.append("unchanged: the create gave the digest the model already had")
+            await self._discard_backup(plan.backup, log)
         await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
         await self.syncer.set_building(plan.child, False)
-        await self._prune_backups(plan.child)
+        if not unchanged:
+            await self._prune_backups(plan.child)
         await self.syncer.refresh()
         return after or ""
+
+    async def _discard_backup(self, backup: str, log: list[str]) -> None:
+        try:
+            await self.client.delete(backup)
+        except OllamaError as exc:
+            log.append(f"could not delete the backup {backup}: {exc}")
+            return
+        await self.syncer.store.remove_backup(self.host, backup)
+        log.append(f"deleted {backup}, the same as the model")
+        await self.syncer.poll()
 
     async def _restore(self, plan: Plan, event: int, log: list[str], difference: str) -> str:
         """The create made something else than planned: put the backup back, say what differed."""
@@ -344,10 +361,33 @@ class Rebuilder:
         return None
 
     async def _prune_backups(self, original: str) -> None:
-        """Keep the newest ``keep_backups`` backups of a model; older ones go."""
+        """Keep the newest ``keep_backups`` backups that hold a version no live model has.
+
+        A backup identical to a live model, or to a newer backup kept, holds nothing else:
+        it goes first and never counts towards the number kept, so it cannot push out the
+        only copy of an older version.
+        """
         backups = await self.syncer.store.backups_of(self.host, original)
-        for backup in backups[: -self.keep_backups]:
+        nodes = self.syncer.snapshot.nodes.values()
+        held = {n.facts.digest for n in nodes if n.facts and n.kind is not Kind.BACKUP}
+        kept = 0
+        for backup in reversed(backups):  # newest first
+            digest = self._digest(backup)
+            if digest not in held and kept < self.keep_backups:
+                kept += 1
+                if digest is not None:
+                    held.add(digest)
+                continue
             await self.delete_backup(backup)
+
+    def _free_backup_name(self, name: str, when: datetime) -> str:
+        """A backup name no model has: two rebuilds in one second must not share one."""
+        taken = self.syncer.snapshot.nodes
+        backup = backup_name(name, when)
+        while backup in taken:
+            when += timedelta(seconds=1)
+            backup = backup_name(name, when)
+        return backup
 
     def _digest(self, name: str) -> str | None:
         node = self.syncer.snapshot.nodes.get(name)

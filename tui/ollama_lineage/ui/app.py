@@ -25,7 +25,7 @@ from textual.app import App, SuspendNotSupported
 from textual.widgets import TabbedContent
 
 from ..config import Settings
-from ..core.lineage import Kind, Node
+from ..core.lineage import NEEDS_REBUILD, Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError
 from ..ollama.early import EarlyGet
@@ -401,6 +401,12 @@ class LineageApp(App[None], inherit_bindings=False):
                 screen.progress(update)  # type: ignore[arg-type]
                 self.apply_snapshot()
 
+            node = self.session.syncer.snapshot.nodes.get(name)
+            batch = screen.plan is None and len(screen.names) > 1
+            if batch and node is not None and node.state not in NEEDS_REBUILD:
+                screen.not_due(name, node.state.word)  # its parent came back as built on
+                continue
+            before = node.facts.digest if node is not None and node.facts else None
             try:
                 # A batch plans each model when its turn comes: its base may just have been
                 # rebuilt above it.
@@ -412,7 +418,7 @@ class LineageApp(App[None], inherit_bindings=False):
                 screen.failed(name, describe(exc))
                 await self.record_problem("rebuild", name, exc, quiet=True)
             else:
-                screen.done(name, digest, plan.backup)
+                screen.done(name, digest, None if digest == before else plan.backup)
             self.apply_snapshot()
         screen.finish([])
         self._reload_selected()

@@ -275,9 +275,15 @@ class RebuildScreen(ModalScreen[None]):
             log.write_line(progress.status)
 
     def done(self, name: str, digest: str, backup: str | None = None) -> None:
+        """``backup`` None: the create gave the model it already had, so none was kept."""
         if backup:
             self.backups.append(backup)
-        self.query_one(Log).write_line(f"✓ {name} is now {digest[:12]}")
+            self.query_one(Log).write_line(f"✓ {name} is now {digest[:12]}")
+        else:
+            self.query_one(Log).write_line(f"✓ {name} unchanged ({digest[:12]}), no backup kept")
+
+    def not_due(self, name: str, state: str) -> None:
+        self.query_one(Log).write_line(f"· {name}: nothing to rebuild, now {state}")
 
     def failed(self, name: str, error: str) -> None:
         """Wrapped to the log's width: the difference a verification found must be read whole."""
