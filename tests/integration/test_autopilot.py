@@ -165,11 +165,11 @@ def test_a_failing_check_rolls_back_to_the_old_digest(
     assert failed["log"] and failed["log"][0].isupper()
     assert mine[0]["digest_after"] == old_child
 
-    # The tree tells the truth: the model is the old one, still behind its base.
+    # The tree tells the truth: the model is the old one, not what its recipe builds.
     capsys.readouterr()
     run(fake, db, "status", "--json")
     states = {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
-    assert states["qwq:latest_20K"] == "stale"
+    assert states["qwq:latest_20K"] == "rolled back"
     assert states["qwq:latest_20K-coder"] == "stale upstream"
 
     # The last result is in the database, for the TUI's Overview.

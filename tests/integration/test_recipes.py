@@ -156,6 +156,51 @@ def test_an_edited_file_is_planned_applied_and_then_plans_clean(
     assert (code, out.strip()) == (0, "No changes: the server matches the folder (3 models).")
 
 
+def test_after_a_rollback_the_server_differs_from_the_recipe_and_plan_says_so(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: num_ctx 16384 applied from a file, then rolled back (the server
+    has 20000 again), and status read fresh while plan said "No changes"."""
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert run(fake, db, "rollback", CHILD) == 0
+    capsys.readouterr()
+
+    run(fake, db, "status", "--json")
+    states = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert states[CHILD]["state"] == "rolled back"
+    assert f"ollama-lineage rebuild {CHILD}" in states[CHILD]["reason"]
+    assert states[GRANDCHILD]["state"] != "fresh"  # it was built on the version rolled away
+
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 2
+    assert f"~ {CHILD} rebuild: rolled back" in out and "No changes" not in out
+    # The recipe is still the one to go forward with: apply builds 16384 again.
+    fake.clear_requests()
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    creates = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert creates[0]["model"] == CHILD and creates[0]["parameters"]["num_ctx"] == 16384
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert (code, out.strip()) == (0, "No changes: the server matches the folder (3 models).")
+
+
+def test_tracking_a_rolled_back_model_keeps_that_version_as_its_recipe(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert run(fake, db, "rollback", CHILD) == 0
+    assert run(fake, db, "track", CHILD, "--from", BASE) == 0
+    capsys.readouterr()
+    run(fake, db, "status", "--json")
+    states = {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
+    assert states[CHILD] == "fresh"
+    assert run(fake, db, "export", CHILD) == 0
+    assert "PARAMETER num_ctx 20000" in capsys.readouterr().out
+
+
 def test_a_new_file_creates_its_model_without_a_backup(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

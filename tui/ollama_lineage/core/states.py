@@ -16,6 +16,7 @@ class State(Enum):
     STALE_UPSTREAM = ("stale upstream", "~")
     DRIFTED = ("drifted", "≠")
     EDITED = ("edited", "✎")
+    ROLLED_BACK = ("rolled back", "↶")
     ORPHANED = ("orphaned", "○")
     UNTRACKED = ("untracked", "?")
     BUILDING = ("building", "↻")
@@ -44,6 +45,7 @@ ATTENTION = frozenset(
         State.STALE_UPSTREAM,
         State.DRIFTED,
         State.EDITED,
+        State.ROLLED_BACK,
         State.ORPHANED,
         State.FAILED,
     }

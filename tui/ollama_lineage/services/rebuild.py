@@ -217,7 +217,9 @@ class Rebuilder:
         )
 
     async def rollback(self, name: str) -> str:
-        """Copy the newest backup back over the model, with the recipe it had then."""
+        """Copy the newest backup back over the model; its recipe stays the one to go forward
+        with, the link records what the old version was built from, and the tree reads
+        ``rolled back`` until it is rebuilt or adopted."""
         store, host = self.syncer.store, self.host
         backups = await store.backups_of(host, name)
         if not backups:
@@ -234,11 +236,10 @@ class Rebuilder:
             await store.finish_event(event, "failed", error=str(exc))
             await self.syncer.set_building(name, False)
             raise RebuildError(f"rollback of {name} failed: {exc}") from exc
-        if backup in recipes:
-            saved = recipes[backup]
-            await store.save_recipes(
-                host, [StoredRecipe(_relink(saved.link, name, saved.link.base_digest), saved.text)]
-            )
+        current, saved = recipes.get(name), recipes.get(backup)
+        if current is not None and saved is not None and saved.link.base == current.link.base:
+            link = replace(current.link, base_digest=saved.link.base_digest, source="recorded")
+            await store.save_recipes(host, [StoredRecipe(link, current.text)])
         await self.syncer.poll()
         after = self._digest(name)
         await store.finish_event(event, "success", digest_after=after)

@@ -391,7 +391,7 @@ def _change_for(
         notes = ("the recorded recipe was guessed",) if stored.link.guessed else ()
         reason = "rebuild: recipe changed"
         return Change(name, Action.REBUILD, reason, base, entry.path, diff, notes)
-    if node.state in (State.STALE, State.FAILED):
+    if node.state in (State.STALE, State.FAILED, State.ROLLED_BACK):
         return Change(name, Action.REBUILD, f"rebuild: {node.reason}", base, entry.path)
     if base.lower() in moving:
         reason = f"rebuild: its base {base} is rebuilt first"
