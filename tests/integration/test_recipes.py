@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -428,4 +429,58 @@ def test_a_from_that_names_no_model_is_refused_before_any_change(
     assert run(fake, db, "apply", str(folder), "--yes") == 1
     err = capsys.readouterr().err
     assert "FROM nosuch:model names no model on" in err
+    assert writes(fake) == []
+
+
+# --- templates are checked; recipes keep their past ---------------------------------------------
+
+
+def links_row(db: Path, child: str) -> tuple[object, ...]:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT * FROM links WHERE child = ?", (child,)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_template_go_would_refuse_keeps_the_old_recipe_byte_for_byte(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: `track -f` took TEMPLATE \"\"\"{{ .Prompt\"\"\"; the rebuild then
+    failed on the server ("unclosed action") with the recipe's other lines already lost."""
+    assert run(fake, db, "status") == 1
+    before = links_row(db, CHILD)
+    bad = tmp_path / "Modelfile"
+    bad.write_text('FROM qwq:latest\nPARAMETER num_ctx 20000\nTEMPLATE """{{ .Prompt"""\n')
+    fake.clear_requests()
+    capsys.readouterr()
+
+    assert run(fake, db, "track", CHILD, "--from", BASE, "-f", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "TEMPLATE" in err and "unclosed action" in err
+    assert links_row(db, CHILD) == before
+    assert writes(fake) == [] and not [r for r in fake.requests if r.path == "/api/show"]
+
+
+def test_a_replaced_recipe_is_kept_shown_in_history_and_can_be_brought_back(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, db, "export", CHILD) == 0
+    original = capsys.readouterr().out
+    edited = tmp_path / "Modelfile"
+    edited.write_text("FROM qwq:latest\nPARAMETER num_ctx 4096\n")
+    assert run(fake, db, "track", CHILD, "--from", BASE, "-f", str(edited)) == 0
+    capsys.readouterr()
+
+    assert run(fake, db, "recipe", CHILD) == 0
+    out = capsys.readouterr().out
+    assert out.index("PARAMETER num_ctx 4096") < out.index("PARAMETER num_ctx 20000")
+    assert "# 1: replaced" in out and f"recipe {CHILD} --revert 1" in out
+    assert run(fake, db, "history", CHILD) == 0
+    assert "recipe edit" in capsys.readouterr().out
+
+    assert run(fake, db, "recipe", CHILD, "--revert", "1") == 0
+    capsys.readouterr()
+    assert run(fake, db, "export", CHILD) == 0
+    assert capsys.readouterr().out == original
+    assert run(fake, db, "recipe", CHILD, "--revert", "9") == 2
     assert writes(fake) == []

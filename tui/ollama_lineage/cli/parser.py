@@ -92,6 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="one NAME.Modelfile per tracked derivative (':' written '@', '/' written '+')",
     )
 
+    recipe = sub.add_parser(
+        "recipe", parents=[common], help="a model's recipe and the ones it had before"
+    )
+    recipe.add_argument("name")
+    recipe.add_argument(
+        "--revert",
+        type=int,
+        metavar="N",
+        help="make earlier recipe N current again (1 = the one before); then rebuild",
+    )
+
     plan = sub.add_parser(
         "plan", parents=[common], help="compare a folder of recipes with the server"
     )

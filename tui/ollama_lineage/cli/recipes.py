@@ -5,13 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 
 from ..config import ConfigError
 from ..ollama.client import OllamaError
 from ..services.rebuild import RebuildError
 from ..services.recipes import Action, Applied, FolderPlan, apply_change, export_all, plan_folder
 from ..services.session import Session
-from .common import EXIT_OK, PLAN_CHANGES, PLAN_ERROR, confirm, indent, print_progress
+from .common import (
+    EXIT_OK,
+    PLAN_CHANGES,
+    PLAN_ERROR,
+    UsageError,
+    confirm,
+    indent,
+    print_progress,
+)
 
 
 async def export(session: Session, args: argparse.Namespace) -> int:
@@ -31,6 +40,36 @@ async def export(session: Session, args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
     else:
         print(stored.text, end="")
+    return EXIT_OK
+
+
+async def recipe(session: Session, args: argparse.Namespace) -> int:
+    """The current recipe, then each earlier one numbered from the newest; ``--revert N``
+    makes one current again (checked as any recipe is; the model then reads ``edited``)."""
+    current = await session.rebuilder.recipe(args.name)
+    versions = await session.store.recipe_versions(session.settings.host_key, args.name)
+    if args.revert is not None:
+        if not 1 <= args.revert <= len(versions):
+            raise UsageError(
+                f"{args.name} has {len(versions)} earlier recipe(s): --revert takes 1"
+                f" to {len(versions)}"
+                if versions
+                else f"{args.name} has no earlier recipe to go back to"
+            )
+        _, base, text = versions[args.revert - 1]
+        stored = await session.rebuilder.track(args.name, base, text)
+        state = session.syncer.snapshot.nodes[args.name].state.word
+        print(f"{args.name}: earlier recipe {args.revert} is current again ({state})")
+        print(stored.text, end="")
+        return EXIT_OK
+    print(f"# {args.name}: current recipe")
+    print(current.text, end="")
+    for number, (replaced, _, text) in enumerate(versions, 1):
+        when = datetime.fromtimestamp(replaced).strftime("%Y-%m-%d %H:%M:%S")
+        print(
+            f"\n# {number}: replaced {when} (ollama-lineage recipe {args.name} --revert {number})"
+        )
+        print(text, end="")
     return EXIT_OK
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "compare": ("models", "compare"),
     "history": ("history", "history"),
     "export": ("recipes", "export"),
+    "recipe": ("recipes", "recipe"),
     "plan": ("recipes", "plan"),
     "apply": ("recipes", "apply"),
     "autopilot": ("autopilot", "autopilot"),
@@ -68,6 +69,7 @@ _NEEDS_MODEL = {
     "rollback": ("name",),
     "compare": ("name",),
     "export": ("name",),
+    "recipe": ("name",),
     "pin": ("name",),
     "checks": ("names",),
 }

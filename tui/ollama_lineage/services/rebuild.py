@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -335,8 +336,14 @@ class Rebuilder:
         stored = StoredRecipe(link, recipe.to_modelfile())
         await self.syncer.store.save_recipes(self.host, [stored])
         # What the server holds now is what the user adopted: a later change to it is drift.
-        event = await self.syncer.store.start_event(self.host, child, "adopt", base=base)
-        await self.syncer.store.finish_event(event, "success", digest_after=self._digest(child))
+        # A recipe replaced by another says how, for History (its old text is kept).
+        replaced = existing is not None and existing.text != stored.text
+        kind = "recipe edit" if replaced else "adopt"
+        event = await self.syncer.store.start_event(self.host, child, kind, base=base)
+        log = _recipe_change(existing.text, stored.text) if existing and replaced else ""
+        await self.syncer.store.finish_event(
+            event, "success", digest_after=self._digest(child), log=log
+        )
         await self.syncer.refresh()
         return stored
 
@@ -393,6 +400,11 @@ class Rebuilder:
     def _digest(self, name: str) -> str | None:
         node = self.syncer.snapshot.nodes.get(name)
         return node.facts.digest if node and node.facts and node.kind is not Kind.MISSING else None
+
+
+def _recipe_change(old: str, new: str) -> str:
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "after", lineterm="")
+    return "\n".join(lines)
 
 
 def _relink(link: Link, child: str, base_digest: str | None) -> Link:

@@ -206,7 +206,13 @@ class Drift:
         )
 
 
-_HOW = {"build": "built", "create": "created", "rollback": "rolled back", "adopt": "adopted"}
+_HOW = {
+    "build": "built",
+    "create": "created",
+    "rollback": "rolled back",
+    "adopt": "adopted",
+    "recipe edit": "adopted with a new recipe",
+}
 
 
 async def recorded_digests(store: Store, host: str, names: Iterable[str]) -> dict[str, Recorded]:
