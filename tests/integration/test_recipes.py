@@ -11,6 +11,7 @@ import pytest
 
 from ollama_lineage.cli import main
 from ollama_lineage.core.lineage import ModelFacts, build_snapshot
+from ollama_lineage.core.modelfile import parse_modelfile
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.services.recipes import Recorded, file_name, find_drift, model_name
 
@@ -484,3 +485,47 @@ def test_a_replaced_recipe_is_kept_shown_in_history_and_can_be_brought_back(
     assert capsys.readouterr().out == original
     assert run(fake, db, "recipe", CHILD, "--revert", "9") == 2
     assert writes(fake) == []
+
+
+# --- export for `ollama create -f` ------------------------------------------------------------
+
+
+def ollama_create_misses(modelfile: Path) -> list[str]:
+    """ADAPTER values `ollama create -f` could not read: parser/parser.go stats each one as a
+    file (relative to the Modelfile's folder) and uploads it by digest."""
+    missing = []
+    for line in modelfile.read_text().splitlines():
+        if line.startswith("ADAPTER "):
+            value = line.removeprefix("ADAPTER ").strip().strip('"')
+            if not (modelfile.parent / Path(value).expanduser()).is_file():
+                missing.append(value)
+    return missing
+
+
+def test_export_names_a_lora_by_a_file_ollama_create_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: `export` wrote `ADAPTER sha256:702b…`, and `ollama create -f`
+    failed with `stat …/sha256:702b…: no such file or directory`."""
+    db, name = tmp_path / "db", "qwq:latest-lora"
+    with FakeOllama(scenario="traps") as fake:
+        args = ("--host", fake.host, "--db", str(db), "--registry", fake.registry_url)
+        assert main(["export", name, *args, "--models-dir", "none"]) == 0
+        blind = capsys.readouterr().out
+        (digest,) = parse_modelfile(blind).adapters
+        hex_digest = digest.removeprefix("sha256:")
+        # No models folder here: the comment says which file to put in the line's place.
+        assert f"<models folder>/blobs/sha256-{hex_digest}" in blind
+        assert blind.index("# ollama create -f needs the LoRA's file") < blind.index("ADAPTER")
+
+        models = tmp_path / "models"
+        blob = models / "blobs" / f"sha256-{hex_digest}"
+        blob.parent.mkdir(parents=True)
+        blob.write_bytes(b"GGUF")
+        out_file = tmp_path / "qwq@latest-lora.Modelfile"
+        assert main(["export", name, *args, "--models-dir", str(models), "-o", str(out_file)]) == 0
+        assert f"ADAPTER {blob}\n" in out_file.read_text()
+        assert ollama_create_misses(out_file) == []
+        # And the file reads back as the same recipe: plan sees nothing to do.
+        assert parse_modelfile(out_file.read_text()).adapters == (digest,)
+        assert main(["plan", str(tmp_path), *args, "--models-dir", str(models)]) == 0

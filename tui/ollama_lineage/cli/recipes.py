@@ -10,7 +10,15 @@ from datetime import datetime
 from ..config import ConfigError
 from ..ollama.client import OllamaError
 from ..services.rebuild import RebuildError
-from ..services.recipes import Action, Applied, FolderPlan, apply_change, export_all, plan_folder
+from ..services.recipes import (
+    Action,
+    Applied,
+    FolderPlan,
+    apply_change,
+    export_all,
+    for_ollama_create,
+    plan_folder,
+)
 from ..services.session import Session
 from .common import (
     EXIT_OK,
@@ -35,11 +43,12 @@ async def export(session: Session, args: argparse.Namespace) -> int:
     if not args.name:
         raise ConfigError("name a model to export, or pass --all DIR")
     stored = await session.rebuilder.recipe(args.name)
+    text = for_ollama_create(stored.text, session.settings.models_dir)
     if args.output:
-        args.output.write_text(stored.text, encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
     else:
-        print(stored.text, end="")
+        print(text, end="")
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -161,6 +162,36 @@ class Exported:
     skipped: dict[str, str] = field(default_factory=dict)  # model → why
 
 
+_ADAPTER_LINE = re.compile(r'ADAPTER "?sha256:([0-9a-f]{64})"?')
+
+
+def for_ollama_create(text: str, models_dir: Path | None) -> str:
+    """A stored recipe as ``ollama create -f`` takes it.
+
+    Ollama's parser (parser/parser.go) stats each ADAPTER value as a file on the machine that
+    runs ``ollama create`` and uploads it by digest, so a bare ``sha256:<hex>`` fails there.
+    Ollama's models folder holds the LoRA as ``blobs/sha256-<hex>``: when that file is here,
+    ADAPTER names it; when not, a comment says what to put in its place (the line stays, so
+    the file still says which LoRA, and a create without its LoRA cannot happen silently).
+    """
+    lines = []
+    for line in text.splitlines(keepends=True):
+        match = _ADAPTER_LINE.fullmatch(line.rstrip("\n"))
+        if match is None:
+            lines.append(line)
+            continue
+        blob = Path(models_dir, "blobs", f"sha256-{match[1]}") if models_dir else None
+        if blob is not None and blob.is_file():
+            lines.append(f"ADAPTER {blob}\n")
+            continue
+        lines.append(
+            f"# ollama create -f needs the LoRA's file here: on the server it is"
+            f" <models folder>/blobs/sha256-{match[1]}\n"
+        )
+        lines.append(line)
+    return "".join(lines)
+
+
 async def export_all(session: Session, folder: Path) -> Exported:
     """One Modelfile per tracked derivative: FROM the base's name and only the overrides."""
     recipes = await session.store.recipes(session.settings.host_key)
@@ -176,7 +207,8 @@ async def export_all(session: Session, folder: Path) -> Exported:
             result.skipped[node.name] = f"its base {stored.link.base} is gone from the server"
         else:
             path = folder / file_name(node.name)
-            path.write_text(stored.text, encoding="utf-8")
+            text = for_ollama_create(stored.text, session.settings.models_dir)
+            path.write_text(text, encoding="utf-8")
             result.written.append(path)
     return result
 
