@@ -583,3 +583,33 @@ async def test_a_waiting_run_gets_the_lock_when_the_holder_lets_go(tmp_path: Pat
     finally:
         await first.close()
         await second.close()
+
+
+def test_a_base_the_registry_has_never_heard_of_is_remembered_and_never_fails_a_run(
+    fake_empty: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: a base made here from a GGUF was asked upstream every night;
+    offline, the nothing-to-do autopilot exited 1 ("not checked") and the base never read
+    "made on this server"."""
+    fake = fake_empty
+    fake.create_from_file("tinyq:latest", "tinyq.gguf")
+    fake.create("tinyq:latest_20K", "tinyq:latest", parameters={"num_ctx": 20000})
+    checks = checks_file(tmp_path, "")
+    assert autopilot(fake, db, checks, "--yes") == 0  # asks once: no such model
+
+    offline = ("--host", fake.host, "--db", str(db), "--registry", "http://127.0.0.1:9")
+    assert main(["autopilot", "--checks", str(checks), "--yes", *offline]) == 0
+    capsys.readouterr()
+    assert main(["status", "--check-upstream", "--json", *offline]) == 0
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert models["tinyq:latest"]["state"] == "current"
+    assert "made on this server" in models["tinyq:latest"]["reason"]
+
+    # A week on, the registry is asked again (it may have been published since).
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE upstream SET checked_at = checked_at - 8 * 86400")
+    fake.clear_requests()
+    assert run(fake, db, "status", "--check-upstream") == 0
+    assert [r.path for r in fake.requests if r.path.startswith("/v2/")] == [
+        "/v2/library/tinyq/manifests/latest"
+    ]

@@ -493,6 +493,13 @@ class Store:
             [(host, name, u.digest, u.error, now, u.local) for name, u in results.items()],
         )
 
+    async def local_since(self, host: str) -> dict[str, float]:
+        """Models the registry said it has no such model of, and when it said so."""
+        rows = await self._rows(
+            "SELECT name, checked_at FROM upstream WHERE host = ? AND local = 1", (host,)
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def prompts(self, host: str, name: str) -> list[str]:
         rows = await self._rows(
             "SELECT prompt FROM prompts WHERE host = ? AND name = ? ORDER BY used_at DESC",
