@@ -440,3 +440,19 @@ def test_a_failed_rebuild_makes_status_exit_1(
     capsys.readouterr()
     assert run(demo, db, "status") == 1
     assert "failed" in capsys.readouterr().out
+
+
+def test_a_recipe_tracked_explicitly_is_no_longer_called_guessed(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: `rebuild -v` right after `track` said "recipe guessed"."""
+    db = tmp_path / "db"
+    demo.pull("qwq:latest")  # first sight after its base moved: a guessed recipe, kept out of R
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text("FROM qwq:latest\nPARAMETER num_ctx 20000\nPARAMETER num_thread 16\n")
+    # The version of qwq it was made from was never seen here: adopting it takes --force.
+    track = ("track", "qwq:latest_20K", "--from", "qwq:latest", "-f", str(modelfile))
+    assert run(demo, db, *track, "--force") == 0
+    capsys.readouterr()
+    assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes", "-v") == 0
+    assert "guessed" not in capsys.readouterr().out

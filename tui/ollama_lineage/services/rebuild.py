@@ -329,10 +329,14 @@ class Rebuilder:
             # derived from the server's model, as adopting does, matches it by definition).
             changed = recipe.to_modelfile() != existing.text
             edited = recipe_text is not None and (existing.link.edited or changed)
-            link = replace(_relink(existing.link, child, existing.link.base_digest), edited=edited)
+            link = replace(
+                _relink(existing.link, child, existing.link.base_digest),
+                edited=edited,
+                guessed=existing.link.guessed and _guessed(recipe_text, origin),
+            )
         else:
-            built_from, guessed = origin if origin else (None, True)
-            link = Link(child, base, built_from, "recorded", guessed=guessed)
+            built_from = origin[0] if origin else None
+            link = Link(child, base, built_from, "recorded", guessed=_guessed(recipe_text, origin))
         stored = StoredRecipe(link, recipe.to_modelfile())
         await self.syncer.store.save_recipes(self.host, [stored])
         # What the server holds now is what the user adopted: a later change to it is drift.
@@ -400,6 +404,13 @@ class Rebuilder:
     def _digest(self, name: str) -> str | None:
         node = self.syncer.snapshot.nodes.get(name)
         return node.facts.digest if node and node.facts and node.kind is not Kind.MISSING else None
+
+
+def _guessed(recipe_text: str | None, origin: tuple[str, bool] | None) -> bool:
+    """Whether a tracked recipe is still a guess: not when the user wrote it (their FROM is
+    the lineage, adopted by force or not), nor when it was derived from the very base
+    version the child was made from."""
+    return recipe_text is None and (origin is None or origin[1])
 
 
 def _recipe_change(old: str, new: str) -> str:
