@@ -91,7 +91,7 @@ def test_rollback_restores_the_old_digest_and_history_records_it(
     demo.pull("qwq:latest")
     assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes") == 0
     assert demo.digest("qwq:latest_20K") != before
-    assert run(demo, db, "rollback", "qwq:latest_20K") == 0
+    assert run(demo, db, "rollback", "qwq:latest_20K", "--yes") == 0
     assert demo.digest("qwq:latest_20K") == before
     capsys.readouterr()
     assert run(demo, db, "history", "qwq:latest_20K", "--json") == 0
@@ -191,7 +191,7 @@ def test_track_from_a_modelfile_then_export_round_trips(
     adopt = ("track", "my-gguf:latest", "--from", "phi4:latest", "-f", str(modelfile))
     # Made from a GGUF file, it never had phi4's weights: adopting it is refused unless forced,
     # since a rebuild would then replace its weights with phi4's.
-    assert run(demo, db, *adopt) == 1
+    assert run(demo, db, *adopt) == 2
     assert "never had the weights of any version of phi4:latest" in capsys.readouterr().err
     assert run(demo, db, *adopt, "--force") == 0
     assert "warning: my-gguf:latest never had phi4:latest's weights" in capsys.readouterr().out

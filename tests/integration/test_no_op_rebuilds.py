@@ -39,7 +39,7 @@ def test_after_a_rollback_a_bulk_rebuild_leaves_the_fresh_child_and_its_old_back
     assert new_coder != old_coder
     assert list(backups_of(fake, GRANDCHILD).values()) == [old_coder]
 
-    assert run(fake, db, "rollback", CHILD) == 0
+    assert run(fake, db, "rollback", CHILD, "--yes") == 0
     fake.clear_requests()
     capsys.readouterr()
     assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0

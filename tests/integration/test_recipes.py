@@ -130,7 +130,7 @@ def test_an_edited_file_is_planned_applied_and_then_plans_clean(
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
 
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith(f"~ {CHILD}") and "recipe changed" in lines[0]
     assert "- PARAMETER num_ctx 20000" in out and "+ PARAMETER num_ctx 32768" in out
@@ -166,7 +166,7 @@ def test_after_a_rollback_the_server_differs_from_the_recipe_and_plan_says_so(
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
     assert run(fake, db, "apply", str(folder), "--yes") == 0
-    assert run(fake, db, "rollback", CHILD) == 0
+    assert run(fake, db, "rollback", CHILD, "--yes") == 0
     capsys.readouterr()
 
     run(fake, db, "status", "--json")
@@ -176,7 +176,7 @@ def test_after_a_rollback_the_server_differs_from_the_recipe_and_plan_says_so(
     assert states[GRANDCHILD]["state"] != "fresh"  # it was built on the version rolled away
 
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert f"~ {CHILD} rebuild: rolled back" in out and "No changes" not in out
     # The recipe is still the one to go forward with: apply builds 16384 again.
     fake.clear_requests()
@@ -193,7 +193,7 @@ def test_tracking_a_rolled_back_model_keeps_that_version_as_its_recipe(
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
     assert run(fake, db, "apply", str(folder), "--yes") == 0
-    assert run(fake, db, "rollback", CHILD) == 0
+    assert run(fake, db, "rollback", CHILD, "--yes") == 0
     assert run(fake, db, "track", CHILD, "--from", BASE) == 0
     capsys.readouterr()
     run(fake, db, "status", "--json")
@@ -208,7 +208,7 @@ def test_a_new_file_creates_its_model_without_a_backup(
 ) -> None:
     (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert "+ qwq:8k create from qwq:latest" in out
     assert run(fake, db, "apply", str(folder), "--yes") == 0
     assert writes(fake) == [("create", "qwq:8k")]
@@ -242,7 +242,7 @@ def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(
     assert "out of disk" in err and "apply stopped" in err
     assert ("create", GRANDCHILD) not in writes(fake)  # never built on a failed parent
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2 and f"~ {CHILD}" in out
+    assert code == 1 and f"~ {CHILD}" in out
 
 
 # --- drift ----------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_a_model_recreated_outside_is_drift_and_apply_puts_the_recipe_back(
     before = fake.digest(CHILD)
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert out.splitlines()[0].startswith(f"! {CHILD} drift: changed outside ollama-lineage")
     assert "1 drifted" in out
     assert run(fake, db, "apply", str(folder), "--yes") == 0
@@ -274,7 +274,7 @@ def test_adopting_the_server_version_turns_drift_into_a_recipe_change(
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096, "num_thread": 16})
     assert run(fake, db, "track", CHILD, "--from", BASE) == 0
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert f"~ {CHILD} rebuild: recipe changed" in out and "drift:" not in out
     assert "- PARAMETER num_ctx 4096" in out
 
@@ -340,7 +340,7 @@ def test_apply_without_yes_on_a_pipe_refuses(
 ) -> None:
     edit_child(folder)
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
-    assert run(fake, db, "apply", str(folder)) == 1
+    assert run(fake, db, "apply", str(folder)) == 2
     out, err = capsys.readouterr()
     assert f"~ {CHILD}" in out and "pass --yes" in err
     assert writes(fake) == []
@@ -356,7 +356,7 @@ def test_prune_deletes_only_models_this_app_created(
     code, out, _ = plan(fake, db, folder, capsys)
     assert code == 0  # without --prune, nothing is ever deleted
     code, out, _ = plan(fake, db, folder, capsys, "--prune")
-    assert code == 2
+    assert code == 1
     assert "- qwq:8k delete" in out and MARIO not in out
     fake.clear_requests()
     assert run(fake, db, "apply", str(folder), "--yes") == 0
@@ -371,7 +371,7 @@ def test_plan_json_lists_changes_and_a_summary(
 ) -> None:
     edit_child(folder)
     code, out, _ = plan(fake, db, folder, capsys, "--json")
-    assert code == 2
+    assert code == 1
     data = json.loads(out)
     assert [(c["name"], c["action"]) for c in data["changes"]] == [
         (CHILD, "rebuild"),
@@ -392,7 +392,7 @@ def test_a_broken_file_names_file_and_line_and_sends_nothing(
     extra = ["--yes"] if command == "apply" else []
     code = run(fake, db, command, str(folder), *extra)
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert err.strip() == (
         f'error: {path}: line 2: PARAMETER num_ctx: "abc" is not an integer (invalid int value)'
     )
@@ -404,7 +404,7 @@ def test_two_files_for_one_model_are_refused(
 ) -> None:
     (folder / "qwq@latest_20K-coder.Modelfile").unlink()
     (folder / "QWQ@LATEST_20k.Modelfile").write_text("FROM qwq:latest\n")
-    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    assert run(fake, db, "apply", str(folder), "--yes") == 2
     err = capsys.readouterr().err
     assert "qwq:latest_20K already has a recipe in" in err or "already has a recipe" in err
     assert fake.requests == []
@@ -417,7 +417,7 @@ def test_a_cycle_is_refused(
     folder.mkdir()
     (folder / "a.Modelfile").write_text("FROM b\n")
     (folder / "b.Modelfile").write_text("FROM a\n")
-    assert run(fake, db, "plan", str(folder)) == 1
+    assert run(fake, db, "plan", str(folder)) == 2
     err = capsys.readouterr().err
     assert "error: cycle: a.Modelfile → b.Modelfile → a.Modelfile" in err
     assert fake.requests == []
@@ -427,7 +427,7 @@ def test_a_from_that_names_no_model_is_refused_before_any_change(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (folder / "x.Modelfile").write_text("FROM nosuch:model\nPARAMETER num_ctx 8\n")
-    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    assert run(fake, db, "apply", str(folder), "--yes") == 2
     err = capsys.readouterr().err
     assert "FROM nosuch:model names no model on" in err
     assert writes(fake) == []

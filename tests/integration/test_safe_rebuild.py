@@ -108,7 +108,7 @@ def test_compare_runs_old_then_new_and_says_when_an_answer_ended_early(
 def test_compare_without_a_backup_says_what_to_do(
     fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 1
+    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 2
     assert "no backup to compare with; rebuild it first" in capsys.readouterr().err
 
 

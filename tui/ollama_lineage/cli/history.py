@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..config import ConfigError
 from ..services.session import Session
-from .common import EXIT_OK
+from .common import EXIT_OK, UsageError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
@@ -36,6 +36,8 @@ async def history(session: Session, args: argparse.Namespace) -> int:
     since_text = args.since or (None if args.name else "24h")
     since = parse_since(since_text) if since_text else None
     events = await session.store.history(session.settings.host_key, args.name)
+    if args.name and not events and args.name not in session.syncer.snapshot.nodes:
+        raise UsageError(f"no model {args.name} on {session.settings.host}, and no history of it")
     if since is not None:
         events = [e for e in events if e.started_at >= since]
     if args.json:

@@ -106,6 +106,11 @@ async def pull(session: Session, args: argparse.Namespace) -> int:
 
 
 async def rollback(session: Session, args: argparse.Namespace) -> int:
+    backups = await session.store.backups_of(session.settings.host_key, args.name)
+    question = f"roll {args.name} back to {backups[-1] if backups else '-'}? [y/N] "
+    if backups and not args.yes and not confirm(question, "roll back"):
+        print("nothing rolled back")
+        return EXIT_OK
     digest = await session.rebuilder.rollback(args.name)
     print(f"{args.name} rolled back to {digest[:12]}")
     return EXIT_OK

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = sub.add_parser("rollback", parents=[common], help="restore the newest backup")
     rollback.add_argument("name")
+    rollback.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     compare = sub.add_parser("compare", parents=[common], help="same prompt to backup and model")
     compare.add_argument("name")

@@ -21,9 +21,8 @@ from ..services.recipes import (
 )
 from ..services.session import Session
 from .common import (
+    EXIT_ATTENTION,
     EXIT_OK,
-    PLAN_CHANGES,
-    PLAN_ERROR,
     UsageError,
     confirm,
     indent,
@@ -88,7 +87,7 @@ async def plan(session: Session, args: argparse.Namespace) -> int:
         print(json.dumps({"host": session.settings.host, **plan.as_json()}, indent=2))
     else:
         print_plan(plan)
-    return PLAN_CHANGES if plan.changes else EXIT_OK
+    return EXIT_ATTENTION if plan.changes else EXIT_OK
 
 
 def print_plan(plan: FolderPlan) -> None:
@@ -131,7 +130,7 @@ async def apply(session: Session, args: argparse.Namespace) -> int:
                 f"apply stopped: {len(done)} done, {change.name} failed, {left} not started",
                 file=sys.stderr,
             )
-            return PLAN_ERROR
+            return EXIT_ATTENTION
         done.append(change.name)
         print(f"{change.action.symbol} {change.name}: {_applied_line(applied)}")
     print(

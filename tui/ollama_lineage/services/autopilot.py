@@ -35,7 +35,7 @@ from ..core.states import State
 from ..ollama.client import OllamaError, Unreachable
 from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run_check
 from .pins import held, rebuildable
-from .rebuild import RebuildError
+from .rebuild import RebuildError, Refused
 from .session import Session
 from .store import LockHolder, Store, StoredCheckResult
 
@@ -259,7 +259,7 @@ async def check_against_backup(
     if backup is None:
         mine = await session.store.backups_of(session.settings.host_key, name)
         if not mine:
-            raise RebuildError(f"{name} has no backup to check against; rebuild it first")
+            raise Refused(f"{name} has no backup to check against; rebuild it first")
         backup = mine[-1]
     wanted = checks.for_model(name)
     sides = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..ollama.client import GenerateChunk
-from .rebuild import RebuildError
+from .rebuild import Refused
 from .session import Session
 
 ChunkCallback = Callable[[int, GenerateChunk], None]
@@ -30,7 +30,7 @@ class SideResult:
 async def latest_backup(session: Session, name: str) -> str:
     mine = await session.store.backups_of(session.settings.host_key, name)
     if not mine:
-        raise RebuildError(f"{name} has no backup to compare with; rebuild it first")
+        raise Refused(f"{name} has no backup to compare with; rebuild it first")
     return mine[-1]
 
 
@@ -49,7 +49,7 @@ async def compare_models(
     for model in (old, new):
         capabilities = (await session.syncer.show(model)).capabilities
         if capabilities and "completion" not in capabilities:
-            raise RebuildError(
+            raise Refused(
                 f"{model} cannot generate text (it can: {', '.join(capabilities)}),"
                 " so there is nothing to compare"
             )

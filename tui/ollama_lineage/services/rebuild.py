@@ -29,6 +29,11 @@ class RebuildError(Exception):
     """Why a rebuild, pull or rollback cannot go ahead (or did not work); nothing was lost."""
 
 
+class Refused(RebuildError):
+    """Asked for something that cannot be done as asked (no recipe, no backup, a base that is
+    not there): refused before anything was sent, so the command line exits 2, not 1."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """Everything the confirm dialog shows, and exactly the request that will be sent."""
@@ -82,7 +87,7 @@ class Rebuilder:
         if name not in recipes:
             node = self.syncer.snapshot.nodes.get(name)
             why = node.reason if node else "the server does not list it"
-            raise RebuildError(f"{name} has no recipe to rebuild from ({why})")
+            raise Refused(f"{name} has no recipe to rebuild from ({why})")
         return recipes[name]
 
     async def plan(self, name: str, *, now: datetime | None = None) -> Plan:
@@ -90,11 +95,11 @@ class Rebuilder:
         try:
             recipe = parse_modelfile(stored.text, max_bytes=STORED_RECIPE_LIMIT)
         except ModelfileError as exc:
-            raise RebuildError(f"the stored recipe of {name} does not parse: {exc}") from exc
+            raise Refused(f"the stored recipe of {name} does not parse: {exc}") from exc
         snapshot = self.syncer.snapshot
         base_node = snapshot.nodes.get(recipe.base)
         if base_node is None or base_node.facts is None:
-            raise RebuildError(f"{name}'s base {recipe.base} is not on the server; pull it first")
+            raise Refused(f"{name}'s base {recipe.base} is not on the server; pull it first")
         child_spec = await self.syncer.show(name)
         base_spec = await self.syncer.show(recipe.base)
         expected = predict(base_spec, recipe)
@@ -224,7 +229,7 @@ class Rebuilder:
         store, host = self.syncer.store, self.host
         backups = await store.backups_of(host, name)
         if not backups:
-            raise RebuildError(f"{name} has no backup to roll back to")
+            raise Refused(f"{name} has no backup to roll back to")
         backup = backups[-1]
         recipes = await store.recipes(host)
         event = await store.start_event(
@@ -251,10 +256,10 @@ class Rebuilder:
         store, host = self.syncer.store, self.host
         backups = await store.backups(host)
         if backup not in backups:
-            raise RebuildError(f"{backup} is not a backup this app made; delete it with ollama rm")
+            raise Refused(f"{backup} is not a backup this app made; delete it with ollama rm")
         original = backups[backup]
         if original not in self.syncer.snapshot.nodes or self._digest(original) is None:
-            raise RebuildError(f"{backup} is the only copy of {original}; roll back instead")
+            raise Refused(f"{backup} is the only copy of {original}; roll back instead")
         event = await store.start_event(
             host, original, "delete backup", backup=backup, digest_before=self._digest(backup)
         )
@@ -304,15 +309,15 @@ class Rebuilder:
         for name in (child, base):
             node = nodes.get(name)
             if node is None or node.facts is None:
-                raise RebuildError(f"{name} is not on the server")
+                raise Refused(f"{name} is not on the server")
         if recipe_text is not None:
             recipe = parse_modelfile(recipe_text)
             if recipe.base != base:
-                raise RebuildError(f"the Modelfile says FROM {recipe.base}, not {base}")
+                raise Refused(f"the Modelfile says FROM {recipe.base}, not {base}")
         child_spec = await self.syncer.show(child)
         origin = await self._origin(child, child_spec.weights, base)
         if origin is None and not force:
-            raise RebuildError(
+            raise Refused(
                 f"{child} never had the weights of any version of {base} seen here, so a rebuild"
                 f" would replace its weights with {base}'s; pass --force if you are sure"
             )

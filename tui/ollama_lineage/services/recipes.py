@@ -27,7 +27,7 @@ from ..core.modelfile import ModelfileError, Recipe, parse_modelfile
 from ..core.names import InvalidModelName, normalize_name
 from ..core.states import State
 from ..ollama.client import OllamaError, Progress
-from .rebuild import STORED_RECIPE_LIMIT, RebuildError
+from .rebuild import STORED_RECIPE_LIMIT, RebuildError, Refused
 from .store import Store, StoredRecipe
 
 if TYPE_CHECKING:
@@ -518,7 +518,7 @@ async def create_model(
     base = syncer.resolve(recipe.base)
     base_node = syncer.snapshot.nodes.get(base)
     if base_node is None or base_node.facts is None:
-        raise RebuildError(f"{name}'s base {base} is not on the server; pull it first")
+        raise Refused(f"{name}'s base {base} is not on the server; pull it first")
     base_digest = base_node.facts.digest
     event = await store.start_event(host, name, "create", base=base, base_digest=base_digest)
     log: list[str] = []
