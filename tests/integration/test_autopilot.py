@@ -86,7 +86,7 @@ def test_an_update_that_passes_is_pulled_rebuilt_and_kept(
     # The check went to the rebuilt model with its options; the last check unloads it.
     checks = [r.body for r in paths(fake, "/api/generate") if r.body["model"] == "qwq:latest_20K"]
     assert [c["prompt"] for c in checks] == ["Say something about context windows."]
-    assert checks[0]["options"] == {"temperature": 0, "seed": 1}
+    assert checks[0]["options"] == {"num_predict": 256, "temperature": 0, "seed": 1}
     assert checks[0]["keep_alive"] == 0
     # No copy back: the backup stays as the rebuild left it.
     copies = [r.body for r in paths(fake, "/api/copy")]
@@ -613,3 +613,34 @@ def test_a_base_the_registry_has_never_heard_of_is_remembered_and_never_fails_a_
     assert [r.path for r in fake.requests if r.path.startswith("/v2/")] == [
         "/v2/library/tinyq/manifests/latest"
     ]
+
+
+def test_checks_cap_generation_unless_a_check_sets_its_own_cap(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checks = checks_file(
+        tmp_path,
+        """
+[[check]]
+model = "qwq:latest_20K"
+name = "capped by default"
+prompt = "Say something."
+
+[[check]]
+model = "qwq:latest_20K"
+name = "its own cap"
+prompt = "Say something else."
+options = { num_predict = 4 }
+""",
+    )
+    fake.clear_requests()
+    capsys.readouterr()
+    assert run(fake, db, "checks", "qwq:latest_20K", "--run", "--checks", str(checks)) == 0
+    sent = {r.body["prompt"]: r.body["options"] for r in paths(fake, "/api/generate")}
+    assert sent == {
+        "Say something.": {"num_predict": 256},
+        "Say something else.": {"num_predict": 4},
+    }
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "its own cap" in x)
+    assert "cut at the token cap" in line

@@ -120,16 +120,11 @@ async def compare(session: Session, args: argparse.Namespace) -> int:
     from ..services.compare import compare_models, latest_backup
 
     backup = await latest_backup(session, args.name)
+    options = {"seed": args.seed, "temperature": 0, "num_predict": args.num_predict}
     results = await compare_models(
-        session, backup, args.name, args.prompt, {"seed": args.seed, "temperature": 0}
+        session, backup, args.name, args.prompt, options, max_seconds=args.max_seconds
     )
     for side in results:
-        if side.finished:
-            print(
-                f"== {side.model}  {side.tokens_per_second:.1f} tok/s, "
-                f"total {side.total_seconds:.2f}s, load {side.load_seconds:.2f}s"
-            )
-        else:
-            print(f"== {side.model}  ended early: Ollama sent no final line, so no timings")
+        print(f"== {side.model}  {side.stats}")
         print(side.text)
     return EXIT_OK

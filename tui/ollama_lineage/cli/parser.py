@@ -70,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("name")
     compare.add_argument("--prompt", required=True)
     compare.add_argument("--seed", type=int, default=42)
+    compare.add_argument(
+        "--num-predict",
+        type=int,
+        default=256,
+        metavar="TOKENS",
+        help="tokens each side may generate (options.num_predict; default 256)",
+    )
+    compare.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="time each side may take, model load included (default 300)",
+    )
 
     history = sub.add_parser(
         "history", parents=[common], help="builds, pulls and rollbacks (all models: --since)"
