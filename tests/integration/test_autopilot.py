@@ -644,3 +644,29 @@ options = { num_predict = 4 }
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "its own cap" in x)
     assert "cut at the token cap" in line
+
+
+def test_a_rebuild_that_changes_nothing_is_reported_unchanged_not_rebuilt(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed build leaves the model as it was and `failed`: autopilot's next create gives
+    the digest it already has, which is no rebuild to check or to roll back."""
+    fake.pull("qwq:latest")  # nothing left upstream for autopilot to pull
+    assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0
+    before = fake.digest("qwq:latest_20K")
+    fake.fail("/api/create", status=500, error="out of disk")
+    assert run(fake, db, "rebuild", "qwq:latest_20K", "--yes") == 1
+    backups = [n for n in fake.model_names() if ".bak-" in n]
+    capsys.readouterr()
+    fake.clear_requests()
+    assert autopilot(fake, db, checks_file(tmp_path, FAILING), "--yes", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    (mine,) = [o for o in report["models"] if o["name"] == "qwq:latest_20K"]
+    assert mine["outcome"] == "unchanged" and mine["digest_after"] == before
+    assert "unchanged" in mine["line"]
+    # Not checked (its failing check would roll back to a backup it does not need).
+    assert not [r for r in paths(fake, "/api/generate") if r.body["model"] == "qwq:latest_20K"]
+    assert fake.digest("qwq:latest_20K") == before
+    assert [n for n in fake.model_names() if n.startswith("qwq:latest_20K.bak-")] == [
+        n for n in backups if n.startswith("qwq:latest_20K.bak-")
+    ]

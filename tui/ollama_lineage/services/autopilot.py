@@ -281,8 +281,8 @@ class Outcome:
     """What autopilot did with one model; ``line`` is what cron mail shows for it."""
 
     name: str
-    outcome: str  # pulled, kept, rolled back, failed, pull failed, checks failed, skipped,
-    # not checked, held
+    outcome: str  # pulled, kept, unchanged, rolled back, failed, pull failed, checks failed,
+    # skipped, not checked, held
     line: str
     kind: str = "derivative"
     base: str | None = None
@@ -339,7 +339,7 @@ class Report:
         ]
         failed = sum(self.count(k) for k in ("failed", "pull failed", "checks failed"))
         parts.append(f"{failed} failed")
-        for word in ("skipped", "not checked", "held"):
+        for word in ("unchanged", "skipped", "not checked", "held"):
             if self.count(word):
                 parts.append(f"{self.count(word)} {word}")
         parts.append(f"{self.untouched} already fresh")
@@ -608,6 +608,12 @@ class Autopilot:
             if isinstance(cause, Unreachable):
                 raise cause from None
             return Outcome(name, "failed", f"{name}: {exc}", digest_before=before, error=str(exc))
+        if after == before:
+            # No new version: nothing to check against, and no backup of this run to go back to.
+            line = f"{name}: unchanged ({_short(after)}): the create gave the model it already had"
+            return Outcome(
+                name, "unchanged", line, base=plan.base, digest_before=before, digest_after=after
+            )
         results: list[CheckResult] = []
         try:
             results = await run_checks(self.session, name, self.checks.for_model(name))
