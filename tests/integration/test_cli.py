@@ -456,3 +456,53 @@ def test_a_recipe_tracked_explicitly_is_no_longer_called_guessed(
     capsys.readouterr()
     assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes", "-v") == 0
     assert "guessed" not in capsys.readouterr().out
+
+
+def test_a_bulk_rebuild_holds_back_what_is_built_on_a_guess(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """qwq:latest moved before first sight, so qwq:latest_20K's lineage is a guess, and with
+    the registry out of reach nothing settles it: its child is not rebuilt on it either."""
+    db = tmp_path / "db"
+    demo.publish("qwq:latest")
+    demo.pull("qwq:latest")
+    no_registry = ["--host", demo.host, "--db", str(db), "--registry", "http://127.0.0.1:9"]
+    demo.clear_requests()
+    assert main(["rebuild", "--all-stale", "--yes", *no_registry]) == 1
+    guess = "its lineage is a guess the registry could not settle; read its plan and rebuild"
+    assert capsys.readouterr().out.splitlines() == [
+        f"llama3.2:latest-mario: held back, {guess} it alone",
+        f"qwq:latest_20K: held back, {guess} it alone",
+        "qwq:latest_20K-coder: held back, built on qwq:latest_20K, which is held back",
+        "nothing to rebuild; 3 held back",
+    ]
+    assert writes(demo) == []  # no backup, no create
+    assert main(["status", "--json", *no_registry]) == 1
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert models["qwq:latest_20K"]["guessed"] is True
+    assert models["qwq:latest_20K"]["held"].startswith("its lineage is a guess")
+    assert models["qwq:latest_20K-coder"]["guessed"] is True  # known from parent_model only
+    assert models["qwq:latest_20K-coder"]["held"] == ("built on qwq:latest_20K, which is held back")
+    assert models["qwq:latest"]["held"] is None
+
+
+def test_a_pulled_model_with_its_publishers_from_is_never_rebuilt(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Pushed by someone who built it from llama3.2:latest: a pull keeps the `from`, so Ollama
+    says parent_model. The registry settles it: the same digest there, so a pulled model."""
+    db = tmp_path / "db"
+    pirate = "someuser/llama-pirate:latest"
+    demo.publish(pirate, publisher_from="llama3.2:latest", weights_of="llama3.2:latest")
+    demo.pull(pirate)
+    _, models = status(demo, db, capsys)  # first sight
+    assert models[pirate]["state"] != "stale"
+    demo.publish("llama3.2:latest")
+    demo.pull("llama3.2:latest")
+    demo.clear_requests()
+    run(demo, db, "rebuild", "--all-stale", "--yes")
+    assert pirate not in [r.body["model"] for r in writes(demo) if r.path == "/api/create"]
+    _, models = status(demo, db, capsys)
+    assert models[pirate]["kind"] == "base" and models[pirate]["state"] == "current"
+    asked = [r for r in demo.requests if "llama-pirate" in r.path and r.path.startswith("/v2/")]
+    assert len({r.path for r in asked}) == 1

@@ -719,10 +719,9 @@ def test_demo_story(fake: FakeOllama) -> None:
     assert fake.digest("mistral:7b") is None and fake.digest("mistral:7b-long")
 
 
-def test_fleet_builds_fast_and_deep() -> None:
-    started = time.perf_counter()
+def test_fleet_is_deep_and_deterministic() -> None:
+    """How fast it builds is the benchmark's to say (run.py: "stand-in builds")."""
     fleet = FakeOllama(scenario="fleet:1000")
-    assert time.perf_counter() - started < 1.0
     names = fleet.model_names()
     assert len(names) == 1000
     assert sum(":latest-" not in name for name in names) == 200  # the bases

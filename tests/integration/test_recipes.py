@@ -529,3 +529,15 @@ def test_export_names_a_lora_by_a_file_ollama_create_can_read(
         # And the file reads back as the same recipe: plan sees nothing to do.
         assert parse_modelfile(out_file.read_text()).adapters == (digest,)
         assert main(["plan", str(tmp_path), *args, "--models-dir", str(models)]) == 0
+
+
+def test_apply_creates_a_parent_before_a_child_whose_name_sorts_first(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes = tmp_path / "new"
+    recipes.mkdir()
+    (recipes / "a-child@latest.Modelfile").write_text("FROM z-parent:latest\nSYSTEM Be brief.\n")
+    (recipes / "z-parent@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    fake.clear_requests()
+    assert run(fake, db, "apply", str(recipes), "--yes") == 0, capsys.readouterr()
+    assert writes(fake) == [("create", "z-parent:latest"), ("create", "a-child:latest")]

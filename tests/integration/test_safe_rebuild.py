@@ -11,6 +11,7 @@ import pytest
 from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services.rebuild import RebuildError
 from ollama_lineage.services.session import open_session
 
 
@@ -34,8 +35,15 @@ def test_upstream_update_is_seen_without_pulling(
     assert not [r for r in fake.requests if r.path == "/api/pull"]
     heads = [r for r in fake.requests if r.method == "HEAD" and r.path.startswith("/v2/")]
     assert "/v2/library/qwq/manifests/latest" in {r.path for r in heads}
-    # Derivatives are never checked upstream: their digests can't match a registry's.
-    assert not [r for r in heads if "20K" in r.path]
+    # A derivative known only from parent_model is asked once (it may be a pulled model
+    # its publisher built); the registry's "no such model" is stored, so never again.
+    assert sorted(r.path for r in heads if "20K" in r.path) == [
+        "/v2/library/qwq/manifests/latest_20K",
+        "/v2/library/qwq/manifests/latest_20K-coder",
+    ]
+    fake.clear_requests()
+    cli(fake, tmp_path, "status", "--json", "--check-upstream")
+    assert not [r for r in fake.requests if "20K" in r.path]
 
 
 def test_unreachable_registry_reads_not_checked_and_nothing_fails(
@@ -157,3 +165,34 @@ def test_compare_caps_each_side_by_tokens_and_time_and_says_which_cut_it(
     )
     headers = [x for x in capsys.readouterr().out.splitlines() if x.startswith("== ")]
     assert len(headers) == 2 and all("cut at the 0.5 s time cap" in h for h in headers)
+
+
+async def test_plans_for_a_batch_say_why_a_model_has_none_and_ask_no_show_twice(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    """R's dialog: one plan per model that has a recipe, a reason for one that has none, and
+    the shows come from the cache (the first poll stored them): no request to the server."""
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.url)
+    async with open_session(settings) as session:
+        await session.syncer.poll()
+        fake.clear_requests()
+        names = ["llama3.2:latest-mario", "my-gguf:latest", "qwq:latest_20K-coder"]
+        plans = await session.rebuilder.plans(names)
+    assert list(plans) == names
+    mario, gguf, coder = (plans[n] for n in names)
+    assert not isinstance(mario, Exception) and mario.base == "llama3.2:latest"
+    assert not isinstance(coder, Exception) and coder.base == "qwq:latest_20K"
+    assert isinstance(gguf, RebuildError) and "has no recipe to rebuild from" in str(gguf)
+    assert not [r for r in fake.requests if r.path == "/api/show"]
+
+
+async def test_history_reads_a_page_newest_first(fake: FakeOllama, tmp_path: Path) -> None:
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.url)
+    async with open_session(settings) as session:
+        store, host = session.store, settings.host_key
+        for kind in ("pull", "build", "rollback"):
+            await store.finish_event(await store.start_event(host, "qwq:latest", kind), "success")
+        page = await store.history(host, "qwq:latest", limit=2)
+        everything = await store.history(host, "qwq:latest")
+    assert [e.kind for e in page] == ["rollback", "build"]
+    assert [e.kind for e in everything] == ["rollback", "build", "pull"]

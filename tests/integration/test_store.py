@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -255,5 +256,51 @@ async def test_lookups_of_more_than_one_statement_can_bind_miss_nothing(tmp_path
         await store.save_models(HOST, facts, [])
         histories = await store.digest_histories(HOST, [f.name for f in facts])
         assert histories == {f.name: [(f.digest, f.weights_blob)] for f in facts}
+    finally:
+        await store.close()
+
+
+async def test_a_first_start_waits_for_another_that_is_writing_the_new_database(
+    tmp_path: Path,
+) -> None:
+    """SQLite refuses the switch to WAL at once while another connection writes in the old
+    journal mode, as a second first start sees the first one's schema script."""
+    path = tmp_path / "fresh.sqlite3"
+    first = sqlite3.connect(path, isolation_level=None)
+    first.execute("BEGIN")
+    first.execute("CREATE TABLE scratch (a)")  # holds the write lock
+    opening = asyncio.ensure_future(Store.open(path))
+    done, _ = await asyncio.wait([opening], timeout=0.5)  # time to fail, as it did at once
+    assert not done
+    first.execute("ROLLBACK")
+    first.close()
+    store = await opening
+    await store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_old_history_is_forgotten_but_never_what_the_tree_reads(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "db")
+    try:
+        old_build = await store.start_event(HOST, "a:latest", "build")
+        await store.finish_event(old_build, "success", digest_after="d1")
+        old_pull = await store.start_event(HOST, "a:latest", "pull")
+        await store.finish_event(old_pull, "failed", error="offline")
+        old_check = await store.start_event(HOST, "b:latest", "check")
+        await store.finish_event(old_check, "success")
+        last_change = await store.start_event(HOST, "b:latest", "rollback")
+        await store.finish_event(last_change, "success", digest_after="d2")
+        recent = await store.start_event(HOST, "b:latest", "check")
+        await store.finish_event(recent, "failed")
+        with sqlite3.connect(tmp_path / "db") as raw:  # all but the last one, 100 days ago
+            raw.execute(
+                "UPDATE events SET started_at = started_at - 8640000 WHERE id != ?", (recent,)
+            )
+        known = await store.known_digests(HOST)
+        assert await store.prune_history(HOST, before=time.time() - 90 * 86400) == 2
+        assert {e.id for e in await store.history(HOST)} == {old_build, last_change, recent}
+        assert await store.known_digests(HOST) == known
+        assert [e.id for e in await store.history(HOST, "b:latest", limit=1)] == [recent]
     finally:
         await store.close()

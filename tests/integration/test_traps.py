@@ -265,3 +265,42 @@ async def test_an_edited_recipe_reads_edited_and_is_offered_for_rebuild(
     await session.rebuilder.run(await session.rebuilder.plan("child:latest"))
     assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
     assert (await session.client.show("child:latest")).parameters["num_ctx"] == 32768
+
+
+async def test_a_rebuild_that_makes_something_else_puts_the_old_model_back(
+    tmp_path: Path,
+) -> None:
+    """A 0.13 server drops REQUIRES, and the base moved: the create really replaces the model
+    with another one, so only the put-back brings the old digest back."""
+    with FakeOllama(scenario="empty", version="0.13.0") as fake:
+        server = Server(fake, tmp_path)
+        server.base("base:latest", seed=1)
+        server.create(model="child:latest", system="Be brief.", **{"from": "base:latest"})
+        settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
+        async with open_session(settings) as session:
+            await session.syncer.poll()
+            edited = "FROM base:latest\nSYSTEM Be brief.\nREQUIRES 0.14.0\n"
+            await session.rebuilder.track("child:latest", "base:latest", edited)
+            server.base("base:latest", seed=2)
+            await session.syncer.poll()
+            before = fake.digest("child:latest")
+            made: list[str | None] = []
+            plan = await session.rebuilder.plan("child:latest")
+            with pytest.raises(RebuildError, match="the old model is back"):
+                await session.rebuilder.run(
+                    plan, lambda p: made.append(fake.digest("child:latest"))
+                )
+            assert made[-1] != before  # the server had made another model
+            assert fake.digest("child:latest") == before
+
+
+async def test_an_empty_system_is_predicted_as_ollama_stores_it(
+    server: Server, session: Session
+) -> None:
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", system="Be brief.", **{"from": "base:latest"})
+    await session.syncer.poll()
+    await session.rebuilder.track("child:latest", "base:latest", 'FROM base:latest\nSYSTEM ""\n')
+    await session.rebuilder.run(await session.rebuilder.plan("child:latest"))
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
+    assert (await session.client.show("child:latest")).system is None

@@ -113,13 +113,7 @@ async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: flo
 
 def rows(app: LineageApp) -> list[str]:
     """The tree's visible rows as a user reads them (depth-first, only expanded branches)."""
-    tree = app.main.lineage
-    lines = []
-    for line in range(tree.last_line + 1):
-        node = tree._get_node(line)
-        if node is not None:
-            lines.append(str(node.label))  # a Text's str is its plain text
-    return lines
+    return app.main.lineage.row_texts()
 
 
 def cursor(app: LineageApp) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.app import LineageApp
 
-from .conftest import AppFactory, cursor, ready, row, select, wait_for
+from .conftest import AppFactory, cursor, ready, row, rows, select, wait_for
 
 
 async def test_outside_pull_turns_derivative_stale_and_keeps_cursor(
@@ -18,13 +18,11 @@ async def test_outside_pull_turns_derivative_stale_and_keeps_cursor(
         await select(pilot, "qwq:latest_20K-coder")
         tree = app.main.lineage
         line = tree.cursor_line
-        rows_before = {name: tree._rows[name] for name in tree._rows}
         fake.pull("qwq:latest")
         await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K"), timeout=1.0)
         assert "stale upstream" in row(app, "qwq:latest_20K-coder")
         assert tree.cursor_line == line
         assert tree.selected is not None and tree.selected.name == "qwq:latest_20K-coder"
-        assert all(tree._rows[name] is node for name, node in rows_before.items())
 
 
 async def test_new_model_appears_in_place(make_app: AppFactory, fake: FakeOllama) -> None:
@@ -60,7 +58,7 @@ async def test_starts_with_last_known_tree_when_server_is_down(
         app = pilot.app
         assert isinstance(app, LineageApp)
         await wait_for(pilot, lambda: app.main.banner.has_class("-visible"))
-        await wait_for(pilot, lambda: "qwq:latest_20K" in " ".join(app.main.lineage._rows))
+        await wait_for(pilot, lambda: "qwq:latest_20K" in " ".join(rows(app)))
         assert "fresh" in row(app, "qwq:latest_20K")
 
 

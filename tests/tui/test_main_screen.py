@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from textual.command import CommandList, CommandPalette
-from textual.widgets import TabbedContent
+from textual.widgets import DataTable, TabbedContent
 
 from ollama_lineage.core.diff import side_by_side
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services.detail import HISTORY_PAGE
 from ollama_lineage.ui.actions import ACTIONS, help_markdown
 from ollama_lineage.ui.app import LineageApp
 from ollama_lineage.ui.screens.help import HelpScreen
@@ -54,15 +55,12 @@ async def test_tree_columns_line_up_and_words_are_whole_at_80(
         await wait_for(pilot, lambda: "backup" in " ".join(rows(app)))
         tree = app.main.lineage
         starts = set()
-        for line in range(tree.last_line + 1):
-            node = tree._get_node(line)
-            assert node is not None and node.data is not None
-            model = tree.snapshot.nodes[node.data]
-            full = tree.render_label(node, tree.rich_style, tree.rich_style).plain
-            indent = 2 * model.depth  # the tree's guides
-            assert indent + len(full) <= tree.scrollable_content_region.width, full
+        for line, name in enumerate(names(app)):
+            model = tree.snapshot.nodes[name]
+            full = tree.line_text(line).rstrip()  # guides, fold icon and label, as drawn
+            assert len(full) <= tree.scrollable_content_region.width, full
             assert model.name in full and model.state.word in full
-            starts.add(indent + full.index(model.state.word, full.index(model.name)))
+            starts.add(full.index(model.state.word, full.index(model.name)))
         assert len(starts) == 1, "every state word starts in the same column"
 
 
@@ -328,3 +326,20 @@ async def test_command_palette_offers_every_action_and_nothing_else(
         modal = app.screen
         assert isinstance(modal, RebuildScreen)
         assert modal.names == ["llama3.2:latest-mario"]
+
+
+async def test_history_tab_shows_a_page_and_says_where_the_rest_is(make_app: AppFactory) -> None:
+    """A model with a long past: the pane reads its newest events, not all of them."""
+    async with make_app().run_test(size=(120, 40)) as pilot:
+        app = await ready(pilot)
+        store, host = app.session.store, app.settings.host_key
+        for _ in range(HISTORY_PAGE + 5):
+            await store.finish_event(
+                await store.start_event(host, "phi4:latest", "pull"), "success"
+            )
+        await select(pilot, "phi4:latest")
+        await pilot.press("y")
+        table = app.main.query_one("#history-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == HISTORY_PAGE + 1)
+        last = [str(cell) for cell in table.get_row_at(HISTORY_PAGE)]
+        assert last[-1] == "older events: ollama-lineage history phi4:latest"

@@ -66,3 +66,17 @@ async def test_unreachable_registry_reads_not_checked_with_no_dialog(
         assert isinstance(app.screen, MainScreen)
         assert not [n for n in app._notifications if n.severity == "error"]
         assert not app.main.banner.has_class("-visible")
+
+
+async def test_a_resize_to_60x20_keeps_the_cursor_row_in_view(make_app: AppFactory) -> None:
+    async with make_app().run_test(size=(120, 40)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, rows(app)[-1].split()[1])  # the last row: the first to go
+        await pilot.resize_terminal(60, 20)
+        tree = app.main.lineage
+
+        def in_view() -> bool:
+            top, height = round(tree.scroll_y), tree.scrollable_content_region.height
+            return 0 < height < len(rows(app)) and top <= tree.cursor_line < top + height
+
+        await wait_for(pilot, in_view)

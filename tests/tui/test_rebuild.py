@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import Log, SelectionList
+from textual.widgets import Log
 
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.screens.rebuild import RebuildScreen, plan_warnings
+from ollama_lineage.ui.widgets.tick_list import TickList
 
 from .conftest import AppFactory, cursor, press_for, ready, row, rows, select, wait_for
 
@@ -104,8 +105,9 @@ async def test_rebuild_all_shows_each_warning_and_skips_unticked(
         assert coder.plan is not None and coder.plan.stale_base == "qwq:latest_20K"
         assert coder.warnings == plan_warnings(coder.plan, short=True, batch=modal.names)
         assert any("qwq:latest_20K is itself stale" in w for w in coder.warnings)
-        picks = modal.query_one(SelectionList)
-        shown_text = " ".join(str(picks.get_option_at_index(i).prompt) for i in range(3))
+        picks = modal.query_one(TickList)
+        lines = [picks.render_line(y).text for y in range(picks.size.height)]
+        shown_text = " ".join(" ".join(lines).split())
         assert "qwq:latest_20K is itself stale" in shown_text
         await pilot.press("space")  # untick the first, llama3.2:latest-mario
         assert modal.names == ["qwq:latest_20K", "qwq:latest_20K-coder"]

@@ -27,6 +27,10 @@ def test_new_base_weights_make_the_child_stale_and_the_grandchild_stale_upstream
     snap = build_snapshot([pulled, QWQ_20K, CODER])
     assert states(snap)["qwq:latest_20K"] is State.STALE
     assert states(snap)["qwq:latest_20K-coder"] is State.STALE_UPSTREAM
+    # Known from parent_model alone: not rebuilt in bulk until the registry says it is local.
+    assert snap.stale_in_order() == []
+    local = {n: Upstream(local=True) for n in ("qwq:latest_20K", "qwq:latest_20K-coder")}
+    snap = build_snapshot([pulled, QWQ_20K, CODER], upstream=local)
     assert snap.stale_in_order() == ["qwq:latest_20K", "qwq:latest_20K-coder"]
 
 
@@ -137,3 +141,20 @@ def test_a_building_or_failed_parent_makes_its_children_stale_upstream() -> None
     for parent in ({"building": frozenset({QWQ_20K.name})}, {"failed": {QWQ_20K.name: "boom"}}):
         snap = build_snapshot([QWQ, QWQ_20K, CODER], **parent)
         assert snap.nodes[CODER.name].state is State.STALE_UPSTREAM
+
+
+def test_stale_upstream_reaches_every_level_below_a_stale_model() -> None:
+    """base → a → b → c: a is stale, b is stale upstream, and c, whose parent is only stale
+    upstream, is so too."""
+    base = ModelFacts("base:latest", "d2" * 32, weights_blob="w2")
+    chain = [
+        ModelFacts("a:latest", "a1" * 32, parent_model="base:latest", weights_blob="w1"),
+        ModelFacts("b:latest", "b1" * 32, parent_model="a:latest", weights_blob="w1"),
+        ModelFacts("c:latest", "c1" * 32, parent_model="b:latest", weights_blob="w1"),
+    ]
+    got = states(build_snapshot([base, *chain]))
+    assert [got[n] for n in ("a:latest", "b:latest", "c:latest")] == [
+        State.STALE,
+        State.STALE_UPSTREAM,
+        State.STALE_UPSTREAM,
+    ]

@@ -87,6 +87,7 @@ class Settings:
     poll_seconds: float = 2.0
     upstream_every: float = 3600.0
     keep_backups: int = 1
+    keep_history_days: float = 90.0  # History forgets older events (each model's last kept)
     timeout: float = 30.0
     models_dir: Path | None = None  # Ollama's models folder, read instead of /api/show
 

@@ -23,7 +23,7 @@ from ..config import (
     find_models_dir,
     parse_host,
 )
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, UsageError
 from .parser import build_parser
 
@@ -33,8 +33,8 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..core.modelfile import ModelfileError
     from ..core.names import InvalidModelName
     from ..ollama.client import OllamaError
-    from ..services.autopilot import LockBusy
     from ..services.checks import ChecksError
+    from ..services.lock import LockBusy
     from ..services.rebuild import RebuildError
     from ..services.recipes import RecipeError
     from ..services.store import StoreError
@@ -56,7 +56,7 @@ def user_errors() -> tuple[type[Exception], ...]:
 def entry() -> int:
     """The console script. Once the command is done, the objects it made are frozen: Python's
     last collections would otherwise walk them all only to free memory the process is handing
-    back anyway (a twelfth of a cold `status` at 1,000 models). Output is flushed as usual."""
+    back anyway. Output is flushed as usual."""
     code = main()
     gc.freeze()
     return code
@@ -64,6 +64,7 @@ def entry() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.command == "fake-server":
         from ..fake_ollama import run_server
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command is not None:
                 prepare(args)
             # The listing is asked for now, so the server works on it while Python imports
-            # the rest of the app (a sixth of a warm `status`; Textual takes longer still).
+            # the rest of the app (tests/benchmarks/README.md has what that saves).
             listing = EarlyGet(settings.host, "/api/tags", settings.timeout)
             if args.command is None:
                 from ..ui.app import LineageApp
@@ -123,6 +124,7 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
         "poll_seconds": args.poll,
         "upstream_every": args.upstream_every,
         "keep_backups": args.keep_backups,
+        "keep_history_days": args.keep_history,
     }
     if getattr(args, "demo", False):
         import tempfile

@@ -18,7 +18,6 @@ from ..services.autopilot import (
     check_models_exist,
     model_checks,
     run_checks,
-    run_lock,
 )
 from ..services.checks import CheckResult, ChecksFile
 from ..services.pins import pins_of
@@ -34,24 +33,23 @@ async def autopilot(session: Session, args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, file=out, flush=True)
 
-    async with run_lock(session.store, "autopilot", wait=args.wait, on_note=say):
-        pilot = Autopilot(session, checks, await pins_of(session), say)
-        plan = await pilot.prepare()
-        asked = False
-        if not args.yes and not plan.nothing_to_do:
-            for line in plan.lines():
-                print(line, flush=True)
-            if not sys.stdin.isatty():
-                print(
-                    "error: not asking on a non-interactive input: pass --yes to run autopilot",
-                    file=sys.stderr,
-                )
-                return EXIT_ERROR
-            if input("go ahead? [y/N] ").strip().lower() not in {"y", "yes"}:
-                print("nothing done")
-                return EXIT_OK
-            asked = True
-        report = await pilot.run(plan, echo_notes=not asked)
+    pilot = Autopilot(session, checks, await pins_of(session), say)
+    plan = await pilot.prepare()
+    asked = False
+    if not args.yes and not plan.nothing_to_do:
+        for line in plan.lines():
+            print(line, flush=True)
+        if not sys.stdin.isatty():
+            print(
+                "error: not asking on a non-interactive input: pass --yes to run autopilot",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+        if input("go ahead? [y/N] ").strip().lower() not in {"y", "yes"}:
+            print("nothing done")
+            return EXIT_OK
+        asked = True
+    report = await pilot.run(plan, echo_notes=not asked)
     return _finish_autopilot(report, args, say)
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +17,7 @@ if TYPE_CHECKING:
 # left to do, or something was tried and failed; 2 refused before anything was sent (bad
 # input, no such model, no --yes on a pipe) or the server cannot be used.
 EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a run ended by Ctrl-C
 
 
 class UsageError(Exception):
@@ -34,3 +40,36 @@ def print_progress(progress: Progress) -> None:
         print(f"  {progress.status} {percent}%", flush=True)
     else:
         print(f"  {progress.status}", flush=True)
+
+
+@dataclass
+class Stop:
+    asked: bool = False
+
+
+@contextlib.contextmanager
+def stop_on_signal() -> Iterator[Stop]:
+    """Ctrl-C or SIGTERM during a run of several models: finish the one in flight, then stop
+    (``stop.asked``); a second one cancels the run, and the rebuilder puts that model back."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    stop = Stop()
+
+    def on_signal() -> None:
+        if stop.asked and task is not None:
+            task.cancel()
+            return
+        stop.asked = True
+        print("stopping once the model in flight is done (again: put it back and stop now)")
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    try:
+        for number in signals:
+            loop.add_signal_handler(number, on_signal)
+    except NotImplementedError:  # Windows: Ctrl-C stops at once, as before
+        pass
+    try:
+        yield stop
+    finally:
+        for number in signals:
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(number)

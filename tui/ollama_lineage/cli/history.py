@@ -35,11 +35,10 @@ def parse_since(text: str, now: float | None = None) -> float:
 async def history(session: Session, args: argparse.Namespace) -> int:
     since_text = args.since or (None if args.name else "24h")
     since = parse_since(since_text) if since_text else None
-    events = await session.store.history(session.settings.host_key, args.name)
-    if args.name and not events and args.name not in session.syncer.snapshot.nodes:
+    events = await session.store.history(session.settings.host_key, args.name, since=since)
+    unknown = args.name and not events and args.name not in session.syncer.snapshot.nodes
+    if unknown and not await session.store.history(session.settings.host_key, args.name, limit=1):
         raise UsageError(f"no model {args.name} on {session.settings.host}, and no history of it")
-    if since is not None:
-        events = [e for e in events if e.started_at >= since]
     if args.json:
         print(json.dumps([e.__dict__ for e in events], indent=2))
         return EXIT_OK

@@ -26,6 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="run against the embedded stand-in server with demo models",
     )
+    # Every command that changes models holds the server's writer lock (services/lock.py).
+    writer = argparse.ArgumentParser(add_help=False, parents=[common])
+    writer.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another writer on the same server (default: exit 2 at once)",
+    )
     parser = argparse.ArgumentParser(
         prog="ollama-lineage",
         parents=[common],
@@ -37,13 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--upstream-every", type=float, default=3600.0, help="seconds between registry checks"
     )
     parser.add_argument("--keep-backups", type=int, default=1, help="backups kept per model")
+    parser.add_argument(
+        "--keep-history",
+        type=float,
+        default=90.0,
+        metavar="DAYS",
+        help="History forgets events older than this (each model's last change stays)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = sub.add_parser("status", parents=[common], help="print the tree; exit 1 if stale")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--check-upstream", action="store_true", help="ask the registry first")
 
-    track = sub.add_parser("track", parents=[common], help="record what CHILD is built from")
+    track = sub.add_parser("track", parents=[writer], help="record what CHILD is built from")
     track.add_argument("child")
     track.add_argument("--from", dest="base", required=True, metavar="BASE")
     track.add_argument("-f", "--file", type=Path, help="the Modelfile (default: the difference)")
@@ -51,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="adopt even if CHILD never had BASE's weights"
     )
 
-    rebuild = sub.add_parser("rebuild", parents=[common], help="rebuild from the current base")
+    rebuild = sub.add_parser("rebuild", parents=[writer], help="rebuild from the current base")
     rebuild.add_argument("names", nargs="*", metavar="NAME")
     rebuild.add_argument("--all-stale", action="store_true", help="every stale derivative")
     rebuild.add_argument("--yes", "-y", action="store_true", help="do not ask")
@@ -59,10 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="print the create request and its progress"
     )
 
-    pull = sub.add_parser("pull", parents=[common], help="pull a base, then show what went stale")
+    pull = sub.add_parser("pull", parents=[writer], help="pull a base, then show what went stale")
     pull.add_argument("name")
 
-    rollback = sub.add_parser("rollback", parents=[common], help="restore the newest backup")
+    rollback = sub.add_parser("rollback", parents=[writer], help="restore the newest backup")
     rollback.add_argument("name")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
@@ -125,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.add_argument("--prune", action="store_true", help="also list models to delete")
 
-    apply = sub.add_parser("apply", parents=[common], help="make the server follow a folder")
+    apply = sub.add_parser("apply", parents=[writer], help="make the server follow a folder")
     apply.add_argument("dir", type=Path, metavar="DIR")
     apply.add_argument("--yes", "-y", action="store_true", help="do not ask")
     apply.add_argument(
@@ -137,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     autopilot = sub.add_parser(
         "autopilot",
-        parents=[common],
+        parents=[writer],
         help="pull updates, rebuild what went stale, keep only what passes its checks",
     )
     autopilot.add_argument(
@@ -153,13 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     autopilot.add_argument(
         "--notify", metavar="CMD", help="run CMD (a shell command) with the JSON report on stdin"
-    )
-    autopilot.add_argument(
-        "--wait",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="wait this long for another run on the same database (default: exit 2 at once)",
     )
 
     checks = sub.add_parser(

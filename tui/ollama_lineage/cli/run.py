@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
+import shlex
 from collections.abc import Awaitable, Callable
 
 from ..config import Settings
 from ..core.lineage import Kind
 from ..ollama.client import ApiError, OllamaError
-from ..ollama.early import EarlyGet
+from ..ollama.plain_http import EarlyGet
 from ..services.session import Session, open_session
 from .common import UsageError
 
@@ -42,11 +44,46 @@ def run_command(args: argparse.Namespace, settings: Settings, listing: EarlyGet)
 async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet) -> int:
     module, name = COMMANDS[args.command]
     run: CommandRun = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    async with contextlib.AsyncExitStack() as stack:
+        if hasattr(args, "wait"):  # a command that changes models: one at a time per server
+            from ..services.lock import acquire
+
+            held = acquire(settings.db_path, settings.host_key, command_line(args), args.wait)
+            await stack.enter_async_context(held)
+        return await _run_in_session(run, args, settings, listing)
+
+
+async def _run_in_session(
+    run: CommandRun, args: argparse.Namespace, settings: Settings, listing: EarlyGet
+) -> int:
     async with open_session(settings, early=listing) as session:
         await _first_poll(session)
         _resolve_names(args, session)
         _require_models(args, session)
+        if hasattr(args, "wait"):  # a writer: it writes History, and keeps it bounded
+            await session.prune_history()
         return await run(session, args)
+
+
+# Options that say where, not what: left out of the command a waiting writer is shown.
+_WHERE = {"--host", "--db", "--registry", "--models-dir", "--wait"}
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """What this run is doing, as typed from the command on (``rebuild --all-stale``)."""
+    words: list[str] = list(getattr(args, "argv", None) or [args.command])
+    if args.command in words:
+        words = words[words.index(args.command) :]
+    kept: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in _WHERE:
+            skip = True
+        elif word.split("=", 1)[0] not in _WHERE:
+            kept.append(word)
+    return shlex.join(kept)
 
 
 async def _first_poll(session: Session) -> None:

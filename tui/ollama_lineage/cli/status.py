@@ -7,8 +7,8 @@ import functools
 import json
 import re
 
-from ..core.lineage import Node, Snapshot
-from ..services.pins import PIN_MARK, pins_of
+from ..core.lineage import NEEDS_REBUILD, Node, Snapshot
+from ..services.pins import PIN_MARK, bulk_selection, pins_of
 from ..services.session import Session
 from .common import EXIT_ATTENTION, EXIT_OK
 
@@ -16,6 +16,10 @@ from .common import EXIT_ATTENTION, EXIT_OK
 async def status(session: Session, args: argparse.Namespace) -> int:
     if args.check_upstream:
         await session.upstream.check_all()
+    elif any(n.guessed and n.state in NEEDS_REBUILD for n in session.syncer.snapshot.walk()):
+        # Never called stale on trust: a derivative known only from Ollama's parent_model
+        # may be a pulled model its publisher built (asked once; the answer is stored).
+        await session.upstream.settle_guesses(again=False)
     snapshot = session.syncer.snapshot
     pins = await pins_of(session)
     if args.json:
@@ -37,6 +41,9 @@ def json_listing(host: str, models: list[dict[str, object]]) -> str:
 def _as_json(
     snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()
 ) -> list[dict[str, object]]:
+    """``held``: why a bulk rebuild leaves the model alone (a pin, a guessed lineage, either
+    of them above it), or null."""
+    held = bulk_selection(snapshot, pins).held
     return [
         {
             "name": n.name,
@@ -47,6 +54,8 @@ def _as_json(
             "digest": n.facts.digest if n.facts else None,
             "depth": n.depth,
             "pinned": n.name in pins,
+            "guessed": n.guessed,
+            "held": held.get(n.name),
         }
         for n in snapshot.walk()
     ]
@@ -92,8 +101,7 @@ _NAME = "\0name\0"  # where the model's name goes; no reason holds a NUL
 
 @functools.lru_cache(maxsize=1024)
 def _cli_text(reason: str) -> str:
-    """Cached by reason alone: a fleet has a few dozen, and the substitutions cost a quarter
-    of a second per status at 1,000 models."""
+    """Cached by reason alone: a fleet has a few dozen, and the substitutions are slow."""
     text = reason
     for pattern, replacement in _KEY_HINTS:
         if pattern.search(text):

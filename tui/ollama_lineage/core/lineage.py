@@ -226,9 +226,10 @@ _ROLLED_BACK = (
 
 
 def _unproven(name: str, links: Mapping[str, Link], upstream: Mapping[str, Upstream]) -> bool:
-    """A guessed link stays unproven until the registry says the model is not its own."""
+    """A guessed link, or one known only from Ollama's ``parent_model`` (a pull keeps its
+    publisher's ``from``), stays unproven until the registry says the model is not its own."""
     link = links.get(name)
-    if link is None or not link.guessed:
+    if link is None or not (link.guessed or link.source == "parent_model"):
         return False
     confirmed = upstream.get(name)
     return confirmed is None or not confirmed.local

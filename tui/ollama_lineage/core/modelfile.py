@@ -345,7 +345,7 @@ def commands(text: str) -> Iterator[_Command]:
             pending.append(lines[index])
             index += 1
             # Only a line ending in a quote can close the value: joining and unquoting at every
-            # line made an 8 KB license cost as much as the rest of a show's parse.
+            # line would make a long license cost more than the rest of a show's parse.
             if pending[-1].rstrip(_GO_SPACE).endswith('"'):
                 value = _unquote("\n".join(pending).strip(_GO_SPACE))
         yield _Command(number, name, head, value)

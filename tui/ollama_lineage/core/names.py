@@ -118,8 +118,8 @@ def _split(raw: str) -> dict[str, str]:
 def parse_model_name(raw: str) -> ModelName:
     """Parse and validate `raw` with Ollama's rules, filling in the defaults.
 
-    Cached: every poll names every model (and every parent) again, and at 10,000 models the
-    checks cost a tenth of a cold start. A ModelName is immutable, so sharing one is safe."""
+    Cached: every poll names every model (and every parent) again. A ModelName is
+    immutable, so sharing one is safe."""
     parts = _split(raw)
     for kind in ("host", "namespace", "model", "tag"):
         _check_part(raw, kind, parts[kind])

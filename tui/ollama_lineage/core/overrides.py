@@ -57,10 +57,8 @@ def derive_recipe(child: ModelSpec, base: ModelSpec, base_name: str) -> Recipe:
 
 def predict(base: ModelSpec, recipe: Recipe) -> ModelSpec:
     """What ``/api/create`` from the base with this recipe leaves on the server."""
-    singles = {
-        key: getattr(recipe, key) if getattr(recipe, key) is not None else getattr(base, key)
-        for key in _SINGLES
-    }
+    # Ollama skips an empty value (``SYSTEM ""``): the base's stays, as with none at all.
+    singles = {key: getattr(recipe, key) or getattr(base, key) for key in _SINGLES}
     return replace(
         base,
         weights=None if recipe.quantize else base.weights,  # a new blob, not known in advance

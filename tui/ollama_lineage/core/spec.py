@@ -46,7 +46,7 @@ class ModelSpec:
     shape: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """By hand: dataclasses.asdict deep-copies, a tenth of a cold start at 1,000 models."""
+        """By hand: dataclasses.asdict deep-copies every field of every spec."""
         data = {f: getattr(self, f) for f in _FIELDS}
         data["parameters"] = dict(self.parameters)
         data["messages"] = [[m.role, m.content] for m in self.messages]

@@ -154,11 +154,24 @@ class FakeOllama:
 
     # models ------------------------------------------------------------------------------
 
-    def publish(self, name: str, *, publisher_from: str = "", chat_template: str = "") -> None:
+    def publish(
+        self,
+        name: str,
+        *,
+        publisher_from: str = "",
+        chat_template: str = "",
+        weights_of: str = "",
+    ) -> None:
         """A new upstream version of `name`. `publisher_from`: the `from` its publisher's
         build left on the layers (a pull keeps it as parent_model); `chat_template`: a
-        Jinja template in the weights, which show then returns as `template`."""
-        self.state.publish(name, publisher_from=publisher_from, chat_template=chat_template)
+        Jinja template in the weights, which show then returns as `template`; `weights_of`:
+        a local model whose weights it ships, as a publisher's build of that base does."""
+        self.state.publish(
+            name,
+            publisher_from=publisher_from,
+            chat_template=chat_template,
+            weights_of=weights_of,
+        )
 
     def pull(self, name: str) -> None:
         drain(self.state.pull(name))

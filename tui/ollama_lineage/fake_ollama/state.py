@@ -287,13 +287,20 @@ class State:
     # upstream ----------------------------------------------------------------------------
 
     def publish(
-        self, raw: str, *, publisher_from: str = "", chat_template: str = "", size: int = 0
+        self,
+        raw: str,
+        *,
+        publisher_from: str = "",
+        chat_template: str = "",
+        size: int = 0,
+        weights_of: str = "",
     ) -> None:
         """Push a new version of `raw` to the registry: new weights, maybe a new template.
 
         `publisher_from` is the `from` a publisher's own build left on the layers (pull
         keeps it, so it becomes the pulled model's parent_model); `chat_template` puts a
-        Jinja template in the weights' GGUF header."""
+        Jinja template in the weights' GGUF header; `weights_of` names a local model whose
+        weights blob it ships (a publisher's build of that base keeps its weights)."""
         name = _require_name(raw)
         recipe = catalog.recipe_for(name.display)
         header = catalog.header_for(recipe)
@@ -303,9 +310,14 @@ class State:
             previous = self.upstream.get(name.key)
             version = previous.version + 1 if previous else 1
             weights = f"GGUF stand-in for {name.display}, build {version}\n".encode()
-            model = self._weights(
-                weights, size or recipe.weights_size + 4096 * (version - 1), header
-            )
+            source = self.find(weights_of) if weights_of else None
+            if source is not None:
+                layer = next(x for x in source.manifest["layers"] if x["mediaType"] == MODEL)
+                model = {k: v for k, v in layer.items() if k != "from"}
+            else:
+                model = self._weights(
+                    weights, size or recipe.weights_size + 4096 * (version - 1), header
+                )
             if publisher_from:
                 model["from"] = publisher_from
             layers = [model, self._layer(TEMPLATE, catalog.template_for(recipe, version).encode())]

@@ -10,8 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.spec import ModelSpec
-from .early import USER_AGENT, EarlyGet
-from .plain_http import PlainHttp, transport_problem
+from .plain_http import USER_AGENT, EarlyGet, PlainHttp, transport_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -24,7 +23,11 @@ class OllamaError(Exception):
 
 
 class Unreachable(OllamaError):
-    """No HTTP answer at all: refused, timed out, DNS, TLS."""
+    """No HTTP answer at all: refused, timed out, DNS, TLS; ``why`` is that cause alone."""
+
+    def __init__(self, message: str, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class ApiError(OllamaError):
@@ -148,7 +151,7 @@ class OllamaClient:
 
         return httpx.AsyncClient(
             base_url=self.base_url,
-            # Loading the CA bundle costs ~60 ms of every start; plain http never needs it.
+            # Loading the CA bundle slows every start; plain http never needs it.
             verify=self.base_url.startswith("https:"),
             timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0)),
             headers={"User-Agent": USER_AGENT},
@@ -174,7 +177,7 @@ class OllamaClient:
 
     async def tags_body(self) -> bytes:
         """The raw listing: a quiet poll compares bytes and never parses them."""
-        return await self._plainly(self._plain.get("/api/tags"))
+        return await self._plainly(self._plain.request("GET", "/api/tags"))
 
     def parse_tags(self, body: bytes) -> list[TagEntry]:
         data = self._decode(body.decode("utf-8", "replace"), "/api/tags")
@@ -273,23 +276,11 @@ class OllamaClient:
     async def _json(
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        response = await self._send(method, path, body)
-        if not response.content.strip():
+        data = None if body is None else json.dumps(body).encode()
+        answer = await self._plainly(self._plain.request(method, path, data))
+        if not answer.strip():
             return {}
-        return self._decode(response.text, path)
-
-    async def _send(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
-    ) -> httpx.Response:
-        import httpx
-
-        try:
-            response = await self._http.request(method, path, json=body)
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from exc
-        if response.status_code >= 400:
-            self._raise_for(response)
-        return response
+        return self._decode(answer.decode("utf-8", "replace"), path)
 
     def _decode(self, text: str, path: str) -> dict[str, Any]:
         try:
@@ -327,5 +318,6 @@ class OllamaClient:
     def _cannot_reach(self, why: str) -> Unreachable:
         return Unreachable(
             f"cannot reach Ollama at {self.base_url} ({why}); "
-            "is `ollama serve` running? Set --host or OLLAMA_HOST."
+            "is `ollama serve` running? Set --host or OLLAMA_HOST.",
+            why,
         )

@@ -32,7 +32,7 @@ class ModelsDir:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        # Plain strings, not Paths: pathlib's joins were half the cost of reading a fleet.
+        # Plain strings, not Paths: pathlib's joins are slow (tests/benchmarks/README.md).
         self._manifests = os.path.join(root, "manifests")
         self._blobs = os.path.join(root, "blobs")
 
@@ -118,8 +118,8 @@ class ModelsDir:
 
 
 def _read(path: str) -> bytes:
-    """A whole file with bare system calls: Python's buffered file object cost twice as much a
-    file, and a cold start at 1,000 models reads ~2,300 small ones."""
+    """A whole file with bare system calls: a cold start reads thousands of small files, and
+    Python's buffered file object costs more per file (tests/benchmarks/README.md)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunks = []

@@ -26,7 +26,7 @@ class RegistryClient:
 
     @property
     def _http(self) -> httpx.AsyncClient:
-        """Made on first use: most runs never ask the registry, and TLS set-up costs ~30 ms."""
+        """Made on first use: most runs never ask the registry, and TLS set-up is not free."""
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._timeout, headers={"Accept": MANIFEST_ACCEPT}, follow_redirects=True

@@ -15,18 +15,13 @@ read ``stale upstream`` until a later run gets their parent through. Nothing is 
 back that was not rebuilt in the same run.
 
 Pins: a pinned model and everything built on it is left alone by autopilot and by bulk
-rebuilds (``rebuildable``); a model named explicitly is still rebuilt.
+rebuilds (``bulk_selection``); a model named explicitly is still rebuilt.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import socket
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,112 +29,14 @@ from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
 from ..core.states import State
 from ..ollama.client import OllamaError, Unreachable
 from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run_check
-from .pins import held, rebuildable
+from .pins import GUESSED, bulk_selection
 from .rebuild import RebuildError, Refused
 from .session import Session
-from .store import LockHolder, Store, StoredCheckResult
+from .store import StoredCheckResult
 
-LOCK_NAME = "rebuilds"
-BEAT_EVERY = 15.0  # seconds between heartbeats of a held lock
-GONE_AFTER = 120.0  # a holder on another machine silent this long is taken to have crashed
-# On this machine a holder whose process is gone is taken over at once; one whose process id
-# is alive but silent this long is another process that reused the id (or is hung).
-REUSED_AFTER = 900.0
 REPLY_IN_LINE = 80  # characters of a failing reply quoted in a model's line
 
 Line = Callable[[str], None]
-
-
-# --- the run lock ---------------------------------------------------------------------------
-
-
-class LockBusy(Exception):
-    """Another run holds the lock: the message names it and what to do."""
-
-    def __init__(self, holder: LockHolder, path: object) -> None:
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.acquired_at))
-        super().__init__(
-            f"another ollama-lineage {holder.purpose} (pid {holder.pid} on {holder.hostname},"
-            f" since {since}) is rebuilding with {path}; not starting a second one"
-            " (pass --wait SECONDS to wait for it)"
-        )
-        self.holder = holder
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
-def holder_gone(holder: LockHolder, now: float | None = None) -> bool:
-    """A crashed holder leaves its row behind: tell that from a live one."""
-    now = time.time() if now is None else now
-    silent = now - holder.heartbeat
-    # os.kill(pid, 0) terminates the process on Windows: there, only the heartbeat counts.
-    if holder.hostname == socket.gethostname() and os.name != "nt":
-        return not _process_alive(holder.pid) or silent > REUSED_AFTER
-    return silent > GONE_AFTER
-
-
-@contextlib.asynccontextmanager
-async def run_lock(
-    store: Store,
-    purpose: str = "autopilot",
-    *,
-    wait: float = 0.0,
-    on_note: Line | None = None,
-) -> AsyncIterator[LockHolder]:
-    """Hold the database's rebuild lock for the block; a crashed holder's lock is taken over.
-
-    Waits up to ``wait`` seconds for a live holder, then raises ``LockBusy``. A heartbeat
-    is written while the lock is held, so a holder that dies is noticed.
-    """
-    now = time.time()
-    mine = LockHolder(
-        LOCK_NAME, uuid.uuid4().hex, purpose, os.getpid(), socket.gethostname(), now, now
-    )
-    deadline = time.monotonic() + wait
-    taken_over: list[LockHolder] = []
-
-    def may_take(current: LockHolder) -> bool:
-        if holder_gone(current):
-            taken_over.append(current)
-            return True
-        return False
-
-    while True:
-        current = await store.try_lock(mine, may_take)
-        if current is None:
-            break
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise LockBusy(current, store.path)
-        await asyncio.sleep(min(1.0, left))
-    if taken_over and on_note:
-        gone = taken_over[-1]
-        on_note(
-            f"note: took over the lock left by pid {gone.pid} on {gone.hostname}"
-            f" ({gone.purpose}), which is no longer running"
-        )
-
-    async def beat() -> None:
-        while True:
-            await asyncio.sleep(BEAT_EVERY)
-            await store.beat_lock(LOCK_NAME, mine.token)
-
-    beating = asyncio.create_task(beat())
-    try:
-        yield mine
-    finally:
-        beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
-        await store.release_lock(LOCK_NAME, mine.token)
 
 
 # --- checks on a model ----------------------------------------------------------------------
@@ -414,7 +311,7 @@ class Autopilot:
     async def prepare(self) -> AutopilotPlan:
         """Ask the registry (the only requests made before the confirm) and plan the run."""
         plan = AutopilotPlan()
-        keep = held(self.snapshot, self.pins)
+        keep = bulk_selection(self.snapshot, self.pins, guesses=False).held  # pinned: not asked
         bases = [
             n.name
             for n in self.snapshot.walk()
@@ -453,17 +350,13 @@ class Autopilot:
         guessed = [n.name for n in due if n.guessed and n.name not in keep]
         if guessed:
             await self.session.upstream.check(guessed)  # the registry may settle them
+        selection = bulk_selection(self.snapshot, self.pins)
         for node in due:
             node = self.snapshot.nodes[node.name]
-            if node.name in keep:
-                why = keep[node.name]
-                line = f"{node.name}: held ({why})"
-                if why == "pinned":
-                    line += f": ollama-lineage unpin {node.name}"
-                plan.notes.append(Outcome(node.name, "held", line))
-                continue
-            if node.guessed:
-                plan.notes.append(self._guessed(node.name))
+            if node.guessed and node.name not in selection.held:  # stale once a base is pulled
+                selection.hold(node.name, GUESSED)
+            if node.name in selection.held:
+                plan.notes.append(self._held(node.name, selection.held[node.name]))
                 continue
             why = f"{node.state.word}: {node.reason}"
             if node.name in coming and node.state not in NEEDS_REBUILD:
@@ -476,13 +369,18 @@ class Autopilot:
                 plan.notes.append(Outcome(name, "held", line, kind="base"))
         return plan
 
-    def _guessed(self, name: str) -> Outcome:
-        return Outcome(
-            name,
-            "skipped",
-            f"{name}: skipped; its lineage is a guess the registry could not settle,"
-            f" so read its plan and run `ollama-lineage rebuild {name}` alone",
-        )
+    def _held(self, name: str, why: str) -> Outcome:
+        if why == GUESSED:
+            return Outcome(
+                name,
+                "skipped",
+                f"{name}: skipped; its lineage is a guess the registry could not settle,"
+                f" so read its plan and run `ollama-lineage rebuild {name}` alone",
+            )
+        line = f"{name}: held ({why})"
+        if why == "pinned":
+            line += f": ollama-lineage unpin {name}"
+        return Outcome(name, "held", line)
 
     async def run(self, plan: AutopilotPlan, *, echo_notes: bool = True) -> Report:
         """Pull, rebuild, check, keep or roll back; ``echo_notes=False`` when the plan's notes
@@ -557,8 +455,9 @@ class Autopilot:
 
     async def _rebuild_all(self, report: Report, plan: AutopilotPlan, failed: set[str]) -> None:
         done = {o.name for o in report.outcomes}
-        unsettled = set(await self.session.upstream.settle_guesses())
-        for name in rebuildable(self.snapshot, self.pins):
+        await self.session.upstream.settle_guesses()
+        selection = bulk_selection(self.snapshot, self.pins)
+        for name in selection.todo:
             if name in done or self.snapshot.nodes[name].state not in NEEDS_REBUILD:
                 continue  # done, or its parent came back as the version it was built on
             blocker = next(
@@ -582,12 +481,10 @@ class Autopilot:
             self._add(report, outcome)
             if outcome.attention:
                 failed.add(name)
-        # Guessed models that went stale with the pulls and were never planned.
-        for name in unsettled:
-            if name not in {o.name for o in report.outcomes} and name not in held(
-                self.snapshot, self.pins
-            ):
-                self._add(report, self._guessed(name))
+        # Models held back once the pulls made them stale, never planned.
+        for name, why in selection.left.items():
+            if name not in {o.name for o in report.outcomes}:
+                self._add(report, self._held(name, why))
 
     def _ancestors(self, name: str) -> list[str]:
         found = []

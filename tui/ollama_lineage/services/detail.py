@@ -18,6 +18,8 @@ from .rebuild import Plan, RebuildError
 from .session import Session
 from .store import Event
 
+HISTORY_PAGE = 50  # the History tab's newest events; `ollama-lineage history NAME` has them all
+
 
 @dataclass(frozen=True)
 class Detail:
@@ -41,12 +43,12 @@ class Detail:
 
 async def load_detail(session: Session, node: Node, now: datetime) -> Detail:
     """Everything for the four tabs; a plan only where a rebuild is possible."""
-    events = await session.store.history(session.settings.host_key, node.name)
+    host = session.settings.host_key
+    events = await session.store.history(host, node.name, limit=HISTORY_PAGE)
     if node.facts is None:
         return Detail(node, problem=node.reason, events=events)
     show = await session.syncer.show(node.name)
-    recipes = await session.store.recipes(session.settings.host_key)
-    stored = recipes.get(node.name)
+    stored = (await session.store.recipes_of(host, [node.name])).get(node.name)
     base_name = stored.link.base if stored else (node.base or node.name)
     current = full_spec(show, base_name)
     detail = Detail(

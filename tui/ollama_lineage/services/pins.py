@@ -1,36 +1,81 @@
-"""Pins: models kept, with everything built on them, out of bulk rebuilds and autopilot."""
+"""Pins and bulk work: which models one bulk run rebuilds, and which it holds back, and why."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 
-from ..core.lineage import Kind, Snapshot
+from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
 from .session import Session
 
 PIN_MARK = "⚑"  # after a pinned model's name, in ``status`` and in the TUI's tree
+GUESSED = "its lineage is a guess the registry could not settle; read its plan and rebuild it alone"
 
 
-def held(snapshot: Snapshot, pins: Collection[str]) -> dict[str, str]:
-    """Every model kept out of bulk work, with why: pinned, or built on a pinned model."""
-    found: dict[str, str] = {}
+@dataclass
+class Selection:
+    """One bulk run (``R``, ``rebuild --all-stale``, ``apply``, autopilot): what it rebuilds,
+    parents first, and each model it holds back with why. A model held back (pinned, guessed,
+    failed or skipped in this run) holds back everything built on it: rebuilding a child on a
+    parent that was not rebuilt only makes a backup and the same model again."""
+
+    snapshot: Snapshot
+    todo: list[str]
+    held: dict[str, str]
+
+    @property
+    def due(self) -> list[str]:
+        """Every model due a rebuild, held back or not, parents first."""
+        return [n.name for n in self.snapshot.walk() if _due(self.snapshot, n.name)]
+
+    @property
+    def left(self) -> dict[str, str]:
+        """The models due a rebuild this run leaves as they are, with why."""
+        return {n: why for n, why in self.held.items() if _due(self.snapshot, n)}
+
+    def hold(self, name: str, why: str, *, which: str = "held back") -> None:
+        """``name`` is held back (``why``), and so is everything built on it."""
+        self.held.setdefault(name, why)
+        for node in self.snapshot.descendants(name):
+            if node.kind is not Kind.BACKUP:
+                self.held.setdefault(node.name, f"built on {name}, which is {which}")
+        self.todo = [n for n in self.todo if n not in self.held]
+
+
+def bulk_selection(snapshot: Snapshot, pins: Collection[str], *, guesses: bool = True) -> Selection:
+    """Every stale derivative, less those held back: pinned or built on a pinned model, a
+    lineage only guessed (unless ``guesses`` is False), or built on one of those."""
+    selection = Selection(snapshot, [n.name for n in snapshot.walk() if _due(snapshot, n.name)], {})
     for node in snapshot.walk():
         if node.name in pins:
-            found[node.name] = "pinned"
-    for name in [n for n, why in found.items() if why == "pinned"]:
-        for node in snapshot.descendants(name):
-            if node.kind is not Kind.BACKUP:
-                found.setdefault(node.name, f"built on {name}, which is pinned")
-    return found
+            selection.hold(node.name, "pinned", which="pinned")
+    for node in snapshot.walk():
+        if (
+            guesses
+            and node.guessed
+            and _due(snapshot, node.name)
+            and node.name not in selection.held
+        ):
+            selection.hold(node.name, GUESSED)
+    return selection
 
 
-def rebuildable(snapshot: Snapshot, pins: Collection[str]) -> list[str]:
-    """What a bulk rebuild (``R``, ``rebuild --all-stale``) may redo, parents first.
-
-    ``Snapshot.stale_in_order()`` less pinned models and everything built on them.
-    """
-    keep = held(snapshot, pins)
-    return [name for name in snapshot.stale_in_order() if name not in keep]
+def _due(snapshot: Snapshot, name: str) -> bool:
+    node = snapshot.nodes[name]
+    return node.kind is Kind.DERIVATIVE and node.state in NEEDS_REBUILD
 
 
 async def pins_of(session: Session) -> set[str]:
     return await session.store.pins(session.settings.host_key)
+
+
+async def toggle_pin(session: Session, name: str) -> tuple[bool, frozenset[str]]:
+    """Pin ``name``, or unpin it when pinned (names compared as Ollama does, ignoring case);
+    whether it is pinned now, and every pin as the store, their one owner, now says."""
+    store, host = session.store, session.settings.host_key
+    pinned = next((p for p in await store.pins(host) if p.casefold() == name.casefold()), None)
+    if pinned:
+        await store.unpin(host, pinned)
+    else:
+        await store.pin(host, name)
+    return not pinned, frozenset(await store.pins(host))

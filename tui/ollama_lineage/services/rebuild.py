@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ..core.diff import DiffRow, side_by_side
@@ -16,6 +19,7 @@ from ..core.names import backup_name, parse_model_name
 from ..core.overrides import derive_recipe, full_spec, predict, verify, with_weights
 from ..core.spec import ModelSpec
 from ..ollama.client import OllamaClient, OllamaError, Progress
+from .lock import Holder, acquire
 from .store import StoredRecipe
 from .sync import Syncer
 
@@ -32,6 +36,10 @@ class RebuildError(Exception):
 class Refused(RebuildError):
     """Asked for something that cannot be done as asked (no recipe, no backup, a base that is
     not there): refused before anything was sent, so the command line exits 2, not 1."""
+
+
+class ForeignWeights(Refused):
+    """``track`` refused: the child never had the base's weights; ``force`` adopts anyway."""
 
 
 @dataclass(frozen=True)
@@ -82,46 +90,102 @@ class Rebuilder:
     def host(self) -> str:
         return self.syncer.host
 
+    def writing(self, command: str) -> AbstractAsyncContextManager[Holder]:
+        """The server's writer lock; a CLI writer holds it already for its whole run."""
+        return acquire(Path(self.syncer.store.path), self.host, command)
+
     async def recipe(self, name: str) -> StoredRecipe:
-        recipes = await self.syncer.store.recipes(self.host)
-        if name not in recipes:
-            node = self.syncer.snapshot.nodes.get(name)
-            why = node.reason if node else "the server does not list it"
-            raise Refused(f"{name} has no recipe to rebuild from ({why})")
-        return recipes[name]
+        stored = (await self.syncer.store.recipes_of(self.host, [name])).get(name)
+        if stored is None:
+            raise Refused(self._no_recipe(name))
+        return stored
+
+    def _no_recipe(self, name: str) -> str:
+        node = self.syncer.snapshot.nodes.get(name)
+        why = node.reason if node else "the server does not list it"
+        return f"{name} has no recipe to rebuild from ({why})"
 
     async def plan(self, name: str, *, now: datetime | None = None) -> Plan:
-        stored = await self.recipe(name)
+        found = (await self.plans([name], now=now))[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    async def plans(
+        self, names: list[str], *, now: datetime | None = None
+    ) -> dict[str, Plan | Exception]:
+        """Each model's plan, or why it has none: the recipes in one query and the shows from
+        the cache in one more, so ``R`` over a whole fleet costs two reads, not two a model."""
+        stored = await self.syncer.store.recipes_of(self.host, names)
+        snapshot = self.syncer.snapshot
+        found: dict[str, Plan | Exception] = {}
+        ready: dict[str, tuple[StoredRecipe, Recipe]] = {}
+        for name in names:
+            try:
+                recipe = self._parse(name, stored.get(name))  # no recipe: RebuildError
+                ready[name] = (stored[name], recipe)
+            except RebuildError as exc:
+                found[name] = exc
+        wanted = [n for name, (_, recipe) in ready.items() for n in (name, recipe.base)]
+        specs, failed = await self._shows(wanted)
+        when = now or datetime.now()
+        for name, (link, recipe) in ready.items():
+            if (problem := failed.get(name) or failed.get(recipe.base)) is not None:
+                found[name] = problem
+                continue
+            base_node = snapshot.nodes[recipe.base]
+            assert base_node.facts is not None  # _parse checked it
+            child_spec, base_spec = specs[name], specs[recipe.base]
+            expected = predict(base_spec, recipe)
+            found[name] = Plan(
+                child=name,
+                base=recipe.base,
+                base_digest=base_node.facts.digest,
+                recipe=recipe,
+                guessed=link.link.guessed,
+                backup=self._free_backup_name(name, when),
+                current=full_spec(child_spec, recipe.base),
+                after=full_spec(expected, recipe.base),
+                request=recipe.create_request(name),
+                stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
+                weights_before=child_spec.weights,
+                weights_after=expected.weights,
+                expected=expected,
+                base_weights=base_spec.weights,
+                base_moved=link.link.base_digest != base_node.facts.digest,
+            )
+        return {name: found[name] for name in names}
+
+    async def _shows(self, names: list[str]) -> tuple[dict[str, ModelSpec], dict[str, OllamaError]]:
+        """All in one go; if the server fails one, each alone, so only its plans lack it."""
+        try:
+            return await self.syncer.shows(names), {}
+        except OllamaError:
+            specs, failed = {}, {}
+            for name in dict.fromkeys(names):
+                try:
+                    specs[name] = await self.syncer.show(name)
+                except OllamaError as exc:
+                    failed[name] = exc
+            return specs, failed
+
+    def _parse(self, name: str, stored: StoredRecipe | None) -> Recipe:
+        if stored is None:
+            raise Refused(self._no_recipe(name))
         try:
             recipe = parse_modelfile(stored.text, max_bytes=STORED_RECIPE_LIMIT)
         except ModelfileError as exc:
             raise Refused(f"the stored recipe of {name} does not parse: {exc}") from exc
-        snapshot = self.syncer.snapshot
-        base_node = snapshot.nodes.get(recipe.base)
+        base_node = self.syncer.snapshot.nodes.get(recipe.base)
         if base_node is None or base_node.facts is None:
             raise Refused(f"{name}'s base {recipe.base} is not on the server; pull it first")
-        child_spec = await self.syncer.show(name)
-        base_spec = await self.syncer.show(recipe.base)
-        expected = predict(base_spec, recipe)
-        return Plan(
-            child=name,
-            base=recipe.base,
-            base_digest=base_node.facts.digest,
-            recipe=recipe,
-            guessed=stored.link.guessed,
-            backup=self._free_backup_name(name, now or datetime.now()),
-            current=full_spec(child_spec, recipe.base),
-            after=full_spec(expected, recipe.base),
-            request=recipe.create_request(name),
-            stale_base=recipe.base if base_node.state in NEEDS_REBUILD else None,
-            weights_before=child_spec.weights,
-            weights_after=expected.weights,
-            expected=expected,
-            base_weights=base_spec.weights,
-            base_moved=stored.link.base_digest != base_node.facts.digest,
-        )
+        return recipe
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:
+        async with self.writing(f"rebuild {plan.child}"):
+            return await self._run(plan, on_progress)
+
+    async def _run(self, plan: Plan, on_progress: ProgressCallback | None) -> str:
         """Backup, create, record; on failure the old model and the backup stay as they were."""
         store, host = self.syncer.store, self.host
         for name in (plan.child, plan.base, plan.backup):
@@ -138,51 +202,70 @@ class Rebuilder:
             backup=plan.backup,
         )
         log: list[str] = []
+        # How far it got: "backup" (nothing changed yet), "create" (the model may be
+        # replaced: an end here puts the backup back), "verified", then "recorded".
+        step = "backup"
         await self.syncer.set_building(plan.child, True)
         try:
-            await self.client.copy(plan.child, plan.backup)
-            await store.add_backup(host, plan.backup, plan.child)
-            await store.save_recipes(
-                host, [StoredRecipe(_relink(old.link, plan.backup, old.link.base_digest), old.text)]
+            try:
+                await self.client.copy(plan.child, plan.backup)
+                await store.add_backup(host, plan.backup, plan.child)
+                await store.save_recipes(
+                    host,
+                    [StoredRecipe(_relink(old.link, plan.backup, old.link.base_digest), old.text)],
+                )
+                log.append(f"backed up {plan.child} as {plan.backup}")
+                step = "create"
+                async for progress in self.client.create(plan.request):
+                    log.append(progress.status)
+                    if on_progress:
+                        on_progress(progress)
+            except OllamaError as exc:
+                step = "recorded"
+                await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
+                raise RebuildError(
+                    f"rebuild of {plan.child} failed, old model kept: {exc}"
+                ) from exc
+            try:
+                got = await self.client.show(plan.child)
+            except OllamaError as exc:
+                step = "recorded"
+                why = f"could not be verified: the new model's show failed ({exc})"
+                return await self._restore(plan, event, log, why)
+            mismatches = verify(
+                plan.expected,
+                got,
+                base_weights=plan.base_weights,
+                replaced_weights=plan.weights_before if plan.base_moved else None,
             )
-            log.append(f"backed up {plan.child} as {plan.backup}")
-            async for progress in self.client.create(plan.request):
-                log.append(progress.status)
-                if on_progress:
-                    on_progress(progress)
-            got = await self.client.show(plan.child)
-        except asyncio.CancelledError:
-            await store.finish_event(event, "cancelled", log="\n".join(log))
-            await self.syncer.set_building(plan.child, False)
+            if mismatches:
+                step = "recorded"
+                differs = "; ".join(map(str, mismatches))
+                why = f"did not produce what the plan said ({differs})"
+                return await self._restore(plan, event, log, why)
+            step = "verified"
+            recipe_text = plan.recipe.to_modelfile()
+            new_link = Link(plan.child, plan.base, plan.base_digest, "recorded", guessed=False)
+            await store.save_recipes(host, [StoredRecipe(new_link, recipe_text)])
+            # Still `building` until the new digest is recorded, or a poll in between would
+            # see a digest this app does not know yet and call the model drifted.
+            await self.syncer.poll()
+            after = self._digest(plan.child)
+            unchanged = after is not None and after == before
+            if unchanged:
+                # The backup is the live model itself: keeping it, or pruning older backups
+                # to make room for it, would throw away the one copy of an older version.
+                log.append("unchanged: the create gave the digest the model already had")
+                await self._discard_backup(plan.backup, log)
+            step = "recorded"
+            await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
+        except BaseException as exc:
+            if step != "recorded":  # ended by something else than a server's answer
+                await self._end_early(plan, event, log, step, exc)
             raise
-        except OllamaError as exc:
-            await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
-            # The tree must say `failed` now, not `building` until some later refresh.
+        finally:
+            # The tree must say `failed` (or `fresh`) now, not `building` until a refresh.
             await self.syncer.set_building(plan.child, False)
-            raise RebuildError(f"rebuild of {plan.child} failed, old model kept: {exc}") from exc
-        mismatches = verify(
-            plan.expected,
-            got,
-            base_weights=plan.base_weights,
-            replaced_weights=plan.weights_before if plan.base_moved else None,
-        )
-        if mismatches:
-            return await self._restore(plan, event, log, "; ".join(map(str, mismatches)))
-        recipe_text = plan.recipe.to_modelfile()
-        new_link = Link(plan.child, plan.base, plan.base_digest, "recorded", guessed=False)
-        await store.save_recipes(host, [StoredRecipe(new_link, recipe_text)])
-        # Still `building` until the new digest is recorded, or a poll in between would see
-        # a digest this app does not know yet and call the model drifted.
-        await self.syncer.poll()
-        after = self._digest(plan.child)
-        unchanged = after is not None and after == before
-        if unchanged:
-            # The backup is the live model itself: keeping it, or pruning older backups to
-            # make room for it, would throw away the one copy of an older version.
-            log.append("unchanged: the create gave the digest the model already had")
-            await self._discard_backup(plan.backup, log)
-        await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
-        await self.syncer.set_building(plan.child, False)
         if not unchanged:
             await self._prune_backups(plan.child)
         await self.syncer.refresh()
@@ -198,10 +281,33 @@ class Rebuilder:
         log.append(f"deleted {backup}, the same as the model")
         await self.syncer.poll()
 
-    async def _restore(self, plan: Plan, event: int, log: list[str], difference: str) -> str:
-        """The create made something else than planned: put the backup back, say what differed."""
+    async def _end_early(
+        self, plan: Plan, event: int, log: list[str], step: str, exc: BaseException
+    ) -> None:
+        """Interrupted (Ctrl-C, SIGTERM, a cancelled worker) or a bug: a model the create may
+        have replaced, unverified, gets its backup back; the event says what happened."""
+        interrupted = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
+        if step == "create":
+            try:
+                await self.client.copy(plan.backup, plan.child)
+                log.append(f"restored {plan.child} from {plan.backup}")
+            except OllamaError as failed:
+                log.append(f"restoring it failed ({failed}); roll back from {plan.backup}")
+        with contextlib.suppress(OllamaError):
+            await self.syncer.poll()
+        await self.syncer.store.finish_event(
+            event,
+            "interrupted" if interrupted else "failed",
+            error=None if interrupted else f"{type(exc).__name__}: {exc}",
+            log="\n".join(log),
+            digest_after=self._digest(plan.child),
+        )
+
+    async def _restore(self, plan: Plan, event: int, log: list[str], why: str) -> str:
+        """The create made something else than planned, or something nobody could check: put
+        the backup back, say why."""
         store = self.syncer.store
-        log.append(f"verification failed: {difference}")
+        log.append(f"verification failed: {why}")
         try:
             await self.client.copy(plan.backup, plan.child)
             log.append(f"restored {plan.child} from {plan.backup}")
@@ -212,17 +318,17 @@ class Rebuilder:
         await store.finish_event(
             event,
             "failed",
-            error=f"verification: {difference}",
+            error=f"verification: {why}",
             log="\n".join(log),
             digest_after=self._digest(plan.child),
         )
-        await self.syncer.set_building(plan.child, False)
-        raise RebuildError(
-            f"rebuild of {plan.child} did not produce what the plan said ({difference}); "
-            + restored
-        )
+        raise RebuildError(f"rebuild of {plan.child} {why}; {restored}")
 
     async def rollback(self, name: str) -> str:
+        async with self.writing(f"rollback {name}"):
+            return await self._rollback(name)
+
+    async def _rollback(self, name: str) -> str:
         """Copy the newest backup back over the model; its recipe stays the one to go forward
         with, the link records what the old version was built from, and the tree reads
         ``rolled back`` until it is rebuilt or adopted."""
@@ -253,6 +359,10 @@ class Rebuilder:
         return after or ""
 
     async def delete_backup(self, backup: str) -> None:
+        async with self.writing(f"delete backup {backup}"):
+            await self._delete_backup(backup)
+
+    async def _delete_backup(self, backup: str) -> None:
         store, host = self.syncer.store, self.host
         backups = await store.backups(host)
         if backup not in backups:
@@ -274,6 +384,10 @@ class Rebuilder:
         await self.syncer.refresh()
 
     async def pull(self, name: str, on_progress: ProgressCallback | None = None) -> str:
+        async with self.writing(f"pull {name}"):
+            return await self._pull(name, on_progress)
+
+    async def _pull(self, name: str, on_progress: ProgressCallback | None) -> str:
         parse_model_name(name)
         store = self.syncer.store
         event = await store.start_event(self.host, name, "pull", digest_before=self._digest(name))
@@ -303,6 +417,12 @@ class Rebuilder:
         Refused when ``child`` never had weights of any version of ``base`` seen here (nor a
         quantization of them): a later rebuild would replace its weights with foreign ones.
         """
+        async with self.writing(f"track {child} --from {base}"):
+            return await self._track(child, base, recipe_text, force=force)
+
+    async def _track(
+        self, child: str, base: str, recipe_text: str | None, *, force: bool
+    ) -> StoredRecipe:
         for name in (child, base):
             parse_model_name(name)
         nodes = self.syncer.snapshot.nodes
@@ -317,7 +437,7 @@ class Rebuilder:
         child_spec = await self.syncer.show(child)
         origin = await self._origin(child, child_spec.weights, base)
         if origin is None and not force:
-            raise Refused(
+            raise ForeignWeights(
                 f"{child} never had the weights of any version of {base} seen here, so a rebuild"
                 f" would replace its weights with {base}'s; pass --force if you are sure"
             )

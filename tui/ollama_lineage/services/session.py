@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
@@ -9,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..ollama.client import OllamaClient
-from ..ollama.early import EarlyGet
 from ..ollama.models_dir import ModelsDir
+from ..ollama.plain_http import EarlyGet
 from .store import Store
 from .sync import Syncer
 
@@ -41,6 +42,11 @@ class Session:
         return UpstreamChecker(
             self.syncer, self.settings.registry, timeout=min(self.settings.timeout, 10.0)
         )
+
+    async def prune_history(self) -> None:
+        """Keep History bounded (``--keep-history``); done by runs that write anyway."""
+        before = time.time() - self.settings.keep_history_days * 86400
+        await self.store.prune_history(self.settings.host_key, before)
 
     async def aclose(self) -> None:
         if "upstream" in self.__dict__:  # made, so it may hold connections

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ import aiosqlite
 
 from ..core.lineage import Link, ModelFacts, Upstream
 from ..core.spec import ModelSpec
+
+BUSY_SECONDS = 15.0  # how long one instance waits for another's write
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -82,10 +84,15 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE links ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
     """,
-    # Licenses and templates kept once however many models carry them: a fleet's specs were
-    # ~95% the same few licenses (10 MB at 1,000 models, read and written on every cold start).
+    # Licenses and templates kept once however many models carry them: a fleet's specs are
+    # mostly the same few licenses, read and written on every cold start.
     """
     CREATE TABLE texts (digest TEXT PRIMARY KEY, text TEXT NOT NULL);
+    """,
+    # The run lock is a locked file beside the database now (services/lock.py): one per
+    # server, for every writer, and gone with its process.
+    """
+    DROP TABLE locks;
     """,
     # Every recipe a model had before its current one, so an edit can be undone.
     """
@@ -113,6 +120,11 @@ _FACT_FIELDS = (
     "problem",
 )
 _FACT_COLUMNS = ", ".join(_FACT_FIELDS)
+_RECIPE_COLUMNS = "child, base, base_digest, source, guessed, recipe, edited"
+
+
+def _recipe(r: Any) -> StoredRecipe:
+    return StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
 
 
 class StoreError(Exception):
@@ -156,19 +168,6 @@ class StoredCheckResult:
 
 
 @dataclass(frozen=True)
-class LockHolder:
-    """Who holds a named lock: enough to tell a live holder from a crashed one."""
-
-    name: str
-    token: str
-    purpose: str
-    pid: int
-    hostname: str
-    acquired_at: float
-    heartbeat: float
-
-
-@dataclass(frozen=True)
 class StoredRecipe:
     link: Link
     text: str
@@ -185,7 +184,7 @@ class Store:
         # (or "API misuse") at once, whatever the busy timeout. One operation at a time.
         self._lock = asyncio.Lock()
         self._stored_texts: set[str] = set()  # digests this connection has written to `texts`
-        # A fleet's few licenses, hashed once: 9 MB of sha256 was a fifth of a cold start.
+        # A fleet's few licenses, hashed once each, not once a model.
         self._digest_of: dict[str, str] = {}
 
     @classmethod
@@ -195,7 +194,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            db = await aiosqlite.connect(path, timeout=15.0)
+            db = await aiosqlite.connect(path, timeout=BUSY_SECONDS)
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"cannot open the database {path}: {exc}; try --db PATH") from exc
         store = cls(db, path)
@@ -210,8 +209,8 @@ class Store:
         return store
 
     async def _prepare(self) -> None:
-        await self._db.execute("PRAGMA busy_timeout = 15000")
-        await self._db.execute("PRAGMA journal_mode = WAL")
+        await self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        await self._wal()
         await self._db.execute("PRAGMA synchronous = NORMAL")
         version = await self._schema_version()
         if version > len(MIGRATIONS):
@@ -221,7 +220,7 @@ class Store:
         if version == len(MIGRATIONS):
             return
         # One script, one transaction: a crash leaves the old schema, never half of a new one.
-        # (Statement by statement, a fresh database cost 40 trips to the database thread.)
+        # (Statement by statement, a fresh database would be one trip to its thread each.)
         steps = "".join(f"{script};\n" for script in MIGRATIONS[version:])
         try:
             await self._db.executescript(
@@ -232,6 +231,19 @@ class Store:
             if await self._schema_version() != len(MIGRATIONS):
                 raise
             # Another instance, started at the same moment, brought the schema up first.
+
+    async def _wal(self) -> None:
+        """Switch to WAL, trying again while another first start holds its write lock: SQLite
+        answers "database is locked" to this switch at once, whatever the busy timeout."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                await self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except aiosqlite.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(0.05)
 
     async def _schema_version(self) -> int:
         row = await (await self._db.execute("PRAGMA user_version")).fetchone()
@@ -344,15 +356,23 @@ class Store:
     # --- lineage and recipes ------------------------------------------------------------------
 
     async def recipes(self, host: str) -> dict[str, StoredRecipe]:
-        rows = await self._rows(
-            "SELECT child, base, base_digest, source, guessed, recipe, edited FROM links"
-            " WHERE host = ?",
-            (host,),
+        rows = await self._rows(f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ?", (host,))
+        return {r[0]: _recipe(r) for r in rows}
+
+    async def links(self, host: str) -> dict[str, Link]:
+        """Every model's link without its recipe text: what the tree is built from."""
+        columns = "child, base, base_digest, source, guessed, '', edited"
+        rows = await self._rows(f"SELECT {columns} FROM links WHERE host = ?", (host,))
+        return {r[0]: _recipe(r).link for r in rows}
+
+    async def recipes_of(self, host: str, names: Iterable[str]) -> dict[str, StoredRecipe]:
+        """Only these models' recipes: what one row, or one dialog, needs."""
+        rows = await self._rows_in(
+            f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ? AND child IN ({{marks}})",
+            names,
+            host,
         )
-        return {
-            r[0]: StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
-            for r in rows
-        }
+        return {r[0]: _recipe(r) for r in rows}
 
     async def save_recipes(self, host: str, recipes: Iterable[StoredRecipe]) -> None:
         """Store each recipe; one whose text changes keeps its old text in `recipe_versions`."""
@@ -439,17 +459,50 @@ class Store:
             [(status, time.time(), *fields.values(), event_id)],
         )
 
-    async def history(self, host: str, name: str | None = None) -> list[Event]:
-        where, params = ("host = ? AND (name = ? OR backup = ?)", (host, name, name))
+    async def history(
+        self,
+        host: str,
+        name: str | None = None,
+        *,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Newest first; ``limit`` of them (a cursor move shows a screenful, not years)."""
+        where = "host = ? AND (name = ? OR backup = ?)"
+        params: list[object] = [host, name, name]
         if name is None:
-            where, params = "host = ?", (host,)  # type: ignore[assignment]
+            where, params = "host = ?", [host]
+        if since is not None:
+            where, params = f"{where} AND started_at >= ?", [*params, since]
         rows = await self._rows(
             "SELECT id, name, kind, status, base, base_digest, digest_before, digest_after,"
             f" backup, error, log, started_at, finished_at FROM events WHERE {where}"
-            " ORDER BY id DESC",
+            " ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}"),
             params,
         )
         return [Event(*r) for r in rows]
+
+    async def prune_history(self, host: str, before: float) -> int:
+        """Forget events started before ``before``, but never one the tree still reads: each
+        model's last change (the digest it is known by), its last build (``failed``) and
+        the creates ``apply --prune`` goes by. Returns how many went."""
+        keep = "SELECT MAX(id) FROM events WHERE host = :host AND {} GROUP BY name"
+        kept = " UNION ".join(
+            keep.format(rule)
+            for rule in (
+                "status = 'success' AND digest_after IS NOT NULL",
+                "kind = 'build'",
+                "kind = 'create' AND status = 'success'",
+            )
+        )
+        async with self._lock:
+            cursor = await self._db.execute(
+                "DELETE FROM events WHERE host = :host AND started_at < :before"
+                f" AND id NOT IN ({kept})",
+                {"host": host, "before": before},
+            )
+            await self._db.commit()
+        return cursor.rowcount
 
     async def known_digests(self, host: str) -> dict[str, tuple[str, str]]:
         """Per model, the digest this app last knew it by and how: after its own last change
@@ -513,7 +566,7 @@ class Store:
             [(host, name, prompt, time.time())],
         )
 
-    # --- pins, check results and the run lock ---------------------------------------------------
+    # --- pins and check results ---------------------------------------------------
 
     async def pins(self, host: str) -> set[str]:
         return {r[0] for r in await self._rows("SELECT name FROM pins WHERE host = ?", (host,))}
@@ -572,63 +625,6 @@ class Store:
             r[1]: StoredCheckResult(r[0], r[1], r[2], r[3], bool(r[4]), json.loads(r[5]), *r[6:])
             for r in rows
         }
-
-    async def try_lock(
-        self, holder: LockHolder, may_take: Callable[[LockHolder], bool]
-    ) -> LockHolder | None:
-        """Take the lock ``holder.name``; None when taken, else whoever holds it.
-
-        ``may_take(current)`` says whether a current holder is gone (crashed) and the lock
-        may be taken over; it is asked inside the write transaction, so two contenders
-        never both win.
-        """
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                async with self._db.execute(
-                    "SELECT name, token, purpose, pid, hostname, acquired_at, heartbeat"
-                    " FROM locks WHERE name = ?",
-                    (holder.name,),
-                ) as cursor:
-                    row = await cursor.fetchone()
-                current = LockHolder(*row) if row else None
-                if current is not None and current.token != holder.token and not may_take(current):
-                    await self._db.rollback()
-                    return current
-                await self._db.execute(
-                    "INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        holder.name,
-                        holder.token,
-                        holder.purpose,
-                        holder.pid,
-                        holder.hostname,
-                        holder.acquired_at,
-                        holder.heartbeat,
-                    ),
-                )
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
-        return None
-
-    async def lock_holder(self, name: str) -> LockHolder | None:
-        rows = await self._rows(
-            "SELECT name, token, purpose, pid, hostname, acquired_at, heartbeat"
-            " FROM locks WHERE name = ?",
-            (name,),
-        )
-        return LockHolder(*rows[0]) if rows else None
-
-    async def beat_lock(self, name: str, token: str) -> None:
-        await self._write(
-            "UPDATE locks SET heartbeat = ? WHERE name = ? AND token = ?",
-            [(time.time(), name, token)],
-        )
-
-    async def release_lock(self, name: str, token: str) -> None:
-        await self._write("DELETE FROM locks WHERE name = ? AND token = ?", [(name, token)])
 
 
 def _encode_spec(

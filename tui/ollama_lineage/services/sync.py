@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -23,8 +23,8 @@ from .in_flight import in_flight
 from .store import Store, StoredRecipe
 
 # Specs are read from the models folder, stored, and first seen this many at a time: each store
-# is a transaction (~0.6 ms whatever its size, 16 of them were a twentieth of a cold start
-# at 1,000 models), and a cold start that fails part-way keeps what it had stored.
+# is a transaction, which costs the same whatever its size, and a cold start that fails
+# part-way keeps what it had stored.
 BATCH = 256
 RETRY_FIRST, RETRY_MAX = 5.0, 600.0
 
@@ -96,6 +96,7 @@ class Syncer:
         changed = [t for name, t in tags.items() if _differs(known.get(name), t) or name in due]
         gone = [name for name in known if name not in tags]
         fresh, specs = await self._read(changed)
+        await self._specs_for_first_sight(fresh, gone, specs)
         async with self._write:
             if ticket < self._applied:  # a newer poll already applied a newer listing
                 return False
@@ -114,11 +115,10 @@ class Syncer:
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         facts = list((self._facts or {}).values())
-        recipes = await self.store.recipes(self.host)
         known = await self.store.known_digests(self.host)
         snapshot = build_snapshot(
             facts,
-            {child: r.link for child, r in recipes.items()},
+            await self.store.links(self.host),
             backups=await self.backups(),
             upstream=await self.store.upstream(self.host),
             building=frozenset(self._building),
@@ -149,7 +149,7 @@ class Syncer:
         found = {
             name: origin
             for name in facts
-            if BACKUP_MARK in name  # parsing every name on every refresh is 10 ms at 1,000
+            if BACKUP_MARK in name  # not parsing every name on every refresh
             and (origin := backup_origin(name)) is not None
             and origin in facts
         }
@@ -157,15 +157,25 @@ class Syncer:
 
     async def show(self, name: str) -> ModelSpec:
         """A model's spec, from the digest-keyed cache when the digest is known."""
-        facts = (self._facts or {}).get(name)
-        if facts is not None:
-            cached = await self.store.cached_specs([facts.digest])
-            if facts.digest in cached:
-                return cached[facts.digest]
-        spec = await self.client.show(name)
-        if facts is not None:
-            await self.store.cache_specs({facts.digest: spec})
-        return spec
+        return (await self.shows([name]))[name]
+
+    async def shows(self, names: Iterable[str]) -> dict[str, ModelSpec]:
+        """Several models' specs: the cached ones in one query, the server asked for the rest."""
+        facts = self._facts or {}
+        wanted = list(dict.fromkeys(names))
+        digests = {name: facts[name].digest for name in wanted if name in facts}
+        cached = await self.store.cached_specs(set(digests.values())) if digests else {}
+        found: dict[str, ModelSpec] = {}
+        for name in wanted:
+            digest = digests.get(name)
+            if digest is not None and digest in cached:
+                found[name] = cached[digest]
+                continue
+            found[name] = spec = await self.client.show(name)
+            if digest is not None:
+                await self.store.cache_specs({digest: spec})
+                cached[digest] = spec
+        return found
 
     async def version_with_weights(self, base: str, weights: str | None) -> str | None:
         """The newest version of ``base`` seen here whose weights blob is ``weights``."""
@@ -260,12 +270,21 @@ class Syncer:
     async def _adopt_new_derivatives(self, at_hand: dict[str, ModelSpec]) -> None:
         """First sight needs no set-up: record each new derivative's recipe and build base."""
         assert self._facts is not None
-        recipes = await self.store.recipes(self.host)
+        pairs = await self._new_pairs(self._facts)
+        # A batch at a time: which base version each child was built from, then the specs not
+        # at hand in one query.
+        for start in range(0, len(pairs), BATCH):
+            await self._first_recipes(pairs[start : start + BATCH], at_hand)
+
+    async def _new_pairs(
+        self, facts: dict[str, ModelFacts]
+    ) -> list[tuple[ModelFacts, ModelFacts, Link]]:
+        """Each derivative without a recipe yet, with its base and the inferred link."""
+        recipes = await self.store.links(self.host)
         backups = await self.backups()
         upstream = await self.store.upstream(self.host)
-        facts = self._facts
         inferred = infer_links(list(facts.values()), {}, backups, upstream)
-        pairs = [
+        return [
             (facts[child], facts[link.base], link)
             for child, link in inferred.items()
             if child not in recipes
@@ -274,10 +293,20 @@ class Syncer:
             and not facts[child].problem
             and not facts[link.base].problem
         ]
-        # A batch at a time: which base version each child was built from, then the specs not
-        # at hand in one query.
-        for start in range(0, len(pairs), BATCH):
-            await self._first_recipes(pairs[start : start + BATCH], at_hand)
+
+    async def _specs_for_first_sight(
+        self, fresh: Sequence[ModelFacts], gone: Sequence[str], at_hand: dict[str, ModelSpec]
+    ) -> None:
+        """Shows first sight needs that neither the poll nor the store has (only after an
+        upgrade dropped the spec cache), asked before the write lock is taken, never under it."""
+        facts = {n: f for n, f in (self._facts or {}).items() if n not in gone}
+        facts.update((f.name, f) for f in fresh)
+        wanted = {m.digest: m.name for c, b, _ in await self._new_pairs(facts) for m in (c, b)}
+        missing = set(wanted) - at_hand.keys()
+        missing -= (cached := await self.store.cached_specs(missing)).keys()
+        at_hand.update(cached)
+        for digest in missing:
+            at_hand[digest] = await self.show(wanted[digest])
 
     async def _first_recipes(
         self, pairs: list[tuple[ModelFacts, ModelFacts, Link]], at_hand: dict[str, ModelSpec]
@@ -294,9 +323,8 @@ class Syncer:
         specs.update(await self.store.cached_specs(wanted - specs.keys()))
         new: list[StoredRecipe] = []
         for child, base, link in pairs:
-            for model in (child, base):  # only after an upgrade dropped the old show cache
-                if model.digest not in specs:
-                    specs[model.digest] = await self.show(model.name)
+            if child.digest not in specs or base.digest not in specs:
+                continue  # changed since the shows above: seen at the next poll
             origin = built_from[child.name]
             if origin not in specs:  # never seen that base version: diff against today's
                 origin = None

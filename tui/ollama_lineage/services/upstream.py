@@ -28,9 +28,12 @@ class UpstreamChecker:
         """Bases for updates; guessed derivatives, since a pulled model is never rebuilt."""
         return await self.check([n.name for n in self.syncer.snapshot.walk() if _worth_asking(n)])
 
-    async def settle_guesses(self) -> list[str]:
-        """Ask the registry about derivatives due a rebuild whose lineage is a guess; the
-        names it could not settle (bulk rebuilds leave those alone) are returned."""
+    async def settle_guesses(self, *, again: bool = True) -> list[str]:
+        """Ask the registry about derivatives due a rebuild whose lineage is not proven (a
+        guess, or only Ollama's ``parent_model``); the names it could not settle (bulk
+        rebuilds leave those alone) are returned. Each answer is stored: a model is asked
+        once, and one the registry could not answer again only when ``again``."""
+        answers = await self.syncer.store.upstream(self.syncer.host)
 
         def unsettled() -> list[str]:
             return [
@@ -39,7 +42,11 @@ class UpstreamChecker:
                 if n.guessed and n.state in NEEDS_REBUILD
             ]
 
-        if guesses := unsettled():
+        def unasked(name: str) -> bool:
+            answer = answers.get(name)
+            return answer is None or (again and answer.error is not None)
+
+        if guesses := [n for n in unsettled() if unasked(n)]:
             await self.check(guesses)
         return unsettled()
 

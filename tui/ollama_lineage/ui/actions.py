@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 
+from ..core.lineage import Kind
 from ..core.states import State
+
+BASE, DERIVATIVE, BACKUP, MISSING = Kind.BASE, Kind.DERIVATIVE, Kind.BACKUP, Kind.MISSING
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,10 @@ class Action:
     help: str
     footer: bool = False
     scope: str = "app"  # "app" actions are global; "tree" ones act on the focused tree
+    kinds: tuple[Kind, ...] = ()  # the rows it works on (greyed out elsewhere); () is any
+    # Handled as it arrives, before the keys queued after it go anywhere: a key that opens
+    # an input hands it the rest of a burst.
+    priority: bool = False
 
     @property
     def display_keys(self) -> str:
@@ -29,7 +36,13 @@ class Action:
 
     def binding(self) -> Binding:
         return Binding(
-            self.keys, self.id, self.description, show=self.footer, id=self.id, tooltip=self.help
+            self.keys,
+            self.id,
+            self.description,
+            show=self.footer,
+            id=self.id,
+            tooltip=self.help,
+            priority=self.priority,
         )
 
 
@@ -55,7 +68,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("next_attention", "exclamation_mark", "Next to fix", NEXT_HELP, True),
     Action("fold_all", "H", "Fold all", "fold every base: one row per base"),
     Action("unfold_all", "L", "Unfold all", "unfold every model"),
-    Action("rebuild", "r", "Rebuild", "rebuild the derivative from its current base", True),
+    Action(
+        "rebuild",
+        "r",
+        "Rebuild",
+        "rebuild the derivative from its current base",
+        True,
+        kinds=(DERIVATIVE,),
+    ),
     Action("rebuild_all", "R", "All stale", REBUILD_ALL_HELP, True),
     Action("diff", "d", "Diff", "Modelfile diff: the model now vs after a rebuild", True),
     Action("toggle_diff", "v", "vs base", "diff this model against its base instead"),
@@ -65,20 +85,50 @@ ACTIONS: tuple[Action, ...] = (
     Action("params", "a", "Parameters", "show the parameters tab"),
     Action("history", "y", "History", "show the history tab"),
     Action("zoom", "z", "Zoom", "give the detail pane the whole screen (and back)"),
-    Action("pull", "p", "Pull", "pull the newest version of a base model"),
-    Action("compare", "c", "Compare", "same prompt to the backup and the rebuilt model"),
-    Action("rollback", "b", "Roll back", "restore the model from its newest backup"),
-    Action("delete_backup", "x", "Delete backup", "delete the selected backup"),
-    Action("edit", "e", "Edit recipe", "edit the recipe in $EDITOR (nothing is sent until r)"),
-    Action("track", "t", "Track", "adopt an untracked model: pick its base"),
-    Action("pin", "P", "Pin", PIN_HELP),
-    Action("run_checks", "C", "Checks", CHECKS_HELP),
-    Action("filter", "slash", "Filter", "filter by name or state word (stale, update…)", True),
+    Action("pull", "p", "Pull", "pull the newest version of a base model", kinds=(BASE, MISSING)),
+    Action(
+        "compare",
+        "c",
+        "Compare",
+        "same prompt to the backup and the rebuilt model",
+        kinds=(DERIVATIVE, BACKUP),
+    ),
+    Action(
+        "rollback",
+        "b",
+        "Roll back",
+        "restore the model from its newest backup",
+        kinds=(DERIVATIVE, BACKUP),
+    ),
+    Action("delete_backup", "x", "Delete backup", "delete the selected backup", kinds=(BACKUP,)),
+    Action(
+        "edit",
+        "e",
+        "Edit recipe",
+        "edit the recipe in $EDITOR (nothing is sent until r)",
+        kinds=(DERIVATIVE,),
+    ),
+    Action(
+        "track", "t", "Track", "adopt an untracked model: pick its base", kinds=(BASE, DERIVATIVE)
+    ),
+    Action("pin", "P", "Pin", PIN_HELP, kinds=(BASE, DERIVATIVE)),
+    Action("run_checks", "C", "Checks", CHECKS_HELP, kinds=(BASE, DERIVATIVE, BACKUP)),
+    Action(
+        "filter",
+        "slash",
+        "Filter",
+        "filter by name or state word (stale, update…)",
+        True,
+        priority=True,
+    ),
     Action("clear_filter", "escape", "Clear filter", "clear the filter (or leave zoom)"),
     Action("help", "question_mark", "Help", "list every key", True),
     Action("command_palette", "ctrl+p", "Commands", "search every action by name"),
     Action("quit", "q,ctrl+q", "Quit", "leave the app", True),
 )
+
+
+KINDS = {a.id: a.kinds for a in ACTIONS if a.kinds}
 
 
 def bindings(scope: str) -> list[BindingType]:

@@ -25,20 +25,23 @@ from textual.app import App, SuspendNotSupported
 from textual.widgets import TabbedContent
 
 from ..config import Settings
-from ..core.lineage import NEEDS_REBUILD, Kind, Node
+from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
-from ..ollama.client import OllamaError
-from ..ollama.early import EarlyGet
-from ..services.autopilot import check_against_backup, model_checks, run_checks
+from ..ollama.client import OllamaError, Unreachable
+from ..ollama.plain_http import EarlyGet
+from ..services.autopilot import model_checks
 from ..services.checks import ChecksError, ChecksFile, load_checks
-from ..services.compare import compare_models, latest_backup
+from ..services.compare import latest_backup
 from ..services.detail import Detail, load_detail
-from ..services.pins import PIN_MARK, held, pins_of, rebuildable
-from ..services.rebuild import RebuildError
+from ..services.pins import PIN_MARK, bulk_selection, pins_of, toggle_pin
+from ..services.problems import describe, record_problem
+from ..services.rebuild import ForeignWeights, RebuildError
+from ..services.server_problem import ServerProblem, server_problem
 from ..services.session import Session, open_session
 from ..services.store import StoreError
-from .actions import bindings
+from .actions import KINDS, bindings
 from .commands import ActionsProvider
+from .messages import FlowFailed, ModelsChanged
 from .screens.checks import ChecksScreen
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
@@ -76,7 +79,6 @@ class LineageApp(App[None], inherit_bindings=False):
         self._stack = AsyncExitStack()
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
-        self.pins: frozenset[str] = frozenset()  # as the database last said
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class LineageApp(App[None], inherit_bindings=False):
         try:
             session = open_session(self.settings, early=self._early)
             self._session = await self._stack.enter_async_context(session)
+            await self._session.prune_history()
         except StoreError as exc:
             self.exit(return_code=2, message=f"error: {exc}")
             return
@@ -123,7 +126,6 @@ class LineageApp(App[None], inherit_bindings=False):
             return
         tree = self.main.lineage
         before = tree.selected
-        tree.pins = self.pins  # show() relabels what changed, with the pin marks
         tree.show(self.session.syncer.snapshot)  # a different model under the cursor is
         after = tree.selected  # announced by the tree itself (ModelHighlighted)
         same_model = after is not None and before is not None and after.name == before.name
@@ -137,17 +139,17 @@ class LineageApp(App[None], inherit_bindings=False):
         syncer = self.session.syncer
         await syncer.load()
         with contextlib.suppress(Exception):  # the poll below reads them again, and says why
-            self.pins = frozenset(await pins_of(self.session))
+            self.main.lineage.pins = frozenset(await pins_of(self.session))
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
-            problem: str | None = None
+            problem: ServerProblem | str | None = None
             pins: frozenset[str] | None = None
             try:
                 changed = await syncer.poll()
                 pins = frozenset(await pins_of(self.session))  # `pin` may run beside the app
             except OllamaError as exc:
-                problem = str(exc)
+                problem = server_problem(self.settings.host, exc)
             except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
                 problem = f"database {self.settings.db_path}: {exc}"
             except Exception as exc:  # an answer nobody foresaw: say so, keep polling
@@ -159,7 +161,9 @@ class LineageApp(App[None], inherit_bindings=False):
                 self._set_pins(pins)
             if problem is None:
                 self.main.polled_at = self.clock()
-            if problem is None and (changed or self.main.lineage.loading):
+            # A flow's worker can end with its screen before it says what it changed.
+            behind = self.main.lineage.snapshot is not syncer.snapshot
+            if problem is None and (changed or behind or self.main.lineage.loading):
                 self._loaded()
             await asyncio.sleep(self.settings.poll_seconds)
 
@@ -173,18 +177,22 @@ class LineageApp(App[None], inherit_bindings=False):
         self.apply_snapshot()
 
     def _set_pins(self, pins: frozenset[str]) -> None:
-        if pins == self.pins or not self.is_running:
+        """The store owns the pins; the tree shows the copy it last read, with their marks."""
+        if not self.is_running or pins == self.main.lineage.pins:
             return
-        self.pins = pins
         self.main.lineage.set_pins(pins)
         self.main.update_status()
         self._reload_selected()  # its Overview says whether it is held
 
-    def _set_unreachable(self, message: str | None) -> None:
+    def _set_unreachable(self, problem: ServerProblem | str | None) -> None:
+        message = None if problem is None else str(problem)
         if message == self.unreachable or not self.is_running:
             return
         self.unreachable = message
-        self.main.banner.show_error(message)
+        summary = problem.summary if isinstance(problem, ServerProblem) else message
+        self.main.problem = summary
+        self.main.banner.show_error(message, known=bool(self.session.syncer.snapshot.nodes))
+        self.main.update_status()
         if message is not None and self.main.lineage.loading:
             self._loaded()
 
@@ -207,6 +215,7 @@ class LineageApp(App[None], inherit_bindings=False):
     def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
         if not self.screen_stack:  # a late highlight while quitting has no screen
             return
+        self.refresh_bindings()  # the footer greys out what does not apply to this row
         if event.name:
             self.load_detail(event.name)
         else:
@@ -225,8 +234,8 @@ class LineageApp(App[None], inherit_bindings=False):
         try:
             detail = await load_detail(self.session, node, self.clock())
             detail = await self._checks_and_pins(detail)
-        except OllamaError as exc:
-            self._set_unreachable(str(exc))
+        except Unreachable as exc:
+            self._set_unreachable(server_problem(self.settings.host, exc))
             return
         except Exception as exc:
             await self.record_problem("detail", name, exc)
@@ -240,7 +249,8 @@ class LineageApp(App[None], inherit_bindings=False):
     async def _checks_and_pins(self, detail: Detail) -> Detail:
         """What the Overview adds to the server's facts: held by a pin, and the checks."""
         node = detail.node
-        why = held(self.session.syncer.snapshot, await pins_of(self.session)).get(node.name)
+        selection = bulk_selection(self.session.syncer.snapshot, await pins_of(self.session))
+        why = selection.held.get(node.name)
         detail = replace(detail, held=why)
         if node.kind not in (Kind.BASE, Kind.DERIVATIVE) or node.facts is None:
             return detail
@@ -319,18 +329,26 @@ class LineageApp(App[None], inherit_bindings=False):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
-    def _needs(self, kinds: tuple[Kind, ...], verb: str) -> Node | None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A key that does not apply to the row under the cursor is greyed out (None), not
+        refused with a notice after it is pressed."""
+        if action == "filter":  # a priority key: only on the tree, never typed into an input
+            return bool(self.screen_stack) and self.screen is self.main and self.main.on_tree
+        kinds = KINDS.get(action)
+        if not kinds:
+            return True
+        node = self.selected() if self.screen_stack else None
+        return True if node is not None and node.kind in kinds else None
+
+    def _needs(self, action: str) -> Node | None:
+        """The row an action works on; ``check_action`` already kept it to its kinds."""
         node = self.selected()
-        if node is None or node.kind not in kinds:
-            what = " or ".join(k.value for k in kinds)
-            self.notify(f"{verb} works on a {what}; move the cursor to one", severity="warning")
-            return None
-        return node
+        return node if node is not None and node.kind in KINDS[action] else None
 
     # --- rebuild ---------------------------------------------------------------------------
 
     def action_rebuild(self) -> None:
-        node = self._needs((Kind.DERIVATIVE,), "r (rebuild)")
+        node = self._needs("rebuild")
         if node is not None:
             self.open_rebuild(node.name)
 
@@ -341,10 +359,10 @@ class LineageApp(App[None], inherit_bindings=False):
         except Exception as exc:
             await self.record_problem("plan", name, exc)
             return
-        self.push_screen(RebuildScreen([name], plan))
+        self.push_screen(RebuildScreen(self.session, self.clock, [name], plan))
 
     def action_rebuild_all(self) -> None:
-        if not self.session.syncer.snapshot.stale_in_order():
+        if not bulk_selection(self.session.syncer.snapshot, ()).due:
             self.notify("nothing is stale")
             return
         self.open_rebuild_all()
@@ -359,9 +377,8 @@ class LineageApp(App[None], inherit_bindings=False):
             await self.record_problem("rebuild all", None, exc)
             return
         snapshot = self.session.syncer.snapshot
-        names = rebuildable(snapshot, pins)
-        keep = held(snapshot, pins)
-        held_back = {n: keep[n] for n in snapshot.stale_in_order() if n in keep}
+        selection = bulk_selection(snapshot, pins)
+        names, held_back = selection.todo, selection.left
         if not names:
             because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
             self.notify(
@@ -370,78 +387,30 @@ class LineageApp(App[None], inherit_bindings=False):
                 timeout=10,
             )
             return
+        note = f"planning {len(names)} rebuilds…"
+        planning = self.set_timer(0.1, partial(self.notify, note, timeout=3))  # only if slow
+        try:
+            plans = await self.session.rebuilder.plans(names, now=self.clock())
+        except Exception as exc:
+            await self.record_problem("rebuild all", None, exc)
+            return
+        finally:
+            planning.stop()
         entries = []
         for name in names:
             entry = BatchEntry(name, snapshot.nodes[name].state)
-            try:
-                entry.plan = await self.session.rebuilder.plan(name, now=self.clock())
-            except Exception as exc:
-                entry.error = describe(exc)
+            found = plans[name]
+            if isinstance(found, Exception):
+                entry.error = describe(found)
             else:
-                entry.warnings = plan_warnings(entry.plan, short=True, batch=names)
+                entry.plan = found
+                entry.warnings = plan_warnings(found, short=True, batch=names)
             entries.append(entry)
         ready = [e.name for e in entries if e.error is None]
         if self.is_running:
-            self.push_screen(RebuildScreen(ready, entries=entries, held=held_back))
-
-    @on(RebuildScreen.Confirmed)
-    def _rebuild_confirmed(self, event: RebuildScreen.Confirmed) -> None:
-        self.run_rebuilds(event.screen)
-
-    @work(exclusive=True, group="change")
-    async def run_rebuilds(self, screen: RebuildScreen) -> None:
-        rebuilder = self.session.rebuilder
-        for index, name in enumerate(screen.names):
-            if screen.cancelled:
-                screen.finish(screen.names[index:])
-                return
-            screen.start(index, name)
-
-            def progress(update: object, screen: RebuildScreen = screen) -> None:
-                screen.progress(update)  # type: ignore[arg-type]
-                self.apply_snapshot()
-
-            node = self.session.syncer.snapshot.nodes.get(name)
-            batch = screen.plan is None and len(screen.names) > 1
-            if batch and node is not None and node.state not in NEEDS_REBUILD:
-                screen.not_due(name, node.state.word)  # its parent came back as built on
-                continue
-            before = node.facts.digest if node is not None and node.facts else None
-            try:
-                # A batch plans each model when its turn comes: its base may just have been
-                # rebuilt above it.
-                plan = screen.plan or await rebuilder.plan(name, now=self.clock())
-                digest = await rebuilder.run(plan, progress)
-            except Exception as exc:
-                if not self.is_running:  # quitting: the client closed under the create
-                    return
-                screen.failed(name, describe(exc))
-                await self.record_problem("rebuild", name, exc, quiet=True)
-            else:
-                screen.done(name, digest, None if digest == before else plan.backup)
-            self.apply_snapshot()
-        screen.finish([])
-        self._reload_selected()
-
-    @on(RebuildScreen.KeepAll)
-    def _keep_all(self, event: RebuildScreen.KeepAll) -> None:
-        self.keep_all(event.screen, event.backups)
-
-    @work(exclusive=True, group="change")
-    async def keep_all(self, screen: RebuildScreen, backups: list[str]) -> None:
-        """Delete each backup through the service's guard: never a model's only copy."""
-        deleted, problems = [], []
-        for backup in backups:
-            try:
-                await self.session.rebuilder.delete_backup(backup)
-            except Exception as exc:
-                problems.append(describe(exc))
-                await self.record_problem("delete backup", backup, exc, quiet=True)
-            else:
-                deleted.append(backup)
-            self.apply_snapshot()
-        screen.kept_result(deleted, problems)
-        self._reload_selected()
+            self.push_screen(
+                RebuildScreen(self.session, self.clock, ready, entries=entries, held=held_back)
+            )
 
     def _reload_selected(self) -> None:
         node = self.selected()
@@ -451,33 +420,12 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- pull, rollback, delete backup -----------------------------------------------------
 
     def action_pull(self) -> None:
-        node = self._needs((Kind.BASE, Kind.MISSING), "p (pull)")
+        node = self._needs("pull")
         if node is not None:
-            screen = PullScreen(node.name)
-            self.push_screen(screen)
-            self.run_pull(screen)
-
-    @work(exclusive=True, group="pull")
-    async def run_pull(self, screen: PullScreen) -> None:
-        try:
-            digest = await self.session.rebuilder.pull(screen.model, screen.progress)
-        except Exception as exc:
-            if not self.is_running:  # quitting: the client closed under the pull
-                return
-            screen.finish(describe(exc), failed=True)
-            await self.record_problem("pull", screen.model, exc, quiet=True)
-        else:
-            screen.finish(f"{screen.model} is now {digest[:12]}")
-        self.apply_snapshot()
-        self._reload_selected()
-
-    @on(PullScreen.Cancelled)
-    def _pull_cancelled(self) -> None:
-        self.workers.cancel_group(self, "pull")
-        self.notify("pull cancelled; the old version is still there")
+            self.push_screen(PullScreen(self.session, node.name))
 
     def action_rollback(self) -> None:
-        node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "b (roll back)")
+        node = self._needs("rollback")
         if node is None:
             return
         self.ask_rollback(node.base if node.kind is Kind.BACKUP and node.base else node.name)
@@ -513,7 +461,7 @@ class LineageApp(App[None], inherit_bindings=False):
         )
 
     def action_delete_backup(self) -> None:
-        node = self._needs((Kind.BACKUP,), "x (delete backup)")
+        node = self._needs("delete_backup")
         if node is None:
             return
 
@@ -540,48 +488,41 @@ class LineageApp(App[None], inherit_bindings=False):
     async def record_problem(
         self, flow: str, name: str | None, exc: BaseException, *, quiet: bool = False
     ) -> None:
-        """A flow's failure is the flow's: said (unless its dialog says it), and an error
-        nobody foresaw is kept in the history; the app and its polling carry on."""
+        """A flow's failure is the flow's: said (unless its dialog says it) and kept in the
+        History when nobody foresaw it; the app and its polling carry on."""
         if not quiet:
             self.notify(describe(exc), severity="error", timeout=10)
-        if isinstance(exc, (RebuildError, OllamaError)):
-            return  # expected failures: the services record their own events
-        try:
-            store, host = self.session.store, self.settings.host_key
-            event = await store.start_event(host, name or "-", flow)
-            await store.finish_event(event, "failed", error=describe(exc))
-        except Exception:  # the database itself may be what failed: the notice is enough
-            return
+        await record_problem(self.session, flow, name, exc)
+
+    @on(FlowFailed)
+    async def _flow_failed(self, event: FlowFailed) -> None:
+        await self.record_problem(event.flow, event.name, event.error, quiet=event.quiet)
+
+    @on(ModelsChanged)
+    def _models_changed(self, event: ModelsChanged) -> None:
+        self.apply_snapshot()
+        if event.reload_detail:
+            self._reload_selected()
 
     # --- pins ------------------------------------------------------------------------------
 
     def action_pin(self) -> None:
-        node = self._needs((Kind.BASE, Kind.DERIVATIVE), "P (pin)")
+        node = self._needs("pin")
         if node is not None:
-            self.toggle_pin(node.name)
+            self.pin_or_unpin(node.name)
 
     @work(group="pin")
-    async def toggle_pin(self, name: str) -> None:
+    async def pin_or_unpin(self, name: str) -> None:
         """Pin, or unpin when pinned; the tree's mark and the Overview follow."""
-        store, host = self.session.store, self.settings.host_key
         try:
-            pinned = next(
-                (p for p in await store.pins(host) if p.casefold() == name.casefold()), None
-            )
-            if pinned:
-                await store.unpin(host, pinned)
-            else:
-                await store.pin(host, name)
-            pins = frozenset(await store.pins(host))
+            now_pinned, pins = await toggle_pin(self.session, name)
         except Exception as exc:
             await self.record_problem("pin", name, exc)
-            return
-        if not self.is_running:
             return
         snapshot = self.session.syncer.snapshot
         under = [d.name for d in snapshot.descendants(name) if d.kind is not Kind.BACKUP]
         also = f" and what is built on it ({', '.join(under)})" if under else ""
-        if pinned:
+        if not now_pinned:
             self.notify(f"{name} unpinned: R and autopilot handle it{also} again")
         else:
             self.notify(f"{name} pinned {PIN_MARK}: R and autopilot leave it{also} alone; P unpins")
@@ -591,7 +532,7 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- checks ----------------------------------------------------------------------------
 
     def action_run_checks(self) -> None:
-        node = self._needs((Kind.BASE, Kind.DERIVATIVE, Kind.BACKUP), "C (checks)")
+        node = self._needs("run_checks")
         if node is not None:
             self.open_checks(node.base if node.kind is Kind.BACKUP and node.base else node.name)
 
@@ -609,47 +550,12 @@ class LineageApp(App[None], inherit_bindings=False):
         if not self.is_running:
             return
         backup = backups[-1] if backups else None
-        screen = ChecksScreen(name, backup, checks.for_model(name), checks.path)
-        self.push_screen(screen)
-        self.run_model_checks(screen, checks)
-
-    @work(exclusive=True, group="checks")
-    async def run_model_checks(self, screen: ChecksScreen, checks: ChecksFile) -> None:
-        """Old then new, each alone (the service unloads each after its last check); every
-        result is recorded by the service as it comes, for the Overview and the History."""
-        try:
-            if screen.backup:
-                await check_against_backup(
-                    self.session, checks, screen.model, screen.backup, on_result=screen.add_result
-                )
-            else:
-                await run_checks(
-                    self.session,
-                    screen.model,
-                    checks.for_model(screen.model),
-                    on_result=partial(screen.add_result, 0),
-                )
-        except Exception as exc:
-            if not self.is_running:  # quitting: the client closed under the generate
-                return
-            screen.finish(describe(exc))
-            await self.record_problem("checks", screen.model, exc, quiet=True)
-        else:
-            if not self.is_running:
-                return
-            screen.finish()
-        self._reload_selected()
-
-    @on(ChecksScreen.Stopped)
-    def _checks_stopped(self) -> None:
-        self.workers.cancel_group(self, "checks")
-        self.notify("checks stopped; the results so far are recorded (History, y)")
-        self._reload_selected()
+        self.push_screen(ChecksScreen(self.session, name, backup, checks))
 
     # --- compare ---------------------------------------------------------------------------
 
     def action_compare(self) -> None:
-        node = self._needs((Kind.DERIVATIVE, Kind.BACKUP), "c (compare)")
+        node = self._needs("compare")
         if node is not None:
             self.open_compare(node.base if node.kind is Kind.BACKUP and node.base else node.name)
 
@@ -661,28 +567,7 @@ class LineageApp(App[None], inherit_bindings=False):
         except Exception as exc:
             await self.record_problem("compare", name, exc)
             return
-        self.push_screen(CompareScreen(name, backup, prompts))
-
-    @on(CompareScreen.Run)
-    def _compare_run(self, event: CompareScreen.Run) -> None:
-        self.run_compare(event.screen, event.prompt)
-
-    @work(exclusive=True, group="compare")
-    async def run_compare(self, screen: CompareScreen, prompt: str) -> None:
-        try:
-            results = await compare_models(
-                self.session,
-                screen.backup,
-                screen.model,
-                prompt,
-                {"seed": 42, "temperature": 0},
-                screen.chunk,
-            )
-        except Exception as exc:
-            if self.is_running:
-                await self.record_problem("compare", screen.model, exc)
-            return
-        screen.finish(results)
+        self.push_screen(CompareScreen(self.session, name, backup, prompts))
 
     @on(CompareScreen.Chosen)
     def _compare_chosen(self, event: CompareScreen.Chosen) -> None:
@@ -699,7 +584,7 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- track and edit --------------------------------------------------------------------
 
     def action_track(self) -> None:
-        node = self._needs((Kind.BASE, Kind.DERIVATIVE), "t (track)")
+        node = self._needs("track")
         if node is None:
             return
         snapshot = self.session.syncer.snapshot
@@ -721,10 +606,7 @@ class LineageApp(App[None], inherit_bindings=False):
         and let the user insist, as ``track --force`` does."""
         try:
             await self.session.rebuilder.track(name, base)
-        except RebuildError as exc:
-            if "never had the weights" not in str(exc):
-                await self.record_problem("track", name, exc)
-                return
+        except ForeignWeights:
 
             def insisted(yes: bool | None) -> None:
                 if yes:
@@ -752,7 +634,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self._reload_selected()
 
     def action_edit(self) -> None:
-        node = self._needs((Kind.DERIVATIVE,), "e (edit recipe)")
+        node = self._needs("edit")
         if node is not None:
             self.edit_recipe(node.name)
 
@@ -785,13 +667,6 @@ class LineageApp(App[None], inherit_bindings=False):
         self.apply_snapshot()
         self.load_detail(name)
         self._show_tab("diff")
-
-
-def describe(exc: BaseException) -> str:
-    """One line for any failure: our own errors say what to do; others name their kind."""
-    if isinstance(exc, (RebuildError, OllamaError, ModelfileError, StoreError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def run_editor(app: App[None], text: str) -> str:

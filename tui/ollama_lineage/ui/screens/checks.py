@@ -1,24 +1,29 @@
 """``C``: the model's checks on its newest backup (old), then on the model (new), each alone.
 
-The app runs the checks (``check_against_backup``, which records every result) and feeds
-each one back through ``add_result``; this screen shows them as they come in. Without a backup
+The checks are this screen's worker (``check_against_backup`` records every result), so
+they stop when it closes; it shows each result as it comes in. Without a backup
 the title says so at once and the checks run on the model alone. Escape closes, and stops
 what has not run yet (the results so far are recorded).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from rich.markup import escape
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ...services.checks import Check, CheckResult
+from ...services.autopilot import check_against_backup, run_checks
+from ...services.checks import Check, CheckResult, ChecksFile
+from ...services.problems import describe
+from ...services.session import Session
+from ..messages import FlowFailed, ModelsChanged
 from ..widgets.check_results import CheckResults
 
 
@@ -29,21 +34,16 @@ class ChecksScreen(ModalScreen[None]):
         Binding("k,up", "scroll(-1)", "Up", show=False),
     ]
 
-    class Stopped(Message):
-        """Closed while checks were still running: the app stops them."""
-
-        def __init__(self, screen: ChecksScreen) -> None:
-            super().__init__()
-            self.screen = screen
-
     def __init__(
-        self, model: str, backup: str | None, checks: list[Check], path: Path | None
+        self, session: Session, model: str, backup: str | None, checks_file: ChecksFile
     ) -> None:
         super().__init__()
+        self.session = session
         self.model = model
         self.backup = backup
-        self.checks = checks
-        self.path = path
+        self.checks_file = checks_file
+        self.checks: list[Check] = checks_file.for_model(model)
+        self.path: Path | None = checks_file.path
         self.running = True
         self.error: str | None = None
         self._count = 0
@@ -78,6 +78,29 @@ class ChecksScreen(ModalScreen[None]):
     def _progress(self) -> str:
         total = len(self.checks) * len(self.sides)
         return f"running check {min(self._count + 1, total)} of {total}…"
+
+    def on_mount(self) -> None:
+        self.run_model_checks()
+
+    @work(exclusive=True, group="checks")
+    async def run_model_checks(self) -> None:
+        """Old then new, each alone (the service unloads each after its last check); every
+        result is recorded by the service as it comes, for the Overview and the History."""
+        try:
+            if self.backup:
+                await check_against_backup(
+                    self.session, self.checks_file, self.model, self.backup, self.add_result
+                )
+            else:
+                await run_checks(
+                    self.session, self.model, self.checks, on_result=partial(self.add_result, 0)
+                )
+        except Exception as exc:
+            self.finish(describe(exc))
+            self.app.post_message(FlowFailed("checks", self.model, exc, quiet=True))
+        else:
+            self.finish()
+        self.app.post_message(ModelsChanged())
 
     def add_result(self, side: int, result: CheckResult) -> None:
         if not self.is_attached:
@@ -118,6 +141,7 @@ class ChecksScreen(ModalScreen[None]):
         self.query_one("#checks-scroll", VerticalScroll).scroll_relative(y=step, animate=False)
 
     def action_close(self) -> None:
-        if self.running:  # to the app: this screen is going away
-            self.app.post_message(self.Stopped(self))
+        if self.running:  # the checks are this screen's worker: they stop as it goes
+            self.notify("checks stopped; the results so far are recorded (History, y)")
+            self.app.post_message(ModelsChanged())
         self.dismiss(None)

@@ -1,12 +1,14 @@
 """``c``: one prompt to the backup and the rebuilt model, answers streaming side by side.
 
-Then keep the new model (the backup is deleted) or roll back to the backup. The app runs the
-generations and the keep/rollback; this screen shows them and reports what the user chose.
+Then keep the new model (the backup is deleted) or roll back to the backup. The generations
+are this screen's worker, so leaving stops them (and records nothing: nothing failed); tokens
+are painted once per burst. The keep or rollback outlives the screen, so the app runs it.
 """
 
 from __future__ import annotations
 
 from rich.markup import escape
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -16,7 +18,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
 from ...ollama.client import GenerateChunk
-from ...services.compare import SideResult
+from ...services.compare import SideResult, compare_models
+from ...services.problems import describe
+from ...services.session import Session
+from ..messages import FlowFailed, Redraw
 
 
 class CompareScreen(Screen[None]):
@@ -26,20 +31,15 @@ class CompareScreen(Screen[None]):
         Binding("f3", "choose('rollback')", "Roll back"),
     ]
 
-    class Run(Message):
-        def __init__(self, screen: CompareScreen, prompt: str) -> None:
-            super().__init__()
-            self.screen = screen
-            self.prompt = prompt
-
     class Chosen(Message):
         def __init__(self, screen: CompareScreen, choice: str) -> None:
             super().__init__()
             self.screen = screen
             self.choice = choice
 
-    def __init__(self, model: str, backup: str, prompts: list[str]) -> None:
+    def __init__(self, session: Session, model: str, backup: str, prompts: list[str]) -> None:
         super().__init__()
+        self.session = session
         self.model = model
         self.backup = backup
         self.prompts = prompts
@@ -73,10 +73,33 @@ class CompareScreen(Screen[None]):
         for index in (0, 1):
             self.query_one(f"#compare-text-{index}", Static).update("")
             self.query_one(f"#compare-stats-{index}", Static).update("generating…")
-        self.post_message(self.Run(self, event.value))
+        self.run_compare(event.value)
+
+    @work(exclusive=True, group="compare")
+    async def run_compare(self, prompt: str) -> None:
+        try:
+            results = await compare_models(
+                self.session,
+                self.backup,
+                self.model,
+                prompt,
+                {"seed": 42, "temperature": 0},
+                self.chunk,
+            )
+        except Exception as exc:
+            for index in (0, 1):
+                self.query_one(f"#compare-stats-{index}", Static).update(escape(describe(exc)))
+            self.app.post_message(FlowFailed("compare", self.model, exc, quiet=False))
+            return
+        self.finish(results)
 
     def chunk(self, index: int, chunk: GenerateChunk) -> None:
         self.texts[index] += chunk.response
+        self.post_message(Redraw(f"text-{index}"))
+
+    @on(Redraw)
+    def _paint(self, event: Redraw) -> None:
+        index = int(event.part.removeprefix("text-"))
         self.query_one(f"#compare-text-{index}", Static).update(escape(self.texts[index]))
 
     def finish(self, results: list[SideResult]) -> None:

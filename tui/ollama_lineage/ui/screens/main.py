@@ -17,10 +17,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from ...services.server_problem import host_label
 from ..widgets.banner import Banner
 from ..widgets.detail_pane import DetailPane
 from ..widgets.lineage_tree import Clock, LineageTree
-from ..widgets.status_line import StatusLine, host_label
+from ..widgets.status_line import StatusLine
 
 WIDE = 120  # from here on the detail goes beside the tree, below it stacks under
 
@@ -46,6 +47,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
         self.clock = clock
         self.host = host
         self.polled_at: datetime | None = None
+        self.problem: str | None = None  # what is wrong with the server, for the status line
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -75,6 +77,11 @@ class MainScreen(Screen[None], inherit_bindings=False):
     @property
     def banner(self) -> Banner:
         return self.query_one(Banner)
+
+    @property
+    def on_tree(self) -> bool:
+        """The tree has the keys (not the filter field)."""
+        return self.focused is None or isinstance(self.focused, LineageTree)
 
     @property
     def filtering(self) -> bool:
@@ -143,6 +150,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
             shown=tree.matches,
             loading=tree.loading,
             pinned=sum(1 for name in tree.pins if name in tree.snapshot.nodes),
+            problem=self.problem,
         )
         message = self.query_one("#tree-message", Static)
         text = ""

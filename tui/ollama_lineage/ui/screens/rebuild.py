@@ -1,16 +1,17 @@
 """``r`` / ``R``: the plan, a confirmation, then the streamed create progress in place.
 
-The screen only shows things and reports the user's choices (``Confirmed``, ``KeepAll``); the
-app runs the rebuilds and feeds progress back through ``start``/``progress``/``done``/
-``failed``. ``R`` lists every model with the same warnings ``r`` shows, each with a tick box
-(space unticks), and says which stale models it holds back (pinned, or built on a pin).
+The screen runs its own rebuilds and ``K`` in workers of its own, so they end with it; it
+tells the app only that models changed (``ModelsChanged``) or a flow failed. ``R`` lists
+every model with the same warnings ``r`` shows, each with a tick box (space unticks), and
+says which stale models it holds back (pinned, or built on a pin).
 Escape before confirming closes; while running it cancels what has not started. Once done,
 ``K`` keeps every rebuilt model (their backups go; the app's guard keeps any backup that is
-the only copy).
+the only copy); closing while ``K`` deletes lets the delete under way finish, never the rest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 from collections.abc import Iterable
@@ -20,19 +21,25 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Log, ProgressBar, SelectionList, Static
-from textual.widgets.selection_list import Selection
+from textual.widgets import Button, Footer, Log, ProgressBar, Static
 
 from ...core.diff import summarize
+from ...core.lineage import NEEDS_REBUILD
 from ...core.states import State
 from ...ollama.client import Progress
 from ...services.pins import PIN_MARK
+from ...services.pins import Selection as BulkSelection
+from ...services.problems import describe
 from ...services.rebuild import Plan
+from ...services.session import Session
+from ..messages import FlowFailed, ModelsChanged, Redraw
+from ..widgets.lineage_tree import Clock
+from ..widgets.tick_list import TickList
 
 
 def plan_warnings(plan: Plan, *, short: bool = False, batch: Iterable[str] = ()) -> list[str]:
@@ -40,10 +47,10 @@ def plan_warnings(plan: Plan, *, short: bool = False, batch: Iterable[str] = ())
     found = []
     if plan.guessed:
         found.append(
-            "guessed recipe: check its diff (d)"
+            "guessed recipe: read its diff first"
             if short
             else "guessed recipe: the base had changed before this app first saw the model, "
-            "so an upstream change may look like an override. Check the diff (d)."
+            "so an upstream change may look like an override. Read its diff first."
         )
     if plan.stale_base:
         if plan.stale_base in batch:
@@ -98,35 +105,32 @@ class Hanging:
 
 
 class RebuildScreen(ModalScreen[None]):
+    # Priority: the plan and the list take these keys whatever has the focus, and only keys
+    # that work here are offered (check_action hides the rest).
     BINDINGS = [
         Binding("enter,y", "confirm", "Rebuild", priority=True),
-        Binding("escape", "cancel", "Cancel / close"),
-        Binding("K", "keep_all", "Keep all (delete their backups)"),
-        Binding("j", "cursor('down')", "Down", show=False),
-        Binding("k", "cursor('up')", "Up", show=False),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("K", "keep_all", "Keep all (delete backups)"),
+        Binding("j,down", "move(1)", "Down", show=False, priority=True),
+        Binding("k,up", "move(-1)", "Up", show=False, priority=True),
+        Binding("pagedown", "page(1)", "Page down", priority=True),
+        Binding("pageup", "page(-1)", "Page up", priority=True),
+        Binding("G,end", "edge(1)", "End", priority=True),
+        Binding("g,home", "edge(-1)", "Top", priority=True),
     ]
-
-    class Confirmed(Message):
-        def __init__(self, screen: RebuildScreen) -> None:
-            super().__init__()
-            self.screen = screen
-
-    class KeepAll(Message):
-        """Keep every model rebuilt here: delete the backups they were given."""
-
-        def __init__(self, screen: RebuildScreen, backups: list[str]) -> None:
-            super().__init__()
-            self.screen = screen
-            self.backups = backups
 
     def __init__(
         self,
+        session: Session,
+        clock: Clock,
         names: list[str],
         plan: Plan | None = None,
         entries: list[BatchEntry] | None = None,
         held: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.session = session
+        self.clock = clock
         self.names = names
         self.plan = plan
         self.entries = entries or []
@@ -137,6 +141,7 @@ class RebuildScreen(ModalScreen[None]):
         self.failures = 0
         self.backups: list[str] = []  # made by the rebuilds that succeeded here
         self.kept = False
+        self._bar: tuple[int | None, int] = (None, 0)  # total, completed: painted on Redraw
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="rebuild-dialog"):
@@ -144,7 +149,7 @@ class RebuildScreen(ModalScreen[None]):
             if self.plan is None:
                 if self.held:
                     yield Static(self._held_view(), id="rebuild-held")
-                yield SelectionList[str](*self._selections(), id="rebuild-pick")
+                yield TickList(self._selections(), id="rebuild-pick")
             else:
                 with VerticalScroll(id="rebuild-plan", can_focus=False):
                     yield Static(self._plan_view(), id="rebuild-plan-text")
@@ -155,6 +160,7 @@ class RebuildScreen(ModalScreen[None]):
                 yield Button("Keep all (K)", variant="success", id="keep")
                 yield Button(self._confirm_label(), variant="primary", id="confirm")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#keep", Button).display = False
@@ -179,7 +185,7 @@ class RebuildScreen(ModalScreen[None]):
         count = len(self.names)
         return "Rebuild (enter)" if self.plan else f"Rebuild {count} (enter)"
 
-    def _selections(self) -> list[Selection[str]]:
+    def _selections(self) -> list[tuple[Text, str, bool]]:
         entries = self.entries or [BatchEntry(name, State.STALE) for name in self.names]
         picks = []
         for entry in entries:
@@ -188,9 +194,7 @@ class RebuildScreen(ModalScreen[None]):
                 line.append(f" — ⚠ {warning}", "bold")
             if entry.error:
                 line.append(f" — ✗ {entry.error}", "bold")
-            picks.append(
-                Selection(line, entry.name, entry.error is None, disabled=bool(entry.error))
-            )
+            picks.append((line, entry.name, entry.error is None))
         return picks
 
     def _plan_view(self) -> Group:
@@ -199,15 +203,15 @@ class RebuildScreen(ModalScreen[None]):
         lines = [
             f"base digest  {plan.base_digest[:12]}",
             f"backup       {escape(plan.backup)}",
-            f"changes      {summarize(plan.diff)} (d shows the diff)",
+            f"changes      {summarize(plan.diff)} (the Diff tab shows them)",
         ]
         lines += [f"[b]⚠ {escape(w)}[/b]" for w in plan_warnings(plan)]
         lines += ["", "POST /api/create"]
         header = Text.from_markup("\n".join(lines))
         return Group(header, Hanging(json.dumps(plan.request, indent=2)))
 
-    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
-        chosen = set(event.selection_list.selected)
+    def on_tick_list_changed(self) -> None:
+        chosen = set(self.query_one(TickList).selected)
         self.names = [name for name in self._all_names() if name in chosen]
         button = self.query_one("#confirm", Button)
         button.label = self._confirm_label()
@@ -216,9 +220,41 @@ class RebuildScreen(ModalScreen[None]):
     def _all_names(self) -> list[str]:
         return [e.name for e in self.entries] if self.entries else list(self.names)
 
-    def action_cursor(self, direction: str) -> None:
-        for pick in self.query(SelectionList):
-            pick.action_cursor_down() if direction == "down" else pick.action_cursor_up()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm":  # enter still closes once done, but is offered only to start
+            return True if not self.running else None
+        if action == "keep_all":
+            return self.finished and bool(self.backups) and not self.kept
+        return True
+
+    def _scroller(self) -> VerticalScroll | TickList:
+        """What the keys move: R's list, or r's plan."""
+        found = self.query(TickList)
+        return found.first() if found else self.query_one("#rebuild-plan", VerticalScroll)
+
+    def action_move(self, step: int) -> None:
+        target = self._scroller()
+        if isinstance(target, TickList):
+            target.action_cursor_down() if step > 0 else target.action_cursor_up()
+        else:
+            target.scroll_relative(y=step, animate=False)
+
+    def action_page(self, step: int) -> None:
+        target = self._scroller()
+        if isinstance(target, TickList):
+            page = target.action_page_down if step > 0 else target.action_page_up
+            page()  # type: ignore[no-untyped-call]
+        elif step > 0:
+            target.scroll_page_down(animate=False)
+        else:
+            target.scroll_page_up(animate=False)
+
+    def action_edge(self, step: int) -> None:
+        target = self._scroller()
+        if isinstance(target, TickList):
+            target.action_last() if step > 0 else target.action_first()
+        else:
+            target.scroll_end(animate=False) if step > 0 else target.scroll_home(animate=False)
 
     def action_confirm(self) -> None:
         if self.running or self.finished:
@@ -229,14 +265,15 @@ class RebuildScreen(ModalScreen[None]):
             self.notify("nothing is ticked: space ticks a model", severity="warning")
             return
         self.show_running()
-        self.post_message(self.Confirmed(self))
+        self.run_rebuilds()
 
     def show_running(self) -> None:
         """Swap the plan (or the list) for the progress view: the log and the bar."""
         self.running = True
         self.add_class("-running")
-        for pick in self.query(SelectionList):
+        for pick in self.query(TickList):
             pick.disabled = True
+        self.refresh_bindings()
         self.query_one("#confirm", Button).disabled = True
         self.query_one("#cancel", Button).label = "Stop after current (esc)"
 
@@ -259,20 +296,65 @@ class RebuildScreen(ModalScreen[None]):
 
     # --- while running ---------------------------------------------------------------------
 
+    @work(exclusive=True, group="rebuild")
+    async def run_rebuilds(self) -> None:
+        rebuilder = self.session.rebuilder
+        # A model that fails holds back what is built on it, as in every bulk run.
+        selection = BulkSelection(self.session.syncer.snapshot, list(self.names), {})
+        for index, name in enumerate(self.names):
+            if self.cancelled:
+                self.finish(self.names[index:])
+                return
+            self.start(index, name)
+            if name in selection.held:
+                self.failed(name, f"held back, {selection.held[name]}")
+                continue
+            node = self.session.syncer.snapshot.nodes.get(name)
+            batch = self.plan is None and len(self.names) > 1
+            if batch and node is not None and node.state not in NEEDS_REBUILD:
+                self.not_due(name, node.state.word)  # its parent came back as built on
+                continue
+            before = node.facts.digest if node is not None and node.facts else None
+            try:
+                # A batch plans each model when its turn comes: its base may just have been
+                # rebuilt above it.
+                plan = self.plan or await rebuilder.plan(name, now=self.clock())
+                digest = await rebuilder.run(plan, self.progress)
+            except Exception as exc:
+                if not self.app.is_running:  # quitting: the client closed under the create
+                    return
+                self.failed(name, describe(exc))
+                selection.hold(name, "failed", which="failed in this run")
+                self.app.post_message(FlowFailed("rebuild", name, exc, quiet=True))
+            else:
+                self.done(name, digest, None if digest == before else plan.backup)
+            self.app.post_message(ModelsChanged(reload_detail=False))
+        self.finish([])
+        self.app.post_message(ModelsChanged())
+
     def start(self, index: int, name: str) -> None:
         self.query_one("#rebuild-overall", Static).update(
             f"[{index + 1}/{len(self.names)}] rebuilding {escape(name)}"
         )
+        self._bar = (None, 0)
         self.query_one(ProgressBar).update(total=None, progress=0)
         self.query_one(Log).write_line(f"── {name}")
 
     def progress(self, progress: Progress) -> None:
+        """Each new status is a line; the bar and the tree repaint once per burst."""
         log = self.query_one(Log)
-        bar = self.query_one(ProgressBar)
         if progress.total:
-            bar.update(total=progress.total, progress=progress.completed or 0)
+            self._bar = (progress.total, progress.completed or 0)
+            self.post_message(Redraw("bar"))
         if not log.lines or log.lines[-1] != progress.status:
             log.write_line(progress.status)
+        self.app.post_message(ModelsChanged(reload_detail=False))  # "building" in the tree
+
+    @on(Redraw)
+    def _redraw_bar(self) -> None:
+        total, completed = self._bar
+        if total:
+            self.query_one(ProgressBar).update(total=total, progress=completed)
 
     def done(self, name: str, digest: str, backup: str | None = None) -> None:
         """``backup`` None: the create gave the model it already had, so none was kept."""
@@ -308,7 +390,7 @@ class RebuildScreen(ModalScreen[None]):
             else f"; K keeps all {count} (deletes their backups)"
         )
         self.query_one("#rebuild-overall", Static).update(
-            f"{verdict}{keep}; enter or esc closes (c compares old and new)"
+            f"{verdict}{keep}; enter or esc closes (then c compares old and new)"
         )
         bar = self.query_one(ProgressBar)
         if not self.failures:
@@ -318,6 +400,7 @@ class RebuildScreen(ModalScreen[None]):
         keep_button.label = "Keep (K)" if count == 1 else f"Keep all {count} (K)"
         keep_button.display = bool(count)
         self.query_one("#cancel", Button).label = "Close (esc)"
+        self.refresh_bindings()
 
     # --- keeping ---------------------------------------------------------------------------
 
@@ -325,9 +408,27 @@ class RebuildScreen(ModalScreen[None]):
         if not self.finished or not self.backups or self.kept:
             return
         self.kept = True
+        self.refresh_bindings()
         self.query_one("#keep", Button).disabled = True
         self.query_one("#rebuild-overall", Static).update("deleting the backups…")
-        self.post_message(self.KeepAll(self, list(self.backups)))
+        self.keep_all(list(self.backups))
+
+    @work(exclusive=True, group="keep")
+    async def keep_all(self, backups: list[str]) -> None:
+        """Each backup through the service's guard (never a model's only copy); one whose
+        delete is under way when the dialog closes is shielded, so it is never half gone."""
+        deleted, problems = [], []
+        for backup in backups:
+            try:
+                await asyncio.shield(self.session.rebuilder.delete_backup(backup))
+            except Exception as exc:
+                problems.append(describe(exc))
+                self.app.post_message(FlowFailed("delete backup", backup, exc, quiet=True))
+            else:
+                deleted.append(backup)
+            self.app.post_message(ModelsChanged(reload_detail=False))
+        self.kept_result(deleted, problems)
+        self.app.post_message(ModelsChanged())
 
     def kept_result(self, deleted: list[str], problems: list[str]) -> None:
         log = self.query_one(Log)

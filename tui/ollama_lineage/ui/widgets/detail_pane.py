@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
-from ...services.detail import Detail
+from ...services.detail import HISTORY_PAGE, Detail
 from .diff_view import DiffView
 from .history_table import HistoryTable
 from .overview import Overview
@@ -72,7 +72,9 @@ class DetailPane(Vertical):
         self.query_one(Overview).show_detail(detail, now)
         self._show_diff()
         self.query_one(ParamsTable).show_rows(detail.params, with_plan=detail.plan is not None)
-        self.query_one(HistoryTable).show_events(detail.events, now)
+        full = len(detail.events) >= HISTORY_PAGE
+        older = f"ollama-lineage history {detail.node.name}" if full else ""
+        self.query_one(HistoryTable).show_events(detail.events, now, older=older)
 
     def clear(self) -> None:
         """No model under the cursor (an empty server, a filter matching nothing)."""

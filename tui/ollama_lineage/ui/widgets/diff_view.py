@@ -12,6 +12,7 @@ NO_COLOR). Colours come from the ``diff-view--*`` component classes in the tcss.
 from __future__ import annotations
 
 from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -229,9 +230,12 @@ class DiffView(ScrollView, can_focus=False):
         return [self._strip(console, Text(text, style=style), width, style) for text in texts]
 
     def _strip(self, console: Console, text: Text, width: int, fill: Style | None = None) -> Strip:
+        """Every segment gets a Style (never None): Textual's NO_COLOR filter reads each one's
+        colour, and a bare segment from Rich would take the app down there."""
         text.no_wrap = True
-        segments = list(text.render(console))
-        return Strip(segments).adjust_cell_length(width, fill or Style())
+        null = Style()
+        segments = [Segment(t, s or null, c) for t, s, c in text.render(console) if t != "\n"]
+        return Strip(segments).adjust_cell_length(width, fill or null)
 
     def _style(self, name: str) -> Style:
         """Whole styles, so a translucent background is blended as the tcss means it."""

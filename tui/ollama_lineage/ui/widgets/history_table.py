@@ -17,7 +17,8 @@ class HistoryTable(DataTable[str], can_focus=False):
     def on_mount(self) -> None:
         self.add_columns("when", "what", "status", "digest", "note")
 
-    def show_events(self, events: list[Event], now: datetime) -> None:
+    def show_events(self, events: list[Event], now: datetime, *, older: str = "") -> None:
+        """``older``: where the events before this page are, when there may be some."""
         self.clear()
         for event in sorted(events, key=lambda e: e.id, reverse=True):
             when = datetime.fromtimestamp(event.started_at, timezone.utc)
@@ -26,3 +27,5 @@ class HistoryTable(DataTable[str], can_focus=False):
                 after = f"{fmt.short_digest(event.digest_before)} → {after}"
             note = event.error or (f"backup {event.backup}" if event.backup else "")
             self.add_row(fmt.ago(when, now), event.kind, event.status, after, note)
+        if older:
+            self.add_row("", "…", "", "", f"older events: {older}")

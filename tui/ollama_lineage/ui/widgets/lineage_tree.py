@@ -1,21 +1,28 @@
 """The live tree: bases at the root, derivatives and backups beneath, updated in place.
 
-Each poll that changes something hands a new Snapshot to ``show``; only rows whose model
-changed are relabelled and only appearing or vanishing models are added or removed, so the
-cursor and the folds the user made stay where they were.
+One widget draws the lines on screen from a flat list of rows (Textual's line API): a poll,
+a fold or a filter rebuilds that list, a cheap tuple per row, and only the rows on screen are
+ever labelled or drawn, so a fleet of 10,000 models costs what 40 lines cost. The cursor
+follows its model, not its line, and the folds the user made stay where they were.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
+from typing import NamedTuple
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.reactive import var
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
 
 from ...core.lineage import Node, Snapshot
 from ...core.states import State
@@ -26,6 +33,14 @@ from . import format as fmt
 PREFIX = 4  # fold icon + state symbol
 WORD = max(len(state.word) for state in State) + 2  # the longest state word and its gap
 META = 12  # size and age
+GUIDE = 2  # columns of indent per level
+ICON_FOLDED, ICON_UNFOLDED, ICON_LEAF = "▸ ", "▾ ", "  "
+LINES = {  # space, vertical, terminator, cross: as Textual's Tree draws them
+    "default": ("  ", "│ ", "└ ", "├ "),
+    "bold": ("  ", "┃ ", "┗ ", "┣ "),
+    "double": ("  ", "║ ", "╚ ", "╠ "),
+}
+TOGGLE = Style.from_meta({"toggle": True})
 Clock = Callable[[], datetime]
 
 
@@ -33,18 +48,38 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class LineageTree(Tree[str], inherit_bindings=False):
+class Row(NamedTuple):
+    """One line: the model, the names from its top-level base down to it, and for each of
+    those whether it is the last of its siblings (which guide its column gets)."""
+
+    name: str
+    path: tuple[str, ...]
+    lasts: tuple[bool, ...]
+    foldable: bool
+
+
+class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows read ``symbol name  state  size age``; colour comes from the tcss state classes.
     A pinned model's name is followed by the pin mark, so it reads without colour.
 
-    Its keys are exactly those of the action table (Tree's own extras are not inherited), so
-    the help screen lists every key that works here.
+    Its keys are exactly those of the action table, so the help screen lists every key that
+    works here. It looks as Textual's Tree did (same guides, cursor and component classes).
     """
 
     BINDINGS = bindings("tree")
-    COMPONENT_CLASSES = {state.css_class for state in State} | {"lineage-tree--meta"}
-    ICON_NODE = "▸ "
-    ICON_NODE_EXPANDED = "▾ "
+    COMPONENT_CLASSES = {state.css_class for state in State} | {
+        "lineage-tree--meta",
+        "tree--label",
+        "tree--guides",
+        "tree--guides-hover",
+        "tree--guides-selected",
+        "tree--cursor",
+        "tree--highlight",
+        "tree--highlight-line",
+    }
+
+    cursor_line = var(-1, always_update=True)
+    hover_line = var(-1)
 
     class ModelHighlighted(Message):
         """The cursor moved onto a model (None: the tree is empty)."""
@@ -54,134 +89,184 @@ class LineageTree(Tree[str], inherit_bindings=False):
             self.name = name
 
     def __init__(self, *, clock: Clock = utc_now, id: str | None = None) -> None:
-        super().__init__("models", id=id)
-        self.show_root = False
-        self.guide_depth = 2
+        super().__init__(id=id)
         self.clock = clock
         self.snapshot = Snapshot()
         self.query_text = ""
         self.matches = 0  # models the filter matched (all of them when there is none)
         self.pins: frozenset[str] = frozenset()
-        self._rows: dict[str, TreeNode[str]] = {}
-        self._styles: dict[str, Style] = {}
+        self._rows: list[Row] = []
+        self._line_of: dict[str, int] = {}
+        self._parents: dict[str, str] = {}
+        self._visible: set[str] | None = None  # None: no filter, every model
+        self._folded: set[str] = set()
+        self._cursor_name: str | None = None
+        self._columns = (0, True)
+        self._labels: dict[str, Text] = {}
+        self._strips: LRUCache[int, Strip] = LRUCache(256)
+        self._looks: tuple[object, dict[str, Style], bool] | None = None
+        # The unfiltered rows for these folds and pins, and their columns by width.
+        self._whole: (
+            tuple[object, list[Row], dict[str, int], dict[int, tuple[int, bool]]] | None
+        ) = None
+
+    # --- what tests and the app read ----------------------------------------------------------
 
     @property
     def selected(self) -> Node | None:
-        node = self.cursor_node
-        return self.snapshot.nodes.get(node.data) if node and node.data else None
+        return self.snapshot.nodes.get(self._cursor_name) if self._cursor_name else None
+
+    @property
+    def last_line(self) -> int:
+        return len(self._rows) - 1
+
+    def row_texts(self) -> list[str]:
+        """Each line's label as a user reads it (no guides or fold icon), top to bottom."""
+        return [self._row_text(row.name).plain for row in self._rows]
+
+    def line_text(self, line: int) -> str:
+        """A line as drawn (guides, fold icon, label), in plain text."""
+        return self._draw(line, self.size.width).text
+
+    # --- the row list -------------------------------------------------------------------------
 
     def show(self, snapshot: Snapshot, query: str | None = None) -> None:
-        """Bring the rows in line with ``snapshot`` (and the filter) without a rebuild.
+        """Bring the rows in line with ``snapshot`` (and the filter).
 
         If the model under the cursor went (deleted, or hidden by the filter), the cursor
         lands on a neighbour and ModelHighlighted says so, so the detail never shows a model
         the tree does not.
         """
-        keep = self.cursor_node.data if self.cursor_node else None
-        self._styles.clear()
+        if snapshot is not self.snapshot or not self._parents:
+            self._parents = {kid: n.name for n in snapshot.nodes.values() for kid in n.children}
+            self._whole = None
         self.snapshot = snapshot
         if query is not None:
             self.query_text = query
-        parents = {kid: n.name for n in snapshot.nodes.values() for kid in n.children}
-        visible = self._visible(snapshot, parents)
-        for name, row in list(self._rows.items()):
-            if name not in self._rows:
-                continue  # already gone with a removed parent
-            parent = row.parent.data if row.parent and row.parent is not self.root else None
-            if name not in visible or parents.get(name) != parent:
-                self._forget(row)
-                row.remove()
-        columns = self._columns(snapshot, visible)
-        for node in snapshot.walk():
-            if node.name in visible:
-                self._place(node, parents.get(node.name), visible, columns)
-        self.matches = len(visible) if not self.query_text else self._matching(snapshot)
-        self._restore_cursor(keep)
-        now = self.cursor_node.data if self.cursor_node and self._rows else None
-        if now != keep:
+        self._visible, self.matches = self._filtered(snapshot)
+        before = self._cursor_name
+        self._relist()
+        if self._cursor_name != before:
             # Made in the tree's own turn: a message made while the screen runs (the filter
             # calls show) would stop bubbling at the screen and never reach the app.
-            self.call_later(self._announce, now)
+            self.call_later(self._announce, self._cursor_name)
 
     def set_pins(self, pins: frozenset[str]) -> None:
-        """Pinned models carry the pin mark: only their rows change."""
+        """Pinned models carry the pin mark: the names' column may move."""
         if pins != self.pins:
             self.pins = pins
             self.relabel()
-
-    def _shown_name(self, node: Node) -> str:
-        return f"{node.name} {PIN_MARK}" if node.name in self.pins else node.name
-
-    def _announce(self, name: str | None) -> None:
-        self.post_message(self.ModelHighlighted(name))
 
     def matches_query(self, node: Node) -> bool:
         """The filter matches a model's name or its state's word (``stale``, ``update``)."""
         query = self.query_text.strip().lower()
         return not query or query in node.name.lower() or query in node.state.word
 
-    def _matching(self, snapshot: Snapshot) -> int:
-        return sum(1 for node in snapshot.nodes.values() if self.matches_query(node))
-
-    def _visible(self, snapshot: Snapshot, parents: dict[str, str]) -> set[str]:
-        if not self.query_text.strip():
-            return set(snapshot.nodes)
+    def _filtered(self, snapshot: Snapshot) -> tuple[set[str] | None, int]:
+        """The models the filter shows, with the ancestors that place them (None: all of
+        them), and how many it matched."""
+        query = self.query_text.strip().lower()
+        if not query:
+            return None, len(snapshot.nodes)
+        words = {state.word for state in State if query in state.word}
+        matched = [
+            name
+            for name, node in snapshot.nodes.items()
+            if node.state.word in words or query in name.lower()
+        ]
+        if len(matched) == len(snapshot.nodes):
+            return None, len(matched)
         shown: set[str] = set()
-        for name, node in snapshot.nodes.items():
-            if self.matches_query(node):
-                current: str | None = name
-                while current is not None and current not in shown:
-                    shown.add(current)
-                    current = parents.get(current)
-        return shown
+        for name in matched:
+            current: str | None = name
+            while current is not None and current not in shown:
+                shown.add(current)
+                current = self._parents.get(current)
+        return shown, len(matched)
 
-    def _forget(self, row: TreeNode[str]) -> None:
-        for child in row.children:
-            self._forget(child)
-        if row.data is not None:
-            self._rows.pop(row.data, None)
+    def _relist(self) -> None:
+        """Lay the rows out again; the cursor keeps its model, or the folded row hiding it,
+        or else its line. The unfiltered layout is kept, so esc puts every row back free."""
+        shape = (frozenset(self._folded), self.pins)
+        whole = self._whole if self._visible is None else None
+        if whole is not None and whole[0] == shape:
+            self._rows, self._line_of = whole[1], whole[2]
+        else:
+            self._rows = self._lay_out()
+            self._line_of = {row.name: line for line, row in enumerate(self._rows)}
+            whole = None
+            if self._visible is None:
+                whole = self._whole = (shape, self._rows, self._line_of, {})
+        self._labels.clear()
+        self._strips.clear()
+        self._set_height(len(self._rows))  # first: a scrollbar that comes takes a column
+        width = self.scrollable_content_region.width
+        if whole is not None and width in whole[3]:
+            self._columns = whole[3][width]
+        else:
+            self._columns = self._measure()
+            if whole is not None:
+                whole[3][width] = self._columns
+        self._place_cursor(self._cursor_name)
+        self.refresh()
 
-    def _place(
-        self, node: Node, parent: str | None, visible: set[str], columns: tuple[int, bool]
-    ) -> None:
-        label = self._label(node, columns)
-        row = self._rows.get(node.name)
-        if row is None:
-            holder = self._rows[parent] if parent else self.root
-            siblings = [n for n in (self._siblings(parent)) if n in visible]
-            later = siblings[siblings.index(node.name) + 1 :]
-            before = next((self._rows[n] for n in later if n in self._rows), None)
-            row = holder.add(label, node.name, before=before, expand=True)
-            self._rows[node.name] = row
-        elif row.label != label:
-            row.set_label(label)
-        row.allow_expand = any(kid in visible for kid in node.children)
+    def _lay_out(self) -> list[Row]:
+        nodes, visible, rows = self.snapshot.nodes, self._visible, []
+        stack: list[tuple[str, tuple[str, ...], tuple[bool, ...], bool]] = [
+            (name, (), (), True)
+            for name in reversed(self.snapshot.roots)
+            if name in nodes and (visible is None or name in visible)
+        ]
+        while stack:
+            name, path, lasts, last = stack.pop()
+            kids = [
+                k for k in nodes[name].children if k in nodes and (visible is None or k in visible)
+            ]
+            path, lasts = (*path, name), (*lasts, last)
+            rows.append(Row(name, path, lasts, bool(kids)))
+            if kids and name not in self._folded:
+                stack.extend((k, path, lasts, k == kids[-1]) for k in reversed(kids))
+        return rows
 
-    def _siblings(self, parent: str | None) -> tuple[str, ...]:
-        return self.snapshot.nodes[parent].children if parent else self.snapshot.roots
+    def _set_height(self, lines: int) -> None:
+        """A new row count moves the scrollbar, not the screen: Textual's reactive would lay
+        out every widget on the screen again, so only a scrollbar that comes or goes does."""
+        size = Size(self.size.width, lines)
+        if size == self.virtual_size:
+            return
+        bars = self.show_vertical_scrollbar
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        if self.show_vertical_scrollbar != bars:
+            self.refresh(layout=True)
 
-    def _restore_cursor(self, name: str | None) -> None:
-        """Rows added or removed above the cursor shift lines: follow the model, not the line."""
-        row = self._rows.get(name) if name else None
-        self._tree_lines  # noqa: B018 - rebuilds the line index so row.line is current
-        if row is not None and row.line >= 0 and row.line != self.cursor_line:
-            self.move_cursor(row)
-        elif self.cursor_node is None and self._rows:
-            self.cursor_line = 0
+    def _place_cursor(self, name: str | None) -> None:
+        line = self._line_of.get(name) if name else None
+        current: str | None = name
+        while line is None and current is not None:  # hidden by a fold: its folded ancestor
+            current = self._parents.get(current)
+            line = self._line_of.get(current) if current else None
+        if line is None:
+            line = min(max(self.cursor_line, 0), len(self._rows) - 1)
+        self._cursor_name = self._rows[line].name if line >= 0 else None
+        self.set_reactive(LineageTree.cursor_line, line)
+        self._scroll_to_cursor()
 
-    def _columns(self, snapshot: Snapshot, visible: set[str]) -> tuple[int, bool]:
+    def _measure(self) -> tuple[int, bool]:
         """Where the state word starts, and whether size and age still fit beside it.
 
         Every row's state word starts in the same column when the widest name allows it;
         a name too long for that (a backup's, in a narrow pane) pushes only its own word
         right rather than being cut, and size and age go before any name or word is cut.
         """
-        widths = sorted(
-            len(self._shown_name(snapshot.nodes[n])) + self.guide_depth * snapshot.nodes[n].depth
-            for n in visible
-            if n in snapshot.nodes
+        pins, mark = self.pins, len(PIN_MARK) + 1
+        widest = max(
+            (
+                len(r.name) + (mark if r.name in pins else 0) + GUIDE * (len(r.path) - 1)
+                for r in self._rows
+            ),
+            default=0,
         )
-        widest = widths[-1] if widths else 0
         room = self.scrollable_content_region.width or 10_000
         if PREFIX + widest + WORD + META <= room:
             return widest, True
@@ -189,18 +274,31 @@ class LineageTree(Tree[str], inherit_bindings=False):
             return widest, False
         return max(room - PREFIX - WORD, 0), False
 
-    def _style(self, component: str) -> Style:
-        """Component styles, looked up once per redraw: 1,000 lookups cost half a second."""
-        if component not in self._styles:
-            self._styles[component] = self.get_component_rich_style(component, partial=True)
-        return self._styles[component]
+    def relabel(self) -> None:
+        """Labels hold a width-dependent column: redo them when the width changes."""
+        self._columns = self._measure()
+        self._labels.clear()
+        self._strips.clear()
+        self._looks = None
+        self.refresh()
 
-    def _label(self, node: Node, columns: tuple[int, bool]) -> Text:
-        width, with_meta = columns
-        state = node.state
-        style = self._style(state.css_class)
+    # --- labels and lines ---------------------------------------------------------------------
+
+    def _shown_name(self, node: Node) -> str:
+        return f"{node.name} {PIN_MARK}" if node.name in self.pins else node.name
+
+    def _row_text(self, name: str) -> Text:
+        """A row's label, made when it first shows on screen and kept until the rows change."""
+        label = self._labels.get(name)
+        if label is not None:
+            return label
+        node = self.snapshot.nodes[name]
+        width, with_meta = self._columns
+        state, styles = node.state, self._styles()
+        style = styles[state.css_class]
         shown = self._shown_name(node)
-        pad = max(width - self.guide_depth * node.depth - len(shown), 0)
+        depth = len(self._rows[self._line_of[name]].path) - 1
+        pad = max(width - GUIDE * depth - len(shown), 0)
         label = Text.assemble(
             (f"{state.symbol} ", style),
             (node.name, Style(bold=state is not State.BACKUP)),
@@ -211,88 +309,231 @@ class LineageTree(Tree[str], inherit_bindings=False):
         facts = node.facts
         if with_meta and facts:
             when = fmt.age(fmt.parse_time(facts.modified_at), self.clock())
-            meta = self._style("lineage-tree--meta")
-            label.append(f" {fmt.size(facts.size):>6} {when:>4}", meta)
+            label.append(f" {fmt.size(facts.size):>6} {when:>4}", styles["lineage-tree--meta"])
+        self._labels[name] = label
         return label
 
-    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
-        """Leaves get a blank where the fold icon goes, so the columns line up."""
-        text = super().render_label(node, base_style, style)
-        return text if node.allow_expand else Text.assemble("  ", text)
+    def _styles(self) -> dict[str, Style]:
+        """Component styles, looked up once per focus or theme: a lookup is slow."""
+        state = self.get_pseudo_class_state()
+        if self._looks is None or self._looks[0] != state:
+            styles = {
+                name: self.get_component_rich_style(name, partial=name != "tree--cursor")
+                for name in self.COMPONENT_CLASSES
+            }
+            hidden = self.get_component_styles("tree--guides").color.a == 0
+            self._looks = (state, styles, hidden)
+            self._labels.clear()
+            self._strips.clear()
+        return self._looks[1]
 
-    def relabel(self) -> None:
-        """Labels hold a width-dependent column: redo them when the width changes."""
-        self._styles.clear()
-        columns = self._columns(self.snapshot, set(self._rows))
-        for name, row in self._rows.items():
-            label = self._label(self.snapshot.nodes[name], columns)
-            if row.label != label:
-                row.set_label(label)
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._looks = None
+        self._labels.clear()
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        line = y + scroll_y
+        width = self.size.width
+        self._styles()  # a focus change redraws every line
+        strip = self._strips.get(line)
+        if strip is None:
+            if line >= len(self._rows):
+                return Strip.blank(width, self.rich_style)
+            strip = self._strips[line] = self._draw(line, width)
+        return strip.crop(scroll_x, scroll_x + width)
+
+    def _draw(self, line: int, width: int) -> Strip:
+        """Guides, fold icon and label, styled as Textual's Tree styles them."""
+        row = self._rows[line]
+        styles = self._styles()
+        assert self._looks is not None
+        hidden = self._looks[2]
+        focused = self.has_focus
+        hovered = self._rows[self.hover_line].name if 0 <= self.hover_line < len(self._rows) else ""
+        base = self.rich_style
+        line_style = (styles["tree--highlight-line"] if hovered in row.path else base) + Style(
+            meta={"line": line}
+        )
+        guide_base = styles["tree--guides"]
+        guide_style = guide_base
+        guides = Text(style=line_style)
+        hover = selected = False
+        for column in range(1, len(row.path)):
+            above = row.path[column - 1]
+            hover = hover or above == hovered
+            selected = (selected or above == self._cursor_name) and focused
+            if hover:
+                guide_style = guide_base + styles["tree--guides-hover"]
+            if selected:
+                guide_style = guide_base + styles["tree--guides-selected"]
+            space, vertical, terminator, cross = _guides(guide_style, hidden)
+            if column < len(row.path) - 1:
+                guides.append(space if row.lasts[column] else vertical, style=guide_style)
+            else:
+                guides.append(terminator if row.lasts[column] else cross, style=guide_style)
+        label_style = styles["tree--label"]
+        if self.hover_line == line:
+            label_style += styles["tree--highlight"]
+        if self.cursor_line == line:
+            label_style += styles["tree--cursor"]
+        label = self._row_text(row.name).copy()
+        label.stylize(label_style)
+        if row.foldable:
+            icon = ICON_FOLDED if row.name in self._folded else ICON_UNFOLDED
+            guides.append_text(Text.assemble((icon, line_style + TOGGLE), label))
+        else:
+            guides.append_text(Text.assemble(ICON_LEAF, label))
+        segments = list(guides.render(self.app.console))
+        pad = max(width - guides.cell_len, 0)
+        return Strip([*segments, Segment(" " * pad, line_style)] if pad else segments)
+
+    # --- the cursor ---------------------------------------------------------------------------
+
+    def validate_cursor_line(self, line: int) -> int:
+        return min(max(line, 0), len(self._rows) - 1)
+
+    def watch_cursor_line(self, line: int) -> None:
+        name = self._rows[line].name if line >= 0 else None
+        self._strips.clear()  # the cursor's row and the guides beneath it change
+        self.refresh()
+        if name != self._cursor_name:
+            self._cursor_name = name
+            self.post_message(self.ModelHighlighted(name))
+
+    def watch_hover_line(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_mount(self) -> None:
+        self._announce(None)  # nothing to show until the first snapshot lands
+
+    def _announce(self, name: str | None) -> None:
+        self.post_message(self.ModelHighlighted(name))
+
+    def _scroll_to_cursor(self) -> None:
+        if self.cursor_line >= 0:
+            self.scroll_to_region(
+                Region(0, self.cursor_line, max(self.size.width, 1), 1),
+                animate=False,
+                force=True,
+                x_axis=False,
+                origin_visible=False,
+            )
+
+    def _move(self, line: int) -> None:
+        self.cursor_line = line
+        self._scroll_to_cursor()
+
+    def action_cursor_down(self) -> None:
+        self._move(self.cursor_line + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move(self.cursor_line - 1 if self.cursor_line >= 0 else self.last_line)
+
+    def action_page_down(self) -> None:
+        self._move(max(self.cursor_line, 0) + self.scrollable_content_region.height - 1)
+
+    def action_page_up(self) -> None:
+        self._move(self.cursor_line - (self.scrollable_content_region.height - 1))
+
+    def action_scroll_home(self) -> None:
+        self._move(0)
+
+    def action_scroll_end(self) -> None:
+        self._move(self.last_line)
+
+    # --- folding ------------------------------------------------------------------------------
+
+    def _fold(self, names: Iterable[str], fold: bool) -> None:
+        if fold:
+            self._folded.update(names)
+        else:
+            self._folded.difference_update(names)
+        self._relist()
+
+    def action_select_cursor(self) -> None:
+        """Enter folds or unfolds the row under the cursor."""
+        row = self._cursor_row()
+        if row is not None and row.foldable:
+            self._fold([row.name], row.name not in self._folded)
 
     def action_collapse(self) -> None:
         """Fold the branch, or step out to the parent when there is nothing to fold."""
-        row = self.cursor_node
+        row = self._cursor_row()
         if row is None:
             return
-        if row.allow_expand and row.is_expanded:
-            row.collapse()
-        elif row.parent is not None and row.parent is not self.root:
-            self.move_cursor(row.parent)
+        if row.foldable and row.name not in self._folded:
+            self._fold([row.name], True)
+        elif len(row.path) > 1:
+            self._move(self._line_of[row.path[-2]])
 
     def action_expand(self) -> None:
-        row = self.cursor_node
-        if row is not None and row.allow_expand:
-            row.expand()
+        row = self._cursor_row()
+        if row is not None and row.name in self._folded:
+            self._fold([row.name], False)
 
     def fold_all(self, fold: bool) -> None:
         """Fold every branch (one row per base) or unfold them all. The cursor stays on its
         model, or on the folded row that now hides it."""
-        keep = self.cursor_node
-        for row in self._rows.values():
-            if not row.allow_expand:
-                continue
-            if fold:
-                row.collapse()
-            else:
-                row.expand()
-        target = (_outermost_folded(keep, self.root) or keep) if keep is not None else None
-        self._tree_lines  # noqa: B018 - rebuilds the line index so row.line is current
-        if target is not None and target.line >= 0:
-            self.move_cursor(target)
+        if fold:
+            self._fold((n.name for n in self.snapshot.nodes.values() if n.children), True)
+        else:
+            self._folded.clear()
+            self._relist()
 
     def next_attention(self) -> str | None:
         """Move to the next model (after the cursor, wrapping) whose state needs attention,
         unfolding its branch if it was folded; None when there is none."""
-        order = [n.name for n in self.snapshot.walk() if n.name in self._rows]
-        wanted = [n for n in order if self.snapshot.nodes[n].state.needs_attention]
+        visible = self._visible
+        order = [n for n in self.snapshot.walk() if visible is None or n.name in visible]
+        wanted = [n.name for n in order if n.state.needs_attention]
         if not wanted:
             return None
-        here = self.selected.name if self.selected else None
-        after = order[order.index(here) + 1 :] if here in order else order
+        names = [n.name for n in order]
+        here = self._cursor_name
+        after = names[names.index(here) + 1 :] if here in names else names
         name = next((n for n in after if n in wanted), wanted[0])
-        row = self._rows[name]
-        parent = row.parent
-        while parent is not None and parent is not self.root:
-            parent.expand()
-            parent = parent.parent
-        self._tree_lines  # noqa: B018
-        self.move_cursor(row)
+        ancestors, current = [], self._parents.get(name)
+        while current is not None:
+            ancestors.append(current)
+            current = self._parents.get(current)
+        if self._folded.intersection(ancestors):
+            self._fold(ancestors, False)
+        self._move(self._line_of[name])
         return name
 
+    def _cursor_row(self) -> Row | None:
+        return self._rows[self.cursor_line] if 0 <= self.cursor_line < len(self._rows) else None
+
+    # --- mouse and size -----------------------------------------------------------------------
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        line = event.style.meta.get("line") if event.style.meta else None
+        self.hover_line = line if isinstance(line, int) else -1
+
+    def on_leave(self, event: events.Leave) -> None:
+        self.hover_line = -1
+
+    def on_click(self, event: events.Click) -> None:
+        """A click moves the cursor there and folds or unfolds that row, as Tree's did."""
+        line = event.style.meta.get("line") if event.style.meta else None
+        if isinstance(line, int):
+            self._move(line)
+            self.action_select_cursor()
+
     def on_resize(self, event: events.Resize) -> None:
+        """New width, new columns; and the cursor's row stays in view (60×20 included)."""
+        self._set_height(len(self._rows))
         self.relabel()
-
-    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
-        event.stop()
-        self.post_message(self.ModelHighlighted(event.node.data))
+        self.call_after_refresh(self._scroll_to_cursor)
 
 
-def _outermost_folded(row: TreeNode[str], root: TreeNode[str]) -> TreeNode[str] | None:
-    """The highest collapsed ancestor hiding ``row`` (the row the cursor should rest on)."""
-    found = None
-    parent = row.parent
-    while parent is not None and parent is not root:
-        if not parent.is_expanded:
-            found = parent
-        parent = parent.parent
-    return found
+def _guides(style: Style, hidden: bool) -> tuple[str, str, str, str]:
+    if hidden:
+        return ("  ", "  ", "  ", "  ")
+    if style.bold:
+        return LINES["bold"]
+    return LINES["double"] if style.underline2 else LINES["default"]

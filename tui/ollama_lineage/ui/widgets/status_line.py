@@ -13,6 +13,7 @@ from textual.widgets import Static
 from ...core.lineage import Kind, Snapshot
 from ...core.states import State
 from ...services.pins import PIN_MARK
+from ...services.server_problem import host_label
 from . import format as fmt
 
 # States that need no word in the summary: everything is as it should be.
@@ -42,10 +43,6 @@ def poll_age(then: datetime, now: datetime) -> str:
     return f"{seconds:.0f}s ago" if seconds < 60 else fmt.ago(then, now)
 
 
-def host_label(url: str) -> str:
-    return url.split("://", 1)[-1].rstrip("/")
-
-
 class StatusLine(Static):
     def show_status(
         self,
@@ -58,18 +55,27 @@ class StatusLine(Static):
         shown: int,
         loading: bool,
         pinned: int = 0,
+        problem: str | None = None,
     ) -> None:
+        """With a ``problem`` the counts are the last known tree's, and say so: a server that
+        is down never reads as an empty, healthy one."""
         models = sum(1 for n in snapshot.nodes.values() if n.kind in (Kind.BASE, Kind.DERIVATIVE))
         parts = [f"[b]{escape(host_label(host))}[/b]"]
-        if loading:
+        count = f"{models} model{'s' if models != 1 else ''}"
+        if problem is not None:
+            parts.append(f"[reverse]⚠ {escape(problem)}[/]")
+            parts.append(f"last known: {count}" if snapshot.nodes else "no tree known yet")
+            if state_counts(snapshot):
+                parts.append(state_counts(snapshot))
+        elif loading:
             parts.append("reading the server…")
         else:
-            parts.append(f"{models} model{'s' if models != 1 else ''}")
+            parts.append(count)
             parts.append(state_counts(snapshot) or "all up to date")
             if pinned:
                 parts.append(f"{PIN_MARK} {pinned} pinned")
         if polled is not None:
-            parts.append(f"polled {poll_age(polled, now)}")
+            parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
         if query:
             parts.append(f"[reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]")
         self.update(" · ".join(parts))

@@ -1,0 +1,123 @@
+"""Rebuilds that end true: whatever stops one half-way, the model is the old one or a verified
+new one, the tree does not say `building` and History does not say `running`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ollama_lineage.config import Settings
+from ollama_lineage.core.states import State
+from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ollama.client import Progress
+from ollama_lineage.services.rebuild import RebuildError
+from ollama_lineage.services.session import Session, open_session
+
+CHILD = "qwq:latest_20K"
+
+
+@pytest.fixture
+async def session(fake: FakeOllama, tmp_path: Path) -> AsyncIterator[Session]:
+    """The demo after first sight, then qwq:latest moved on: CHILD's rebuild makes a new model."""
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
+    async with open_session(settings) as opened:
+        await opened.syncer.poll()
+        fake.publish("qwq:latest")
+        fake.pull("qwq:latest")
+        await opened.syncer.poll()
+        assert opened.syncer.snapshot.nodes[CHILD].state is State.STALE
+        yield opened
+
+
+async def events(session: Session, name: str) -> list[tuple[str, str]]:
+    rows = await session.store.history(session.settings.host_key, name)
+    return [(e.kind, e.status) for e in rows]
+
+
+async def test_a_create_whose_result_cannot_be_shown_is_undone(
+    fake: FakeOllama, session: Session
+) -> None:
+    before = fake.digest(CHILD)
+    plan = await session.rebuilder.plan(CHILD)
+    fake.fail("/api/show", nth=1, status=500, error="injected: show failed")
+    with pytest.raises(RebuildError) as failed:
+        await session.rebuilder.run(plan)
+    assert "could not be verified" in str(failed.value)
+    assert "the old model is back" in str(failed.value)
+    assert fake.digest(CHILD) == before  # the create had replaced it: the backup went back
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
+    assert (await events(session, CHILD))[0] == ("build", "failed")
+
+
+async def test_an_unexpected_error_mid_create_leaves_no_building_model_nor_running_event(
+    fake: FakeOllama, session: Session
+) -> None:
+    before = fake.digest(CHILD)
+    plan = await session.rebuilder.plan(CHILD)
+
+    def broken(progress: Progress) -> None:
+        if progress.status == "success":
+            raise RuntimeError("a bug in a progress display")
+
+    with pytest.raises(RuntimeError):
+        await session.rebuilder.run(plan, broken)
+    assert fake.digest(CHILD) == before
+    assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
+    assert (await events(session, CHILD))[0] == ("build", "failed")
+
+
+async def test_a_cancelled_rebuild_puts_the_model_back_and_says_interrupted(
+    fake: FakeOllama, session: Session
+) -> None:
+    before = fake.digest(CHILD)
+    plan = await session.rebuilder.plan(CHILD)
+    fake.set_latency(1.0, "/api/create")
+    started = asyncio.Event()
+    run = asyncio.ensure_future(session.rebuilder.run(plan, lambda _: started.set()))
+    while not any(r.path == "/api/create" for r in fake.requests):
+        await asyncio.sleep(0.01)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert fake.digest(CHILD) == before
+    assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
+    assert (await events(session, CHILD))[0] == ("build", "interrupted")
+
+
+def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    fake.publish("qwq:latest")
+    fake.pull("qwq:latest")
+    fake.set_latency(1.0, "/api/create")
+    fake.clear_requests()
+    where = ["--host", fake.host, "--db", str(tmp_path / "db"), "--registry", fake.registry_url]
+    command = [sys.executable, "-m", "ollama_lineage.cli"]
+    run = subprocess.Popen(
+        [*command, "rebuild", "--all-stale", "--yes", *where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not any(r.path == "/api/create" for r in fake.requests):
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (out, err)
+    lines = out.splitlines()
+    assert lines[-1] == "stopped after 1 of 3; run again to continue"
+    assert lines[-2].startswith("llama3.2:latest-mario: rebuilt from llama3.2:latest (")
+    creates = [r.body["model"] for r in fake.requests if r.path == "/api/create"]
+    assert creates == ["llama3.2:latest-mario"]
+    history = subprocess.run(
+        [*command, "history", "--since", "1h", *where], capture_output=True, text=True
+    )
+    assert "running" not in history.stdout and "build" in history.stdout
