@@ -174,3 +174,24 @@ async def test_rollback_without_a_backup_says_so_before_asking(
         await wait_for(pilot, lambda: any("no backup" in n.message for n in app._notifications))
         assert not isinstance(app.screen, ConfirmScreen)
         assert not [r for r in fake.requests if r.method in ("POST", "DELETE")]
+
+
+async def test_editor_runs_through_the_shell_as_git_runs_it(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``EDITOR='VAR=value editor --wait'``: a prefix and an argument, as a shell reads them."""
+    script = tmp_path / "edit.sh"
+    script.write_text(
+        '#!/bin/sh\n[ "$1" = --wait ] && [ "$WHO" = lineage ] || exit 1\n'
+        'printf "FROM qwq:latest\\nPARAMETER num_ctx 4096\\n" > "$2"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", f"WHO=lineage {script} --wait")
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        await select(pilot, "qwq:latest_20K")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: any("saved" in n.message for n in app._notifications))
+        stored = await app.session.rebuilder.recipe("qwq:latest_20K")
+        assert "num_ctx 4096" in stored.text

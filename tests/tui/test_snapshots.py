@@ -265,3 +265,38 @@ def test_checks_dialog_old_and_new_side_by_side_at_80x24(
         await quiet(pilot)
 
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_rebuild_plan_scrolled_to_its_end_at_80x24(
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama
+) -> None:
+    """The request's last lines (template, system) are reachable: End scrolls there."""
+
+    async def before(pilot: Pilot[None]) -> None:
+        await stale_20k(fixed_fake, "r")(pilot)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, RebuildScreen))
+        await pilot.press("end")
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_rebuild_all_tick_boxes_without_colour_at_80x24(
+    snap_compare: SnapCompare,
+    fixed_app: AppFactory,
+    fixed_fake: FakeOllama,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NO_COLOR: ticked and unticked read apart ([x] / [ ]), one box per model."""
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def before(pilot: Pilot[None]) -> None:
+        app = await settled(pilot)
+        fixed_fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
+        await pilot.press("space")  # untick the first one
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=before)

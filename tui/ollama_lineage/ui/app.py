@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shlex
 import sqlite3
 import subprocess
 import tempfile
@@ -333,7 +332,9 @@ class LineageApp(App[None], inherit_bindings=False):
         """A key that does not apply to the row under the cursor is greyed out (None), not
         refused with a notice after it is pressed."""
         if action == "filter":  # a priority key: only on the tree, never typed into an input
-            return bool(self.screen_stack) and self.screen is self.main and self.main.on_tree
+            if not self.screen_stack or self.screen is not self.main:
+                return None  # greyed behind a dialog
+            return self.main.on_tree
         kinds = KINDS.get(action)
         if not kinds:
             return True
@@ -670,12 +671,14 @@ class LineageApp(App[None], inherit_bindings=False):
 
 
 def run_editor(app: App[None], text: str) -> str:
-    """$VISUAL / $EDITOR (vi) on a temp file, with the terminal handed over meanwhile."""
+    """$VISUAL / $EDITOR (vi) on a temp file, with the terminal handed over meanwhile. Run
+    through the shell as git runs it (``sh -c '$EDITOR "$@"'``), so arguments, quoting,
+    ``~`` and ``VAR=value`` prefixes mean what they mean at a prompt."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "Modelfile"
         path.write_text(text, encoding="utf-8")
-        command = [*shlex.split(editor), str(path)]
+        command = ["sh", "-c", f'{editor} "$@"', editor, str(path)]
         try:
             with app.suspend():
                 subprocess.run(command, check=False)

@@ -105,18 +105,19 @@ class Hanging:
 
 
 class RebuildScreen(ModalScreen[None]):
-    # Priority: the plan and the list take these keys whatever has the focus, and only keys
-    # that work here are offered (check_action hides the rest).
+    # Enter is a priority key (a focused button would take it); only keys that work here are
+    # offered (check_action hides the rest). The plan, the list or the log takes the rest.
     BINDINGS = [
         Binding("enter,y", "confirm", "Rebuild", priority=True),
+        Binding("enter", "close", "Close", priority=True),
         Binding("escape", "cancel", "Cancel"),
-        Binding("K", "keep_all", "Keep all (delete backups)"),
-        Binding("j,down", "move(1)", "Down", show=False, priority=True),
-        Binding("k,up", "move(-1)", "Up", show=False, priority=True),
-        Binding("pagedown", "page(1)", "Page down", priority=True),
-        Binding("pageup", "page(-1)", "Page up", priority=True),
-        Binding("G,end", "edge(1)", "End", priority=True),
-        Binding("g,home", "edge(-1)", "Top", priority=True),
+        Binding("K", "keep_all", "Keep all"),
+        Binding("pagedown", "page(1)", "Scroll"),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("j,down", "move(1)", "Down", show=False),
+        Binding("k,up", "move(-1)", "Up", show=False),
+        Binding("G,end", "edge(1)", "End", show=False),
+        Binding("g,home", "edge(-1)", "Top", show=False),
     ]
 
     def __init__(
@@ -155,7 +156,9 @@ class RebuildScreen(ModalScreen[None]):
                     yield Static(self._plan_view(), id="rebuild-plan-text")
             yield Static("", id="rebuild-overall")
             yield ProgressBar(id="rebuild-bar", show_eta=False)
-            yield Log(id="rebuild-log", max_lines=500)
+            log = Log(id="rebuild-log", max_lines=500)
+            log.can_focus = False  # the dialog's keys scroll it: focused, it would take them
+            yield log
             with Horizontal(classes="buttons"):
                 yield Button("Keep all (K)", variant="success", id="keep")
                 yield Button(self._confirm_label(), variant="primary", id="confirm")
@@ -221,14 +224,18 @@ class RebuildScreen(ModalScreen[None]):
         return [e.name for e in self.entries] if self.entries else list(self.names)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "confirm":  # enter still closes once done, but is offered only to start
-            return True if not self.running else None
+        if action == "confirm":
+            return not (self.running or self.finished)
+        if action == "close":
+            return self.finished
         if action == "keep_all":
             return self.finished and bool(self.backups) and not self.kept
         return True
 
-    def _scroller(self) -> VerticalScroll | TickList:
-        """What the keys move: R's list, or r's plan."""
+    def _scroller(self) -> VerticalScroll | TickList | Log:
+        """What the keys move: the log once running, else R's list or r's plan."""
+        if self.running or self.finished:
+            return self.query_one(Log)
         found = self.query(TickList)
         return found.first() if found else self.query_one("#rebuild-plan", VerticalScroll)
 
@@ -256,11 +263,10 @@ class RebuildScreen(ModalScreen[None]):
         else:
             target.scroll_end(animate=False) if step > 0 else target.scroll_home(animate=False)
 
+    def action_close(self) -> None:
+        self.dismiss()
+
     def action_confirm(self) -> None:
-        if self.running or self.finished:
-            if self.finished:
-                self.dismiss()
-            return
         if not self.names:
             self.notify("nothing is ticked: space ticks a model", severity="warning")
             return

@@ -395,13 +395,26 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
     def validate_cursor_line(self, line: int) -> int:
         return min(max(line, 0), len(self._rows) - 1)
 
-    def watch_cursor_line(self, line: int) -> None:
+    def watch_cursor_line(self, previous: int, line: int) -> None:
         name = self._rows[line].name if line >= 0 else None
-        self._strips.clear()  # the cursor's row and the guides beneath it change
-        self.refresh()
+        for moved in (previous, line):  # each row and the guides beneath it: nothing else
+            lines = self._branch(moved)
+            for y in lines:
+                self._strips.discard(y)
+            if lines:
+                self.refresh_lines(lines.start, len(lines))
         if name != self._cursor_name:
             self._cursor_name = name
             self.post_message(self.ModelHighlighted(name))
+
+    def _branch(self, line: int) -> range:
+        """The lines of the row at ``line`` and of everything shown beneath it."""
+        if not 0 <= line < len(self._rows):
+            return range(0)
+        depth, end = len(self._rows[line].path), line + 1
+        while end < len(self._rows) and len(self._rows[end].path) > depth:
+            end += 1
+        return range(line, end)
 
     def watch_hover_line(self) -> None:
         self._strips.clear()
