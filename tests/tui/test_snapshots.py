@@ -20,6 +20,7 @@ from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.services import checks as checks_module
 from ollama_lineage.ui.app import LineageApp
 from ollama_lineage.ui.screens.checks import ChecksScreen
+from ollama_lineage.ui.screens.disk import DiskScreen
 from ollama_lineage.ui.screens.help import HelpScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
@@ -210,6 +211,21 @@ def test_help_screen(
         await settled(pilot)
         await pilot.press("question_mark")
         assert isinstance(pilot.app.screen, HelpScreen)
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_disk_view_lists_what_each_model_holds(
+    snap_compare: SnapCompare, fixed_app: AppFactory, size: tuple[int, int]
+) -> None:
+    """From the listing (no folder here): sizes said to be approximate, orphans unknown."""
+
+    async def before(pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        screen = await press_for(pilot, "D", DiskScreen)
+        await wait_for(pilot, lambda: screen.report is not None)
         await quiet(pilot)
 
     assert snap_compare(fixed_app(), terminal_size=size, run_before=before)

@@ -34,6 +34,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..core.names import InvalidModelName
     from ..ollama.client import OllamaError
     from ..services.checks import ChecksError
+    from ..services.disk import DiskError
     from ..services.lock import LockBusy
     from ..services.rebuild import RebuildError
     from ..services.recipes import RecipeError
@@ -50,6 +51,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         RecipeError,
         ChecksError,
         LockBusy,
+        DiskError,
     )
 
 

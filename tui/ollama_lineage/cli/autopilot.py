@@ -20,6 +20,7 @@ from ..services.autopilot import (
     run_checks,
 )
 from ..services.checks import CheckResult, ChecksFile
+from ..services.disk import plan_cost
 from ..services.pins import pins_of
 from ..services.session import Session
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, UsageError
@@ -39,6 +40,8 @@ async def autopilot(session: Session, args: argparse.Namespace) -> int:
     if not args.yes and not plan.nothing_to_do:
         for line in plan.lines():
             print(line, flush=True)
+        pulls = [name for name, _ in plan.pulls]
+        print(await plan_cost(session, pulls, [n for n, _ in plan.rebuilds]), flush=True)
         if not sys.stdin.isatty():
             print(
                 "error: not asking on a non-interactive input: pass --yes to run autopilot",

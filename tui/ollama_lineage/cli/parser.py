@@ -191,6 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
     unpin = sub.add_parser("unpin", parents=[common], help="let autopilot handle it again")
     unpin.add_argument("name")
 
+    disk = sub.add_parser(
+        "disk", parents=[common], help="what models, backups and orphans hold on disk"
+    )
+    disk.add_argument("--json", action="store_true", help="machine-readable output")
+    disk.add_argument(
+        "--prune-orphans",
+        action="store_true",
+        help="delete blob files no manifest names (never partial or under an hour old)",
+    )
+    disk.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
     fake = sub.add_parser("fake-server", help="run the stand-in Ollama server")
     fake.add_argument("--port", type=int, default=11435)
     fake.add_argument("--scenario", default="demo", help="demo, empty or fleet:N")

@@ -33,6 +33,7 @@ COMMANDS = {
     "checks": ("autopilot", "checks"),
     "pin": ("autopilot", "pin"),
     "unpin": ("autopilot", "unpin"),
+    "disk": ("disk", "disk"),
 }
 CommandRun = Callable[[Session, argparse.Namespace], Awaitable[int]]
 

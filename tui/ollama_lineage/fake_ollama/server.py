@@ -316,6 +316,16 @@ class FakeOllama:
         assert local is not None, name
         self.state.cut_generate.add(local.name.key)
 
+    def set_disk_free(self, num_bytes: int | None, *, on_create: bool = False) -> None:
+        """The models folder's filesystem takes only ``num_bytes`` more (None: no limit):
+        a pull, create or copy that needs more fails with "no space left on device".
+        ``on_create``: from the start of the next create (another writer filled the disk
+        meanwhile). A manifest that does not fit is lost, as Ollama truncates it first."""
+        if on_create:
+            self.state.disk_free_on_create = num_bytes
+        else:
+            self.state.disk_free = num_bytes
+
     def set_pull_speed(self, bytes_per_second: float | None) -> None:
         self.state.pull_speed = bytes_per_second
 

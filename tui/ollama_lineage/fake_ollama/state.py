@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import time
+import zlib
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +53,12 @@ _PROGRESS_MIN = 1 << 20  # bytes: smaller layers are rewritten without progress 
 _KEEP_LOADED_NS = 5 * 60 * 1_000_000_000
 RESOLVER = "127.0.0.53:53"  # what an offline Linux box names in its DNS errors
 _CLOUD_TAG = re.compile(r"(.*-)?cloud")
+# What a full disk makes llama-quantize's failure say: quantizing, or validating an import.
+_QUANTIZE_FAILED = {
+    False: "llama-quantize failed: exit status 1",
+    True: "failed to validate GGUF with llama-quantize without compatibility patches:"
+    " llama-quantize failed: exit status 1",
+}
 _DAMAGE = {"missing": "", "corrupt": "invalid file magic", "truncated": "EOF"}  # ggml.Decode
 
 
@@ -127,6 +134,9 @@ class State:
         self.offline = False
         self.cloud_status = 502
         self.disk: Path | None = None
+        self.disk_free: int | None = None  # bytes the models folder can still take (None: ∞)
+        self.disk_free_on_create: int | None = None  # disk_free from the next create's start
+        self.emptied: set[Any] = set()  # name keys whose manifest a full disk left empty
 
     # blobs -------------------------------------------------------------------------------
 
@@ -165,6 +175,20 @@ class State:
         with self.lock:
             self.headers[layer["digest"]] = header
         return layer
+
+    def _fits(self, size: int) -> bool:
+        return self.disk_free is None or size <= self.disk_free
+
+    def _use_disk(self, size: int, path: str, error: str = "") -> None:
+        """Take ``size`` bytes of the folder's free space, or fail as a full disk does (as
+        recorded on a real 0.33 whose models folder was a full tmpfs): ``error`` is what
+        Ollama says then, by default the write of the file in progress."""
+        with self.lock:
+            if self.disk_free is None:
+                return
+            if size > self.disk_free:
+                raise ApiError(500, error or f"write {path}: no space left on device")
+            self.disk_free -= size
 
     def _path(self, digest: str) -> str:
         return f"{self.models_dir}/blobs/{digest.replace(':', '-')}"
@@ -222,10 +246,26 @@ class State:
     def view(self, local: Local) -> ModelView:
         return read_model(local.manifest, self.blob, self.header)
 
-    def _write(self, name: Name, raw: bytes) -> set[str]:
-        """Store a manifest (keeping an existing name's case); return digests it dropped."""
+    def _write(self, name: Name, raw: bytes, how: str = "") -> set[str]:
+        """Store a manifest (keeping an existing name's case); return digests it dropped.
+
+        The file is created (truncated) before it is written, as WriteManifest and copy do:
+        on a full disk the name is left with an empty manifest, which tags skip and show and
+        delete answer "EOF" to. ``how``: the failing call, as Ollama names it."""
         old = self.local.get(name.key)
         kept = old.name if old else name
+        if old is not None and self.disk_free is not None:
+            self.disk_free += len(old.raw)  # truncated first: its bytes are free again
+        if not self._fits(len(raw)):
+            self.local.pop(name.key, None)
+            self.emptied.add(name.key)
+            if self.disk is not None:
+                path = self.manifest_path(kept)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"")
+        path_text = str(self.manifest_path(kept))
+        self._use_disk(len(raw), path_text, f"write {path_text}: {how}no space left on device")
+        self.emptied.discard(name.key)
         local = Local(kept, raw, json.loads(raw), time.time_ns())
         self.local[name.key] = local
         self._sync_disk(local)
@@ -236,6 +276,9 @@ class State:
             return
         used = set().union(*(_digests(m.manifest) for m in self.local.values()))
         self.local_blobs -= digests - used
+        if self.disk is not None:  # Ollama deletes the blobs no manifest names any more
+            for digest in digests - used:
+                (self.disk / "blobs" / digest.replace(":", "-")).unlink(missing_ok=True)
 
     def set_modified(self, raw: str, modified_ns: int) -> None:
         with self.lock:
@@ -262,15 +305,19 @@ class State:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(local.raw)
         os.utime(path, ns=(local.modified_ns, local.modified_ns))
-        # The config and every small layer (template, params, license, …); the weights stay
-        # in memory: a reader of the folder never needs them, and they can be gigabytes.
-        small = [
-            layer["digest"] for layer in local.manifest["layers"] if layer["mediaType"] != MODEL
-        ]
-        for digest in [local.manifest["config"]["digest"], *small]:
+        # The config and every small layer (template, params, license, …) as they are; the
+        # weights as sparse files of their listed size: a reader of the folder never needs
+        # their bytes, and they can be gigabytes.
+        for layer in [local.manifest["config"], *local.manifest["layers"]]:
+            digest = layer["digest"]
             blob = self.disk / "blobs" / digest.replace(":", "-")
-            if not blob.exists() and digest in self.blobs:
-                blob.parent.mkdir(parents=True, exist_ok=True)
+            if blob.exists() or digest not in self.blobs:
+                continue
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            if layer["mediaType"] == MODEL:
+                with blob.open("wb") as file:
+                    file.truncate(self.sizes[digest])
+            else:
                 blob.write_bytes(self.blobs[digest])
 
     def _remove_from_disk(self, name: Name) -> None:
@@ -392,6 +439,7 @@ class State:
             yield {**line, "completed": size}
             return
         yield line
+        self._use_disk(size, self._path(digest) + "-partial")
         steps = 1 if size < 1 << 20 else 3
         if speed:
             steps = max(1, min(100, round(size / speed / _PROGRESS_TICK)))
@@ -418,6 +466,8 @@ class State:
         name = _require_name(request.get("model") or request.get("name") or "")
         with self.lock:
             name = self._existing(name)
+            if self.disk_free_on_create is not None:
+                self.disk_free, self.disk_free_on_create = self.disk_free_on_create, None
         return self._create(name, request, files, adapters)
 
     def _create(
@@ -486,6 +536,10 @@ class State:
                         del layers[i], statuses[i]
             with self.lock:
                 existed = "sha256:" + hashlib.sha256(data).hexdigest() in self.local_blobs
+                if not existed:
+                    # NewLayer writes a temporary file first (os.CreateTemp "sha256-")
+                    temp = f"{self.models_dir}/blobs/sha256-{zlib.crc32(data)}"
+                    self._use_disk(len(data), temp)
                 layer = self._layer(media_type, data)
                 self.local_blobs.add(layer["digest"])
             layers.append(layer)
@@ -570,6 +624,10 @@ class State:
         """rewriteLayerWithLlamaQuantize: a new weights blob with no `from` (so no
         parent_model); quantized to `file_type`, or a validated copy when it is None."""
         size = layer["size"]
+        # llama-quantize opens its output first: a full disk fails it before any progress.
+        needed = size if file_type is None else int(size * gguf.BITS[file_type] / _bits(header))
+        if not self._fits(needed):
+            raise ApiError(500, _QUANTIZE_FAILED[file_type is None])
         if size >= _PROGRESS_MIN:  # llama-quantize reports nothing for a tiny file
             status = (
                 "validating GGUF model"
@@ -593,6 +651,8 @@ class State:
             new_size = int(size * gguf.BITS[file_type] / _bits(header))
         with self.lock:
             existed = "sha256:" + hashlib.sha256(data).hexdigest() in self.local_blobs
+            if not existed:
+                self._use_disk(new_size, "", _QUANTIZE_FAILED[file_type is None])
             new = self._weights(data, new_size, gguf.read(data) if real else new_header)
             self.local_blobs.add(new["digest"])
         return new, f"{'using existing' if existed else 'creating new'} layer {new['digest']}"
@@ -609,13 +669,15 @@ class State:
             local = self.local.get(self._existing(src).key)
             if local is None:
                 raise ApiError(404, f"model {json.dumps(source)} not found")
-            self._prune(self._write(self._existing(dst), local.raw))
+            self._prune(self._write(self._existing(dst), local.raw, "copy_file_range: "))
 
     def delete(self, raw: str) -> None:
         name = parse_name(raw)
         if name is None:
             raise ApiError(400, f"name {json.dumps(raw)} is invalid")
         with self.lock:
+            if name.key in self.emptied:
+                raise ApiError(500, "EOF")  # its manifest is an empty file
             local = self.local.pop(self._existing(name).key, None)
             if local is None:
                 raise ApiError(404, f"model '{raw}' not found")
@@ -703,6 +765,8 @@ class State:
                 f"lookup ollama.com on {RESOLVER}: no such host",
             )
         local = self.find(raw)
+        if local is None and name.key in self.emptied:
+            raise ApiError(500, "EOF")  # its manifest is an empty file
         if local is None:
             echoed = self._existing(name).display if version_tuple(self.version) >= (0, 21) else raw
             raise ApiError(404, f"model '{echoed}' not found")

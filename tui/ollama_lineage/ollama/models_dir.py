@@ -53,7 +53,7 @@ class ModelsDir:
     def read(self, name: str, digest: str) -> ModelSpec | None:
         try:
             parsed = parse_model_name(name)
-            raw = _read(os.path.join(self._manifests, parsed.manifest_file()))
+            raw = read_bytes(os.path.join(self._manifests, parsed.manifest_file()))
             if hashlib.sha256(raw).hexdigest() != digest:
                 return None  # changed since the listing, or another server's file
             return self._spec(json.loads(raw))
@@ -72,7 +72,7 @@ class ModelsDir:
         return self._blob(digest).decode("utf-8")
 
     def _blob(self, digest: str) -> bytes:
-        return _read(os.path.join(self._blobs, digest.replace(":", "-")))
+        return read_bytes(os.path.join(self._blobs, digest.replace(":", "-")))
 
     def _spec(self, manifest: Mapping[str, Any]) -> ModelSpec:
         config = json.loads(self._blob(manifest["config"]["digest"]))
@@ -117,7 +117,7 @@ class ModelsDir:
         )
 
 
-def _read(path: str) -> bytes:
+def read_bytes(path: str) -> bytes:
     """A whole file with bare system calls: a cold start reads thousands of small files, and
     Python's buffered file object costs more per file (tests/benchmarks/README.md)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 
 import httpx
 
@@ -53,6 +54,22 @@ class RegistryClient:
                 return await self._digest(url)
         except httpx.HTTPError as exc:
             return Upstream(error=f"registry unreachable ({type(exc).__name__})")
+
+    async def layers(self, name: str) -> dict[str, int] | None:
+        """The blobs (digest -> size) a pull of ``name`` would fetch; None when the registry
+        cannot say (then the pull itself will tell)."""
+        try:
+            async with self._limit:
+                response = await self._http.get(self.url_for(name))
+            if response.status_code >= 400 or len(response.content) > MAX_MANIFEST:
+                return None
+            manifest = json.loads(response.content)
+            return {
+                str(layer["digest"]): int(layer["size"])
+                for layer in [manifest["config"], *manifest["layers"]]
+            }
+        except (httpx.HTTPError, InvalidModelName, ValueError, KeyError, TypeError):
+            return None
 
     async def _digest(self, url: str) -> Upstream:
         head = await self._http.head(url)

@@ -32,6 +32,7 @@ from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run
 from .pins import GUESSED, bulk_selection
 from .rebuild import RebuildError, Refused
 from .session import Session
+from .space import NoSpace
 from .store import StoredCheckResult
 
 REPLY_IN_LINE = 80  # characters of a failing reply quoted in a model's line
@@ -421,10 +422,9 @@ class Autopilot:
         except RebuildError as exc:
             if isinstance(exc.__cause__, Unreachable):
                 raise exc.__cause__ from None
-            self._add(
-                report,
-                Outcome(name, "pull failed", f"{name}: {exc}", "base", error=str(exc)),
-            )
+            word = "skipped" if isinstance(exc, NoSpace) else "pull failed"
+            line = f"{name}: skipped, {exc}" if word == "skipped" else f"{name}: {exc}"
+            self._add(report, Outcome(name, word, line, "base", error=str(exc)))
             return
         change = f"{_short(before)} → {_short(after)}"
         explicit = self.checks.explicit(name)
@@ -504,6 +504,9 @@ class Autopilot:
             cause = exc if isinstance(exc, Unreachable) else exc.__cause__
             if isinstance(cause, Unreachable):
                 raise cause from None
+            if isinstance(exc, NoSpace):
+                line = f"{name}: skipped, {exc}"
+                return Outcome(name, "skipped", line, digest_before=before, error=str(exc))
             return Outcome(name, "failed", f"{name}: {exc}", digest_before=before, error=str(exc))
         if after == before:
             # No new version: nothing to check against, and no backup of this run to go back to.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.diff import DiffRow, side_by_side
 from ..core.lineage import NEEDS_REBUILD, Kind, Link
@@ -23,7 +23,12 @@ from .lock import Holder, acquire
 from .store import StoredRecipe
 from .sync import Syncer
 
+if TYPE_CHECKING:
+    from .space import Space
+
 ProgressCallback = Callable[[Progress], None]
+# The blobs (digest -> size) a pull of a name would fetch, as its registry says (None: unknown).
+Layers = Callable[[str], Awaitable[Mapping[str, int] | None]]
 # Recipes in the store were written by this app from what the server holds, so a model with a
 # multi-megabyte template must still rebuild; the 1 MB default guards files people hand us.
 STORED_RECIPE_LIMIT = 64 * 1024 * 1024
@@ -78,9 +83,18 @@ class Plan:
 class Rebuilder:
     """Plans and runs changes; the Syncer is refreshed after each so the tree follows."""
 
-    def __init__(self, syncer: Syncer, *, keep_backups: int = 1) -> None:
+    def __init__(
+        self,
+        syncer: Syncer,
+        *,
+        keep_backups: int = 1,
+        space: Space | None = None,
+        layers: Layers | None = None,
+    ) -> None:
         self.syncer = syncer
         self.keep_backups = max(1, keep_backups)
+        self.space = space
+        self.layers = layers
 
     @property
     def client(self) -> OllamaClient:
@@ -192,6 +206,11 @@ class Rebuilder:
             parse_model_name(name)
         before = self._digest(plan.child)
         old = await self.recipe(plan.child)
+        if self.space is not None and (quantize := plan.request.get("quantize")):
+            # A quantized copy of the new base's weights: as big as the one it replaces.
+            node = self.syncer.snapshot.nodes[plan.child]
+            size = node.facts.size if node.facts else 0
+            await self.space.ensure(size, f"rebuilding {plan.child} (quantized to {quantize})")
         event = await store.start_event(
             host,
             plan.child,
@@ -221,11 +240,10 @@ class Rebuilder:
                     if on_progress:
                         on_progress(progress)
             except OllamaError as exc:
+                kept = await self._keep_old(plan, before, log)
                 step = "recorded"
                 await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
-                raise RebuildError(
-                    f"rebuild of {plan.child} failed, old model kept: {exc}"
-                ) from exc
+                raise RebuildError(f"rebuild of {plan.child} failed, {kept}: {exc}") from exc
             try:
                 got = await self.client.show(plan.child)
             except OllamaError as exc:
@@ -280,6 +298,24 @@ class Rebuilder:
         await self.syncer.store.remove_backup(self.host, backup)
         log.append(f"deleted {backup}, the same as the model")
         await self.syncer.poll()
+
+    async def _keep_old(self, plan: Plan, before: str | None, log: list[str]) -> str:
+        """A failed create can still have hit the model: Ollama truncates a manifest before
+        writing it, so a full disk there leaves the model unlisted. Put the backup back then."""
+        try:
+            await self.syncer.poll()
+        except OllamaError:
+            return "old model kept"  # as far as can be told: the server cannot be asked now
+        if self._digest(plan.child) == before:
+            return "old model kept"
+        try:
+            await self.client.copy(plan.backup, plan.child)
+            await self.syncer.poll()
+        except OllamaError as exc:
+            log.append(f"restoring {plan.child} from {plan.backup} failed: {exc}")
+            return f"and restoring it failed ({exc}): roll back from {plan.backup}"
+        log.append(f"restored {plan.child} from {plan.backup}")
+        return f"old model restored from {plan.backup}"
 
     async def _end_early(
         self, plan: Plan, event: int, log: list[str], step: str, exc: BaseException
@@ -389,6 +425,8 @@ class Rebuilder:
 
     async def _pull(self, name: str, on_progress: ProgressCallback | None) -> str:
         parse_model_name(name)
+        if self.space is not None and self.layers is not None:
+            await self.space.before_pull(name, self.layers)
         store = self.syncer.store
         event = await store.start_event(self.host, name, "pull", digest_before=self._digest(name))
         log: list[str] = []

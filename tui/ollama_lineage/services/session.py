@@ -32,8 +32,15 @@ class Session:
     @cached_property
     def rebuilder(self) -> Rebuilder:
         from .rebuild import Rebuilder
+        from .space import Space, listed_digests
 
-        return Rebuilder(self.syncer, keep_backups=self.settings.keep_backups)
+        space = Space(self.settings.models_dir, lambda: listed_digests(self.syncer.snapshot))
+        return Rebuilder(
+            self.syncer,
+            keep_backups=self.settings.keep_backups,
+            space=space,
+            layers=lambda name: self.upstream.registry.layers(name),
+        )
 
     @cached_property
     def upstream(self) -> UpstreamChecker:

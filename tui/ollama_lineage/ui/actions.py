@@ -113,6 +113,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("pin", "P", "Pin", PIN_HELP, kinds=(BASE, DERIVATIVE)),
     Action("run_checks", "C", "Checks", CHECKS_HELP, kinds=(BASE, DERIVATIVE, BACKUP)),
+    Action("disk", "D", "Disk", "what each model, the backups and orphans hold on disk"),
     Action(
         "filter",
         "slash",

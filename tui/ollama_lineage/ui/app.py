@@ -24,6 +24,7 @@ from textual.app import App, SuspendNotSupported
 from textual.widgets import TabbedContent
 
 from ..config import Settings
+from ..core.disk import backups_will_hold, frees, from_listing, human_bytes
 from ..core.lineage import Kind, Node
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError, Unreachable
@@ -44,6 +45,7 @@ from .messages import FlowFailed, ModelsChanged
 from .screens.checks import ChecksScreen
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
+from .screens.disk import DiskScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.pick_base import PickBaseScreen
@@ -63,7 +65,9 @@ class LineageApp(App[None], inherit_bindings=False):
     inherited; q and ctrl+q quit), so the help screen lists every key that works."""
 
     TITLE = "ollama-lineage"
-    CSS_PATH = [styles_dir() / name for name in ("states.tcss", "app.tcss", "dialogs.tcss")]
+    CSS_PATH = [
+        styles_dir() / name for name in ("states.tcss", "app.tcss", "dialogs.tcss", "disk.tcss")
+    ]
     BINDINGS = bindings("app")
     COMMANDS = {ActionsProvider}  # only our actions: not Textual's Keys/Maximize/Screenshot
 
@@ -408,15 +412,22 @@ class LineageApp(App[None], inherit_bindings=False):
                 entry.warnings = plan_warnings(found, short=True, batch=names)
             entries.append(entry)
         ready = [e.name for e in entries if e.error is None]
+        hold = human_bytes(backups_will_hold(snapshot, ready))
+        cost = f"downloads nothing; the backups will then hold {hold} of old weights"
         if self.is_running:
             self.push_screen(
-                RebuildScreen(self.session, self.clock, ready, entries=entries, held=held_back)
+                RebuildScreen(
+                    self.session, self.clock, ready, entries=entries, held=held_back, cost=cost
+                )
             )
 
     def _reload_selected(self) -> None:
         node = self.selected()
         if node is not None:
             self.load_detail(node.name)
+
+    def action_disk(self) -> None:
+        self.push_screen(DiskScreen(self.session))
 
     # --- pull, rollback, delete backup -----------------------------------------------------
 
@@ -470,8 +481,12 @@ class LineageApp(App[None], inherit_bindings=False):
             if yes:
                 self.change(self.session.rebuilder.delete_backup(node.name), f"deleted {node.name}")
 
+        freed = human_bytes(frees(from_listing(self.session.syncer.snapshot), [node.name]))
         self.push_screen(
-            ConfirmScreen(f"Delete the backup [b]{escape(node.name)}[/b]?", "Delete"), answered
+            ConfirmScreen(
+                f"Delete the backup [b]{escape(node.name)}[/b]? It frees {freed}.", "Delete"
+            ),
+            answered,
         )
 
     @work(exclusive=True, group="change")

@@ -29,6 +29,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Log, ProgressBar, Static
 
 from ...core.diff import summarize
+from ...core.disk import frees, from_listing, human_bytes
 from ...core.lineage import NEEDS_REBUILD
 from ...core.states import State
 from ...ollama.client import Progress
@@ -128,8 +129,11 @@ class RebuildScreen(ModalScreen[None]):
         plan: Plan | None = None,
         entries: list[BatchEntry] | None = None,
         held: dict[str, str] | None = None,
+        cost: str = "",
     ) -> None:
+        """``cost``: what the batch downloads and what its backups will hold."""
         super().__init__()
+        self.cost = cost
         self.session = session
         self.clock = clock
         self.names = names
@@ -176,6 +180,7 @@ class RebuildScreen(ModalScreen[None]):
         return (
             f"Rebuild {len(self.names)} stale model(s), parents first — "
             "space unticks, enter starts the ticked ones"
+            + (f"\n[dim]{escape(self.cost)}[/dim]" if self.cost else "")
         )
 
     def _held_view(self) -> str:
@@ -388,12 +393,15 @@ class RebuildScreen(ModalScreen[None]):
             self.query_one(Log).write_line("not started: " + ", ".join(skipped))
         verdict = f"{self.failures} failed" if self.failures else "done"
         count = len(self.backups)
+        # What K frees: what only these backups name (the old weights no model shares).
+        freed = frees(from_listing(self.session.syncer.snapshot), self.backups)
+        frees_text = f", frees {human_bytes(freed)}" if count else ""
         keep = (
             ""
             if not count
-            else "; K keeps it (deletes its backup)"
+            else f"; K keeps it (deletes its backup{frees_text})"
             if count == 1
-            else f"; K keeps all {count} (deletes their backups)"
+            else f"; K keeps all {count} (deletes their backups{frees_text})"
         )
         self.query_one("#rebuild-overall", Static).update(
             f"{verdict}{keep}; enter or esc closes (then c compares old and new)"

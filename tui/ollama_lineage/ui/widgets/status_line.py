@@ -10,6 +10,7 @@ from datetime import datetime
 from rich.markup import escape
 from textual.widgets import Static
 
+from ...core.disk import human_bytes, kept_by_backups
 from ...core.lineage import Kind, Snapshot
 from ...core.states import State
 from ...services.pins import PIN_MARK
@@ -44,6 +45,14 @@ def poll_age(then: datetime, now: datetime) -> str:
 
 
 class StatusLine(Static):
+    _held: tuple[Snapshot, int] | None = None
+
+    def _backups_hold(self, snapshot: Snapshot) -> int:
+        """Worked out once a snapshot: the line is redrawn every second."""
+        if self._held is None or self._held[0] is not snapshot:
+            self._held = (snapshot, kept_by_backups(snapshot))
+        return self._held[1]
+
     def show_status(
         self,
         *,
@@ -74,6 +83,8 @@ class StatusLine(Static):
             parts.append(state_counts(snapshot) or "all up to date")
             if pinned:
                 parts.append(f"{PIN_MARK} {pinned} pinned")
+            if held := self._backups_hold(snapshot):
+                parts.append(f"≡ backups hold {human_bytes(held)}")
         if polled is not None:
             parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
         if query:
