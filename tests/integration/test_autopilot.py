@@ -83,7 +83,7 @@ def test_an_update_that_passes_is_pulled_rebuilt_and_kept(
     # The check went to the rebuilt model with its options; the last check unloads it.
     checks = [r.body for r in paths(fake, "/api/generate") if r.body["model"] == "qwq:latest_20K"]
     assert [c["prompt"] for c in checks] == ["Say something about context windows."]
-    assert checks[0]["options"] == {"temperature": 0, "seed": 1}
+    assert checks[0]["options"] == {"num_predict": 256, "temperature": 0, "seed": 1}
     assert checks[0]["keep_alive"] == 0
     # No copy back: the backup stays as the rebuild left it.
     copies = [r.body for r in paths(fake, "/api/copy")]
@@ -162,11 +162,11 @@ def test_a_failing_check_rolls_back_to_the_old_digest(
     assert failed["log"] and failed["log"][0].isupper()
     assert mine[0]["digest_after"] == old_child
 
-    # The tree tells the truth: the model is the old one, still behind its base.
+    # The tree tells the truth: the model is the old one, not what its recipe builds.
     capsys.readouterr()
     run(fake, db, "status", "--json")
     states = {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
-    assert states["qwq:latest_20K"] == "stale"
+    assert states["qwq:latest_20K"] == "rolled back"
     assert states["qwq:latest_20K-coder"] == "stale upstream"
 
     # The last result is in the database, for the TUI's Overview.
@@ -534,3 +534,89 @@ def test_autopilot_holds_back_what_is_built_on_a_guess(
     assert "qwq:latest_20K-coder: held (built on qwq:latest_20K, which is held back)" in out
     assert any(x.startswith("qwq:latest_20K: skipped; its lineage is a guess") for x in out)
     assert paths(fake, "/api/create", "/api/copy") == []
+
+
+def test_a_base_the_registry_has_never_heard_of_is_remembered_and_never_fails_a_run(
+    fake_empty: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: a base made here from a GGUF was asked upstream every night;
+    offline, the nothing-to-do autopilot exited 1 ("not checked") and the base never read
+    "made on this server"."""
+    fake = fake_empty
+    fake.create_from_file("tinyq:latest", "tinyq.gguf")
+    fake.create("tinyq:latest_20K", "tinyq:latest", parameters={"num_ctx": 20000})
+    checks = checks_file(tmp_path, "")
+    assert autopilot(fake, db, checks, "--yes") == 0  # asks once: no such model
+
+    offline = ("--host", fake.host, "--db", str(db), "--registry", "http://127.0.0.1:9")
+    assert main(["autopilot", "--checks", str(checks), "--yes", *offline]) == 0
+    capsys.readouterr()
+    assert main(["status", "--check-upstream", "--json", *offline]) == 0
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert models["tinyq:latest"]["state"] == "current"
+    assert "made on this server" in models["tinyq:latest"]["reason"]
+
+    # A week on, the registry is asked again (it may have been published since).
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE upstream SET checked_at = checked_at - 8 * 86400")
+    fake.clear_requests()
+    assert run(fake, db, "status", "--check-upstream") == 0
+    asked = [r.path for r in fake.requests if r.path.startswith("/v2/")]
+    assert "/v2/library/tinyq/manifests/latest" in asked
+
+
+def test_checks_cap_generation_unless_a_check_sets_its_own_cap(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checks = checks_file(
+        tmp_path,
+        """
+[[check]]
+model = "qwq:latest_20K"
+name = "capped by default"
+prompt = "Say something."
+
+[[check]]
+model = "qwq:latest_20K"
+name = "its own cap"
+prompt = "Say something else."
+options = { num_predict = 4 }
+""",
+    )
+    fake.clear_requests()
+    capsys.readouterr()
+    assert run(fake, db, "checks", "qwq:latest_20K", "--run", "--checks", str(checks)) == 0
+    sent = {r.body["prompt"]: r.body["options"] for r in paths(fake, "/api/generate")}
+    assert sent == {
+        "Say something.": {"num_predict": 256},
+        "Say something else.": {"num_predict": 4},
+    }
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "its own cap" in x)
+    assert "cut at the token cap" in line
+
+
+def test_a_rebuild_that_changes_nothing_is_reported_unchanged_not_rebuilt(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed build leaves the model as it was and `failed`: autopilot's next create gives
+    the digest it already has, which is no rebuild to check or to roll back."""
+    fake.pull("qwq:latest")  # nothing left upstream for autopilot to pull
+    assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0
+    before = fake.digest("qwq:latest_20K")
+    fake.fail("/api/create", status=500, error="out of disk")
+    assert run(fake, db, "rebuild", "qwq:latest_20K", "--yes") == 1
+    backups = [n for n in fake.model_names() if ".bak-" in n]
+    capsys.readouterr()
+    fake.clear_requests()
+    assert autopilot(fake, db, checks_file(tmp_path, FAILING), "--yes", "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    (mine,) = [o for o in report["models"] if o["name"] == "qwq:latest_20K"]
+    assert mine["outcome"] == "unchanged" and mine["digest_after"] == before
+    assert "unchanged" in mine["line"]
+    # Not checked (its failing check would roll back to a backup it does not need).
+    assert not [r for r in paths(fake, "/api/generate") if r.body["model"] == "qwq:latest_20K"]
+    assert fake.digest("qwq:latest_20K") == before
+    assert [n for n in fake.model_names() if n.startswith("qwq:latest_20K.bak-")] == [
+        n for n in backups if n.startswith("qwq:latest_20K.bak-")
+    ]

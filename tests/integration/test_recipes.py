@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from ollama_lineage.cli import main
 from ollama_lineage.core.lineage import ModelFacts, build_snapshot
+from ollama_lineage.core.modelfile import parse_modelfile
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.services.recipes import Recorded, file_name, find_drift, model_name
 
@@ -128,7 +130,7 @@ def test_an_edited_file_is_planned_applied_and_then_plans_clean(
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
 
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith(f"~ {CHILD}") and "recipe changed" in lines[0]
     assert "- PARAMETER num_ctx 20000" in out and "+ PARAMETER num_ctx 32768" in out
@@ -156,12 +158,57 @@ def test_an_edited_file_is_planned_applied_and_then_plans_clean(
     assert (code, out.strip()) == (0, "No changes: the server matches the folder (3 models).")
 
 
+def test_after_a_rollback_the_server_differs_from_the_recipe_and_plan_says_so(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: num_ctx 16384 applied from a file, then rolled back (the server
+    has 20000 again), and status read fresh while plan said "No changes"."""
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert run(fake, db, "rollback", CHILD, "--yes") == 0
+    capsys.readouterr()
+
+    run(fake, db, "status", "--json")
+    states = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert states[CHILD]["state"] == "rolled back"
+    assert f"ollama-lineage rebuild {CHILD}" in states[CHILD]["reason"]
+    assert states[GRANDCHILD]["state"] != "fresh"  # it was built on the version rolled away
+
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 1
+    assert f"~ {CHILD} rebuild: rolled back" in out and "No changes" not in out
+    # The recipe is still the one to go forward with: apply builds 16384 again.
+    fake.clear_requests()
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    creates = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert creates[0]["model"] == CHILD and creates[0]["parameters"]["num_ctx"] == 16384
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert (code, out.strip()) == (0, "No changes: the server matches the folder (3 models).")
+
+
+def test_tracking_a_rolled_back_model_keeps_that_version_as_its_recipe(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "qwq@latest_20K.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 16384"))
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert run(fake, db, "rollback", CHILD, "--yes") == 0
+    assert run(fake, db, "track", CHILD, "--from", BASE) == 0
+    capsys.readouterr()
+    run(fake, db, "status", "--json")
+    states = {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
+    assert states[CHILD] == "fresh"
+    assert run(fake, db, "export", CHILD) == 0
+    assert "PARAMETER num_ctx 20000" in capsys.readouterr().out
+
+
 def test_a_new_file_creates_its_model_without_a_backup(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert "+ qwq:8k create from qwq:latest" in out
     assert run(fake, db, "apply", str(folder), "--yes") == 0
     assert writes(fake) == [("create", "qwq:8k")]
@@ -195,7 +242,7 @@ def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(
     assert "out of disk" in err and "apply stopped" in err
     assert ("create", GRANDCHILD) not in writes(fake)  # never built on a failed parent
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2 and f"~ {CHILD}" in out
+    assert code == 1 and f"~ {CHILD}" in out
 
 
 # --- drift ----------------------------------------------------------------------------------
@@ -207,7 +254,7 @@ def test_a_model_recreated_outside_is_drift_and_apply_puts_the_recipe_back(
     before = fake.digest(CHILD)
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert out.splitlines()[0].startswith(f"! {CHILD} drift: changed outside ollama-lineage")
     assert "1 drifted" in out
     assert run(fake, db, "apply", str(folder), "--yes") == 0
@@ -227,7 +274,7 @@ def test_adopting_the_server_version_turns_drift_into_a_recipe_change(
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096, "num_thread": 16})
     assert run(fake, db, "track", CHILD, "--from", BASE) == 0
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 2
+    assert code == 1
     assert f"~ {CHILD} rebuild: recipe changed" in out and "drift:" not in out
     assert "- PARAMETER num_ctx 4096" in out
 
@@ -293,7 +340,7 @@ def test_apply_without_yes_on_a_pipe_refuses(
 ) -> None:
     edit_child(folder)
     monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
-    assert run(fake, db, "apply", str(folder)) == 1
+    assert run(fake, db, "apply", str(folder)) == 2
     out, err = capsys.readouterr()
     assert f"~ {CHILD}" in out and "pass --yes" in err
     assert writes(fake) == []
@@ -309,7 +356,7 @@ def test_prune_deletes_only_models_this_app_created(
     code, out, _ = plan(fake, db, folder, capsys)
     assert code == 0  # without --prune, nothing is ever deleted
     code, out, _ = plan(fake, db, folder, capsys, "--prune")
-    assert code == 2
+    assert code == 1
     assert "- qwq:8k delete" in out and MARIO not in out
     fake.clear_requests()
     assert run(fake, db, "apply", str(folder), "--yes") == 0
@@ -324,7 +371,7 @@ def test_plan_json_lists_changes_and_a_summary(
 ) -> None:
     edit_child(folder)
     code, out, _ = plan(fake, db, folder, capsys, "--json")
-    assert code == 2
+    assert code == 1
     data = json.loads(out)
     assert [(c["name"], c["action"]) for c in data["changes"]] == [
         (CHILD, "rebuild"),
@@ -345,7 +392,7 @@ def test_a_broken_file_names_file_and_line_and_sends_nothing(
     extra = ["--yes"] if command == "apply" else []
     code = run(fake, db, command, str(folder), *extra)
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert err.strip() == (
         f'error: {path}: line 2: PARAMETER num_ctx: "abc" is not an integer (invalid int value)'
     )
@@ -357,7 +404,7 @@ def test_two_files_for_one_model_are_refused(
 ) -> None:
     (folder / "qwq@latest_20K-coder.Modelfile").unlink()
     (folder / "QWQ@LATEST_20k.Modelfile").write_text("FROM qwq:latest\n")
-    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    assert run(fake, db, "apply", str(folder), "--yes") == 2
     err = capsys.readouterr().err
     assert "qwq:latest_20K already has a recipe in" in err or "already has a recipe" in err
     assert fake.requests == []
@@ -370,7 +417,7 @@ def test_a_cycle_is_refused(
     folder.mkdir()
     (folder / "a.Modelfile").write_text("FROM b\n")
     (folder / "b.Modelfile").write_text("FROM a\n")
-    assert run(fake, db, "plan", str(folder)) == 1
+    assert run(fake, db, "plan", str(folder)) == 2
     err = capsys.readouterr().err
     assert "error: cycle: a.Modelfile → b.Modelfile → a.Modelfile" in err
     assert fake.requests == []
@@ -380,10 +427,108 @@ def test_a_from_that_names_no_model_is_refused_before_any_change(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (folder / "x.Modelfile").write_text("FROM nosuch:model\nPARAMETER num_ctx 8\n")
-    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    assert run(fake, db, "apply", str(folder), "--yes") == 2
     err = capsys.readouterr().err
     assert "FROM nosuch:model names no model on" in err
     assert writes(fake) == []
+
+
+# --- templates are checked; recipes keep their past ---------------------------------------------
+
+
+def links_row(db: Path, child: str) -> tuple[object, ...]:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT * FROM links WHERE child = ?", (child,)).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_template_go_would_refuse_keeps_the_old_recipe_byte_for_byte(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: `track -f` took TEMPLATE \"\"\"{{ .Prompt\"\"\"; the rebuild then
+    failed on the server ("unclosed action") with the recipe's other lines already lost."""
+    assert run(fake, db, "status") == 1
+    before = links_row(db, CHILD)
+    bad = tmp_path / "Modelfile"
+    bad.write_text('FROM qwq:latest\nPARAMETER num_ctx 20000\nTEMPLATE """{{ .Prompt"""\n')
+    fake.clear_requests()
+    capsys.readouterr()
+
+    assert run(fake, db, "track", CHILD, "--from", BASE, "-f", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "TEMPLATE" in err and "unclosed action" in err
+    assert links_row(db, CHILD) == before
+    assert writes(fake) == [] and not [r for r in fake.requests if r.path == "/api/show"]
+
+
+def test_a_replaced_recipe_is_kept_shown_in_history_and_can_be_brought_back(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, db, "export", CHILD) == 0
+    original = capsys.readouterr().out
+    edited = tmp_path / "Modelfile"
+    edited.write_text("FROM qwq:latest\nPARAMETER num_ctx 4096\n")
+    assert run(fake, db, "track", CHILD, "--from", BASE, "-f", str(edited)) == 0
+    capsys.readouterr()
+
+    assert run(fake, db, "recipe", CHILD) == 0
+    out = capsys.readouterr().out
+    assert out.index("PARAMETER num_ctx 4096") < out.index("PARAMETER num_ctx 20000")
+    assert "# 1: replaced" in out and f"recipe {CHILD} --revert 1" in out
+    assert run(fake, db, "history", CHILD) == 0
+    assert "recipe edit" in capsys.readouterr().out
+
+    assert run(fake, db, "recipe", CHILD, "--revert", "1") == 0
+    capsys.readouterr()
+    assert run(fake, db, "export", CHILD) == 0
+    assert capsys.readouterr().out == original
+    assert run(fake, db, "recipe", CHILD, "--revert", "9") == 2
+    assert writes(fake) == []
+
+
+# --- export for `ollama create -f` ------------------------------------------------------------
+
+
+def ollama_create_misses(modelfile: Path) -> list[str]:
+    """ADAPTER values `ollama create -f` could not read: parser/parser.go stats each one as a
+    file (relative to the Modelfile's folder) and uploads it by digest."""
+    missing = []
+    for line in modelfile.read_text().splitlines():
+        if line.startswith("ADAPTER "):
+            value = line.removeprefix("ADAPTER ").strip().strip('"')
+            if not (modelfile.parent / Path(value).expanduser()).is_file():
+                missing.append(value)
+    return missing
+
+
+def test_export_names_a_lora_by_a_file_ollama_create_can_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: `export` wrote `ADAPTER sha256:702b…`, and `ollama create -f`
+    failed with `stat …/sha256:702b…: no such file or directory`."""
+    db, name = tmp_path / "db", "qwq:latest-lora"
+    with FakeOllama(scenario="traps") as fake:
+        args = ("--host", fake.host, "--db", str(db), "--registry", fake.registry_url)
+        assert main(["export", name, *args, "--models-dir", "none"]) == 0
+        blind = capsys.readouterr().out
+        (digest,) = parse_modelfile(blind).adapters
+        hex_digest = digest.removeprefix("sha256:")
+        # No models folder here: the comment says which file to put in the line's place.
+        assert f"<models folder>/blobs/sha256-{hex_digest}" in blind
+        assert blind.index("# ollama create -f needs the LoRA's file") < blind.index("ADAPTER")
+
+        models = tmp_path / "models"
+        blob = models / "blobs" / f"sha256-{hex_digest}"
+        blob.parent.mkdir(parents=True)
+        blob.write_bytes(b"GGUF")
+        out_file = tmp_path / "qwq@latest-lora.Modelfile"
+        assert main(["export", name, *args, "--models-dir", str(models), "-o", str(out_file)]) == 0
+        assert f"ADAPTER {blob}\n" in out_file.read_text()
+        assert ollama_create_misses(out_file) == []
+        # And the file reads back as the same recipe: plan sees nothing to do.
+        assert parse_modelfile(out_file.read_text()).adapters == (digest,)
+        assert main(["plan", str(tmp_path), *args, "--models-dir", str(models)]) == 0
 
 
 def test_apply_creates_a_parent_before_a_child_whose_name_sorts_first(

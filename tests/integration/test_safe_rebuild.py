@@ -84,7 +84,9 @@ def test_compare_sends_the_same_prompt_and_seed_to_old_and_new(
     generates = [r.body for r in fake.requests if r.path == "/api/generate"]
     assert len(generates) == 2
     assert {g["prompt"] for g in generates} == {"Why is the sky blue?"}
-    assert all(g["options"] == {"seed": 42, "temperature": 0} for g in generates)
+    assert all(
+        g["options"] == {"seed": 42, "temperature": 0, "num_predict": 256} for g in generates
+    )
     models = {g["model"] for g in generates}
     assert "qwq:latest_20K" in models
     assert any(m.startswith("qwq:latest_20K.bak-") for m in models)
@@ -116,7 +118,7 @@ def test_compare_runs_old_then_new_and_says_when_an_answer_ended_early(
 def test_compare_without_a_backup_says_what_to_do(
     fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 1
+    assert cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "hi") == 2
     assert "no backup to compare with; rebuild it first" in capsys.readouterr().err
 
 
@@ -138,6 +140,31 @@ async def test_a_cancelled_pull_is_recorded_and_keeps_the_old_version(
     assert (event.kind, event.status) == ("pull", "cancelled")
     assert event.finished_at is not None
     assert fake.digest("qwq:latest") == before
+
+
+def test_compare_caps_each_side_by_tokens_and_time_and_says_which_cut_it(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: a model with num_thread 16 on a 2-core host took 403 s to
+    answer "abc"; nothing capped it."""
+    fake.pull("qwq:latest")
+    assert cli(fake, tmp_path, "rebuild", "qwq:latest_20K", "--yes") == 0
+    fake.clear_requests()
+    capsys.readouterr()
+    args = ("compare", "qwq:latest_20K", "--prompt", "abc", "--num-predict", "8")
+    assert cli(fake, tmp_path, *args) == 0
+    generates = [r.body for r in fake.requests if r.path == "/api/generate"]
+    assert [g["options"]["num_predict"] for g in generates] == [8, 8]
+    headers = [x for x in capsys.readouterr().out.splitlines() if x.startswith("== ")]
+    assert all("tok/s" in h and "cut at the 8-token cap" in h for h in headers)
+
+    fake.set_token_delay(0.2)  # 256 tokens would take 51 s a side
+    assert (
+        cli(fake, tmp_path, "compare", "qwq:latest_20K", "--prompt", "abc", "--max-seconds", "0.5")
+        == 0
+    )
+    headers = [x for x in capsys.readouterr().out.splitlines() if x.startswith("== ")]
+    assert len(headers) == 2 and all("cut at the 0.5 s time cap" in h for h in headers)
 
 
 async def test_plans_for_a_batch_say_why_a_model_has_none_and_ask_no_show_twice(

@@ -239,6 +239,8 @@ async def test_deleting_the_only_copy_of_a_model_is_refused(
     server.base("base:latest", seed=1)
     server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
     await session.syncer.poll()
+    server.base("base:latest", seed=2)  # a rebuild that changes nothing keeps no backup
+    await session.syncer.poll()
     backup = (await session.rebuilder.plan("child:latest")).backup
     await session.rebuilder.run(await session.rebuilder.plan("child:latest"))
     server.fake.delete("child:latest")

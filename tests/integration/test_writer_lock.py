@@ -55,7 +55,7 @@ def test_a_second_writer_exits_2_naming_the_first(fake: FakeOllama, moved: Path)
 def test_a_waiting_writer_goes_ahead_once_the_first_is_done(fake: FakeOllama, moved: Path) -> None:
     first = start(fake, moved, "rebuild", "--all-stale", "--yes")
     wait_for_request(fake, "/api/create", first)
-    second = start(fake, moved, "rollback", "qwq:latest_20K", "--wait", "120")
+    second = start(fake, moved, "rollback", "qwq:latest_20K", "--yes", "--wait", "120")
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, (out, err)
     assert out.startswith("qwq:latest_20K rolled back to ")

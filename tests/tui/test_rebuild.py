@@ -23,6 +23,7 @@ def posts(fake: FakeOllama, path: str) -> list[dict[str, object]]:
 async def test_rebuild_sends_one_create_with_the_overrides(
     make_app: AppFactory, fake: FakeOllama
 ) -> None:
+    fake.pull("qwq:latest")  # a rebuild that changes nothing keeps no backup
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         await select(pilot, "qwq:latest_20K")

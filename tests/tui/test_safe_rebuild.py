@@ -62,6 +62,8 @@ async def test_rollback_and_delete_backup_ask_first(make_app: AppFactory, fake: 
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: fake.digest("llama3.2:latest-mario") == digest)
+        # The old version is live, not what the recipe builds: the tree says so.
+        await wait_for(pilot, lambda: "rolled back" in row(app, "llama3.2:latest-mario"))
         await select(pilot, backup)
         await pilot.press("x")
         assert isinstance(app.screen, ConfirmScreen)
@@ -73,6 +75,7 @@ async def test_rollback_and_delete_backup_ask_first(make_app: AppFactory, fake: 
 
 
 async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: FakeOllama) -> None:
+    fake.pull("qwq:latest")  # a rebuild that changes nothing keeps no backup to compare with
     async with make_app().run_test(size=(100, 30)) as pilot:
         app = await ready(pilot)
         backup = await rebuild(pilot, "qwq:latest_20K")

@@ -24,7 +24,7 @@ from ..config import (
     parse_host,
 )
 from ..ollama.plain_http import EarlyGet
-from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, PLAN_ERROR, UsageError
+from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, UsageError
 from .parser import build_parser
 
 
@@ -102,21 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if not isinstance(exc, user_errors()):
             raise
-        # A failed operation (old model kept) is 1, like "something to do"; a server or
-        # input that cannot be used at all is 2, so cron can tell them apart. plan and apply
-        # use terraform's codes instead, where 2 means "changes".
+        # A failed operation (old model kept) is 1, like "something to do"; a refusal before
+        # anything was sent, or a server or input that cannot be used, is 2: cron can tell.
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"error: {line}", file=sys.stderr)
-        if args.command in ("plan", "apply"):
-            return PLAN_ERROR
         if args.command == "autopilot" and args.notify:
             from .autopilot import notify
 
             # The server being down at 3 a.m. is news too.
             notify(args.notify, {"exit_code": EXIT_ERROR, "error": str(exc), "models": []})
-        from ..services.rebuild import RebuildError
+        from ..services.rebuild import RebuildError, Refused
 
-        return EXIT_ATTENTION if isinstance(exc, RebuildError) else EXIT_ERROR
+        failed = isinstance(exc, RebuildError) and not isinstance(exc, Refused)
+        return EXIT_ATTENTION if failed else EXIT_ERROR
 
 
 @contextmanager

@@ -142,6 +142,8 @@ async def _run_checks(
         timing = f"{result.seconds:.1f} s, load {result.load_seconds:.1f} s"
         if result.tokens_per_second:
             timing += f", {result.tokens_per_second:.1f} tok/s"
+        if result.cut:
+            timing += ", cut at the token cap"
         if not args.json:
             print(f"{side}{result.check.label}: {verdict} ({timing})", flush=True)
 

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..ollama.client import Progress
 
+# One table for every command (README, "Exit codes"): 0 done or nothing to do; 1 something
+# left to do, or something was tried and failed; 2 refused before anything was sent (bad
+# input, no such model, no --yes on a pipe) or the server cannot be used.
 EXIT_OK, EXIT_ATTENTION, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130  # as a shell reports a run ended by Ctrl-C
-
-
-# plan and apply follow terraform's -detailed-exitcode: 0 nothing to do, 2 changes, 1 error.
-PLAN_CHANGES, PLAN_ERROR = 2, 1
 
 
 class UsageError(Exception):
@@ -31,9 +30,7 @@ def indent(text: str, prefix: str = "  ") -> str:
 
 def confirm(question: str, what: str = "rebuild") -> bool:
     if not sys.stdin.isatty():
-        from ..services.rebuild import RebuildError  # imported on this path only
-
-        raise RebuildError(f"not asking on a non-interactive input: pass --yes to {what}")
+        raise UsageError(f"not asking on a non-interactive input: pass --yes to {what}")
     return input(question).strip().lower() in {"y", "yes"}
 
 

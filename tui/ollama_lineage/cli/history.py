@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..config import ConfigError
 from ..services.session import Session
-from .common import EXIT_OK
+from .common import EXIT_OK, UsageError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 
@@ -36,6 +36,9 @@ async def history(session: Session, args: argparse.Namespace) -> int:
     since_text = args.since or (None if args.name else "24h")
     since = parse_since(since_text) if since_text else None
     events = await session.store.history(session.settings.host_key, args.name, since=since)
+    unknown = args.name and not events and args.name not in session.syncer.snapshot.nodes
+    if unknown and not await session.store.history(session.settings.host_key, args.name, limit=1):
+        raise UsageError(f"no model {args.name} on {session.settings.host}, and no history of it")
     if args.json:
         print(json.dumps([e.__dict__ for e in events], indent=2))
         return EXIT_OK

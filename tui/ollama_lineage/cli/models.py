@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from ..core.lineage import NEEDS_REBUILD
 from ..services.pins import Selection, bulk_selection, pins_of
 from ..services.rebuild import RebuildError
 from ..services.session import Session
@@ -66,6 +67,11 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
             if selection is not None and name in selection.held:  # its parent failed or was skipped
                 print(f"{name}: held back, {selection.held[name]}")
                 continue
+            node = session.syncer.snapshot.nodes[name]
+            if selection is not None and node.state not in NEEDS_REBUILD:
+                # Its parent, rebuilt above, came back as the version it was built from.
+                print(f"{name}: nothing to rebuild, now {node.state.word}")
+                continue
             plan = await session.rebuilder.plan(name)
             notes = []
             if plan.guessed:
@@ -106,6 +112,8 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
                 f"{name}: rebuilt from {plan.base} ({was} → {digest[:12]}, {state}), "
                 f"backup {plan.backup}"
             )
+            if before and before.digest == digest:
+                line = f"{name}: unchanged ({digest[:12]}, {state}): the same model; no backup kept"
             print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
     if selection is not None:
         return _summary(selection, f"rebuilt {rebuilt}")
@@ -130,6 +138,11 @@ async def pull(session: Session, args: argparse.Namespace) -> int:
 
 
 async def rollback(session: Session, args: argparse.Namespace) -> int:
+    backups = await session.store.backups_of(session.settings.host_key, args.name)
+    question = f"roll {args.name} back to {backups[-1] if backups else '-'}? [y/N] "
+    if backups and not args.yes and not confirm(question, "roll back"):
+        print("nothing rolled back")
+        return EXIT_OK
     digest = await session.rebuilder.rollback(args.name)
     print(f"{args.name} rolled back to {digest[:12]}")
     return EXIT_OK
@@ -139,16 +152,11 @@ async def compare(session: Session, args: argparse.Namespace) -> int:
     from ..services.compare import compare_models, latest_backup
 
     backup = await latest_backup(session, args.name)
+    options = {"seed": args.seed, "temperature": 0, "num_predict": args.num_predict}
     results = await compare_models(
-        session, backup, args.name, args.prompt, {"seed": args.seed, "temperature": 0}
+        session, backup, args.name, args.prompt, options, max_seconds=args.max_seconds
     )
     for side in results:
-        if side.finished:
-            print(
-                f"== {side.model}  {side.tokens_per_second:.1f} tok/s, "
-                f"total {side.total_seconds:.2f}s, load {side.load_seconds:.2f}s"
-            )
-        else:
-            print(f"== {side.model}  ended early: Ollama sent no final line, so no timings")
+        print(f"== {side.model}  {side.stats}")
         print(side.text)
     return EXIT_OK

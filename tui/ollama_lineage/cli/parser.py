@@ -80,11 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollback = sub.add_parser("rollback", parents=[writer], help="restore the newest backup")
     rollback.add_argument("name")
+    rollback.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     compare = sub.add_parser("compare", parents=[common], help="same prompt to backup and model")
     compare.add_argument("name")
     compare.add_argument("--prompt", required=True)
     compare.add_argument("--seed", type=int, default=42)
+    compare.add_argument(
+        "--num-predict",
+        type=int,
+        default=256,
+        metavar="TOKENS",
+        help="tokens each side may generate (options.num_predict; default 256)",
+    )
+    compare.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="time each side may take, model load included (default 300)",
+    )
 
     history = sub.add_parser(
         "history", parents=[common], help="builds, pulls and rollbacks (all models: --since)"
@@ -106,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="one NAME.Modelfile per tracked derivative (':' written '@', '/' written '+')",
+    )
+
+    recipe = sub.add_parser(
+        "recipe", parents=[common], help="a model's recipe and the ones it had before"
+    )
+    recipe.add_argument("name")
+    recipe.add_argument(
+        "--revert",
+        type=int,
+        metavar="N",
+        help="make earlier recipe N current again (1 = the one before); then rebuild",
     )
 
     plan = sub.add_parser(

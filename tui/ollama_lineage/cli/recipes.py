@@ -5,13 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 
 from ..config import ConfigError
 from ..ollama.client import OllamaError
 from ..services.rebuild import RebuildError
-from ..services.recipes import Action, Applied, FolderPlan, apply_change, export_all, plan_folder
+from ..services.recipes import (
+    Action,
+    Applied,
+    FolderPlan,
+    apply_change,
+    export_all,
+    for_ollama_create,
+    plan_folder,
+)
 from ..services.session import Session
-from .common import EXIT_OK, PLAN_CHANGES, PLAN_ERROR, confirm, indent, print_progress
+from .common import (
+    EXIT_ATTENTION,
+    EXIT_OK,
+    UsageError,
+    confirm,
+    indent,
+    print_progress,
+)
 
 
 async def export(session: Session, args: argparse.Namespace) -> int:
@@ -26,11 +42,42 @@ async def export(session: Session, args: argparse.Namespace) -> int:
     if not args.name:
         raise ConfigError("name a model to export, or pass --all DIR")
     stored = await session.rebuilder.recipe(args.name)
+    text = for_ollama_create(stored.text, session.settings.models_dir)
     if args.output:
-        args.output.write_text(stored.text, encoding="utf-8")
+        args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
     else:
+        print(text, end="")
+    return EXIT_OK
+
+
+async def recipe(session: Session, args: argparse.Namespace) -> int:
+    """The current recipe, then each earlier one numbered from the newest; ``--revert N``
+    makes one current again (checked as any recipe is; the model then reads ``edited``)."""
+    current = await session.rebuilder.recipe(args.name)
+    versions = await session.store.recipe_versions(session.settings.host_key, args.name)
+    if args.revert is not None:
+        if not 1 <= args.revert <= len(versions):
+            raise UsageError(
+                f"{args.name} has {len(versions)} earlier recipe(s): --revert takes 1"
+                f" to {len(versions)}"
+                if versions
+                else f"{args.name} has no earlier recipe to go back to"
+            )
+        _, base, text = versions[args.revert - 1]
+        stored = await session.rebuilder.track(args.name, base, text)
+        state = session.syncer.snapshot.nodes[args.name].state.word
+        print(f"{args.name}: earlier recipe {args.revert} is current again ({state})")
         print(stored.text, end="")
+        return EXIT_OK
+    print(f"# {args.name}: current recipe")
+    print(current.text, end="")
+    for number, (replaced, _, text) in enumerate(versions, 1):
+        when = datetime.fromtimestamp(replaced).strftime("%Y-%m-%d %H:%M:%S")
+        print(
+            f"\n# {number}: replaced {when} (ollama-lineage recipe {args.name} --revert {number})"
+        )
+        print(text, end="")
     return EXIT_OK
 
 
@@ -40,7 +87,7 @@ async def plan(session: Session, args: argparse.Namespace) -> int:
         print(json.dumps({"host": session.settings.host, **plan.as_json()}, indent=2))
     else:
         print_plan(plan)
-    return PLAN_CHANGES if plan.changes else EXIT_OK
+    return EXIT_ATTENTION if plan.changes else EXIT_OK
 
 
 def print_plan(plan: FolderPlan) -> None:
@@ -83,7 +130,7 @@ async def apply(session: Session, args: argparse.Namespace) -> int:
                 f"apply stopped: {len(done)} done, {change.name} failed, {left} not started",
                 file=sys.stderr,
             )
-            return PLAN_ERROR
+            return EXIT_ATTENTION
         done.append(change.name)
         print(f"{change.action.symbol} {change.name}: {_applied_line(applied)}")
     print(

@@ -26,6 +26,7 @@ COMMANDS = {
     "compare": ("models", "compare"),
     "history": ("history", "history"),
     "export": ("recipes", "export"),
+    "recipe": ("recipes", "recipe"),
     "plan": ("recipes", "plan"),
     "apply": ("recipes", "apply"),
     "autopilot": ("autopilot", "autopilot"),
@@ -109,6 +110,7 @@ _NEEDS_MODEL = {
     "rollback": ("name",),
     "compare": ("name",),
     "export": ("name",),
+    "recipe": ("name",),
     "pin": ("name",),
     "checks": ("names",),
 }

@@ -26,7 +26,7 @@ async def status(session: Session, args: argparse.Namespace) -> int:
         print(json_listing(session.settings.host, _as_json(snapshot, pins)))
     else:
         print(render_tree(snapshot, pins))
-    attention = any(n.state.needs_attention for n in snapshot.walk())
+    attention = any(n.state.left_to_do for n in snapshot.walk())
     return EXIT_ATTENTION if attention else EXIT_OK
 
 

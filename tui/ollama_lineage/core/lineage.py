@@ -15,7 +15,9 @@ from enum import Enum
 from .names import InvalidModelName, normalize_name
 from .states import State
 
-NEEDS_REBUILD = frozenset({State.STALE, State.STALE_UPSTREAM, State.FAILED, State.EDITED})
+NEEDS_REBUILD = frozenset(
+    {State.STALE, State.STALE_UPSTREAM, State.FAILED, State.EDITED, State.ROLLED_BACK}
+)
 
 
 class Kind(Enum):
@@ -160,12 +162,15 @@ def build_snapshot(
     building: frozenset[str] = frozenset(),
     failed: Mapping[str, str] | None = None,
     known: Mapping[str, str] | None = None,
+    rolled_back: frozenset[str] = frozenset(),
 ) -> Snapshot:
     """Classify every model.
 
     ``backups`` maps a backup's name to its original; ``failed`` maps a model to the error of
     its last build, which failed and left the old model in place; ``known`` maps a model to
-    the digest this app last knew it by, so a derivative changed behind its back is drifted.
+    the digest this app last knew it by, so a derivative changed behind its back is drifted;
+    ``rolled_back`` names models whose last change here was a rollback: they differ from their
+    recipe until it is rebuilt or the rolled-back version is adopted.
     """
     backups = backups or {}
     upstream = upstream or {}
@@ -188,6 +193,8 @@ def build_snapshot(
         state, reason, kind = _classify(
             name, facts, links, backups, upstream, building, failed, known, parent_state
         )
+        if kind is Kind.DERIVATIVE and name in rolled_back and state in _BEHIND_ROLLBACK:
+            state, reason = State.ROLLED_BACK, _ROLLED_BACK
         nodes[name] = Node(
             name,
             kind,
@@ -208,6 +215,14 @@ def build_snapshot(
     for root in sorted(set(roots)):
         visit(root, 0, None, frozenset())
     return Snapshot(nodes, tuple(sorted(set(roots))))
+
+
+# A rollback explains these; drifted, failed, orphaned and building say more.
+_BEHIND_ROLLBACK = frozenset({State.FRESH, State.STALE, State.STALE_UPSTREAM, State.EDITED})
+_ROLLED_BACK = (
+    "rolled back to a backup, so it is not what its recipe builds: rebuild it with r to go"
+    " forward again, or keep this version as its recipe (t, track)"
+)
 
 
 def _unproven(name: str, links: Mapping[str, Link], upstream: Mapping[str, Upstream]) -> bool:
@@ -329,6 +344,12 @@ def _derivative_state(
         return State.STALE, f"{link.base} has new weights since this was built"
     if link.edited:
         return State.EDITED, "its recipe was edited since it was built: r rebuilds it from it"
-    if parent_state in (State.STALE, State.STALE_UPSTREAM, State.BUILDING, State.FAILED):
+    if parent_state in (
+        State.STALE,
+        State.STALE_UPSTREAM,
+        State.BUILDING,
+        State.FAILED,
+        State.ROLLED_BACK,
+    ):
         return State.STALE_UPSTREAM, f"its base {link.base} is itself out of date"
     return State.FRESH, f"built from the current {link.base} {base.digest[:12]}"

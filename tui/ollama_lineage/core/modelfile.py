@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple, TypeAlias
 
+from .gotemplate import TemplateError, check_template
 from .names import InvalidModelName, normalize_name
 
 ParamValue: TypeAlias = int | float | bool | str | list[str]
@@ -401,6 +402,12 @@ def _apply(draft: _Draft, command: _Command) -> None:
     elif name == "license":
         draft.license.append(value)
     elif name == "template":
+        try:
+            check_template(value)
+        except TemplateError as exc:
+            raise ModelfileError(
+                f"TEMPLATE is not a Go template Ollama would take: {exc}", number + exc.line - 1
+            ) from None
         draft.template = value  # the last one wins, as in Ollama
     elif name == "system":
         draft.system = value

@@ -16,6 +16,7 @@ class State(Enum):
     STALE_UPSTREAM = ("stale upstream", "~")
     DRIFTED = ("drifted", "≠")
     EDITED = ("edited", "✎")
+    ROLLED_BACK = ("rolled back", "↶")
     ORPHANED = ("orphaned", "○")
     UNTRACKED = ("untracked", "?")
     BUILDING = ("building", "↻")
@@ -34,8 +35,14 @@ class State(Enum):
 
     @property
     def needs_attention(self) -> bool:
-        """What `status` exits 1 for: something the user should act on."""
+        """Something the user should look at: the TUI's jump key and colours."""
         return self in ATTENTION
+
+    @property
+    def left_to_do(self) -> bool:
+        """What `status` exits 1 for: something a command can act on. An orphan is listed,
+        but has no base to rebuild from: a server with one can still be all done."""
+        return self in ATTENTION and self is not State.ORPHANED
 
 
 ATTENTION = frozenset(
@@ -44,6 +51,7 @@ ATTENTION = frozenset(
         State.STALE_UPSTREAM,
         State.DRIFTED,
         State.EDITED,
+        State.ROLLED_BACK,
         State.ORPHANED,
         State.FAILED,
     }

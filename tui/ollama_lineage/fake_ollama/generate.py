@@ -34,9 +34,11 @@ def _created_at() -> str:
 def _pieces(digest: str, prompt: str, options: dict[str, Any]) -> list[str]:
     material = f"{digest}|{prompt}|{json.dumps(options, sort_keys=True, default=str)}"
     rng = random.Random(hashlib.sha256(material.encode()).digest())
-    count = int(options.get("num_predict") or 0)
-    if count <= 0:
-        count = rng.randint(24, 48)
+    # A model ends its answer where it ends it; num_predict only cuts a longer one short.
+    count = rng.randint(24, 48)
+    limit = int(options.get("num_predict") or 0)
+    if limit > 0:
+        count = min(count, limit)
     pieces: list[str] = []
     sentence = 0
     for _ in range(count):

@@ -106,6 +106,7 @@ class GenerateChunk:
     eval_duration: int = 0
     total_duration: int = 0
     load_duration: int = 0
+    done_reason: str = ""  # "length": stopped at options.num_predict, not at its own end
 
     @property
     def tokens_per_second(self) -> float:
@@ -120,6 +121,7 @@ class GenerateChunk:
             eval_duration=int(data.get("eval_duration") or 0),
             total_duration=int(data.get("total_duration") or 0),
             load_duration=int(data.get("load_duration") or 0),
+            done_reason=str(data.get("done_reason") or ""),
         )
 
 

@@ -30,7 +30,7 @@ from ..core.states import State
 from ..ollama.client import OllamaError, Unreachable
 from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run_check
 from .pins import GUESSED, bulk_selection
-from .rebuild import RebuildError
+from .rebuild import RebuildError, Refused
 from .session import Session
 from .space import NoSpace
 from .store import StoredCheckResult
@@ -157,7 +157,7 @@ async def check_against_backup(
     if backup is None:
         mine = await session.store.backups_of(session.settings.host_key, name)
         if not mine:
-            raise RebuildError(f"{name} has no backup to check against; rebuild it first")
+            raise Refused(f"{name} has no backup to check against; rebuild it first")
         backup = mine[-1]
     wanted = checks.for_model(name)
     sides = []
@@ -179,8 +179,8 @@ class Outcome:
     """What autopilot did with one model; ``line`` is what cron mail shows for it."""
 
     name: str
-    outcome: str  # pulled, kept, rolled back, failed, pull failed, checks failed, skipped,
-    # not checked, held
+    outcome: str  # pulled, kept, unchanged, rolled back, failed, pull failed, checks failed,
+    # skipped, not checked, held
     line: str
     kind: str = "derivative"
     base: str | None = None
@@ -237,7 +237,7 @@ class Report:
         ]
         failed = sum(self.count(k) for k in ("failed", "pull failed", "checks failed"))
         parts.append(f"{failed} failed")
-        for word in ("skipped", "not checked", "held"):
+        for word in ("unchanged", "skipped", "not checked", "held"):
             if self.count(word):
                 parts.append(f"{self.count(word)} {word}")
         parts.append(f"{self.untouched} already fresh")
@@ -458,8 +458,8 @@ class Autopilot:
         await self.session.upstream.settle_guesses()
         selection = bulk_selection(self.snapshot, self.pins)
         for name in selection.todo:
-            if name in done:
-                continue
+            if name in done or self.snapshot.nodes[name].state not in NEEDS_REBUILD:
+                continue  # done, or its parent came back as the version it was built on
             blocker = next(
                 (a for a in self._ancestors(name) if a in failed),
                 None,
@@ -508,6 +508,12 @@ class Autopilot:
                 line = f"{name}: skipped, {exc}"
                 return Outcome(name, "skipped", line, digest_before=before, error=str(exc))
             return Outcome(name, "failed", f"{name}: {exc}", digest_before=before, error=str(exc))
+        if after == before:
+            # No new version: nothing to check against, and no backup of this run to go back to.
+            line = f"{name}: unchanged ({_short(after)}): the create gave the model it already had"
+            return Outcome(
+                name, "unchanged", line, base=plan.base, digest_before=before, digest_after=after
+            )
         results: list[CheckResult] = []
         try:
             results = await run_checks(self.session, name, self.checks.for_model(name))

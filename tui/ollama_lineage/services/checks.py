@@ -49,6 +49,9 @@ DEFAULT_LIMIT = 600.0
 SMOKE_PROMPT = "Reply with one short sentence: are you ready?"
 SMOKE_OPTIONS: Mapping[str, Any] = {"num_predict": 32, "temperature": 0, "seed": 1}
 SMOKE_SECONDS = 120.0
+# Tokens a check or a compare side may generate unless it says otherwise (options.num_predict):
+# enough to judge a reply, never 400 s of a slow model answering "abc".
+NUM_PREDICT = 256
 REPLY_KEPT = 8000  # characters of a reply kept in the database and the report
 
 _KEYS = ("model", "name", "prompt", "options", "contains", "not_contains", "regex", "json")
@@ -389,6 +392,7 @@ class CheckResult:
     load_seconds: float = 0.0
     tokens_per_second: float = 0.0
     finished: bool = False  # Ollama sent its final line (timings are known)
+    cut: bool = False  # it stopped at the token cap, not at its own end
     skipped: str | None = None  # why it was not run (a model that cannot generate)
 
     @property
@@ -408,6 +412,7 @@ class CheckResult:
             "load_seconds": round(self.load_seconds, 3),
             "tokens_per_second": round(self.tokens_per_second, 2),
             "skipped": self.skipped,
+            "cut": self.cut,
         }
 
 
@@ -428,11 +433,14 @@ async def run_check(
     started = time.monotonic()
     parts: list[str] = []
 
+    options = {"num_predict": NUM_PREDICT, **check.options}
+
     async def consume() -> None:
-        async for chunk in client.generate(model, check.prompt, check.options, keep_alive):
+        async for chunk in client.generate(model, check.prompt, options, keep_alive):
             parts.append(chunk.response)
             if chunk.done:
                 result.finished = True
+                result.cut = chunk.done_reason == "length"
                 result.load_seconds = chunk.load_duration / 1e9
                 result.tokens_per_second = chunk.tokens_per_second
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,12 @@ class RebuildError(Exception):
     """Why a rebuild, pull or rollback cannot go ahead (or did not work); nothing was lost."""
 
 
-class ForeignWeights(RebuildError):
+class Refused(RebuildError):
+    """Asked for something that cannot be done as asked (no recipe, no backup, a base that is
+    not there): refused before anything was sent, so the command line exits 2, not 1."""
+
+
+class ForeignWeights(Refused):
     """``track`` refused: the child never had the base's weights; ``force`` adopts anyway."""
 
 
@@ -105,7 +111,7 @@ class Rebuilder:
     async def recipe(self, name: str) -> StoredRecipe:
         stored = (await self.syncer.store.recipes_of(self.host, [name])).get(name)
         if stored is None:
-            raise RebuildError(self._no_recipe(name))
+            raise Refused(self._no_recipe(name))
         return stored
 
     def _no_recipe(self, name: str) -> str:
@@ -151,7 +157,7 @@ class Rebuilder:
                 base_digest=base_node.facts.digest,
                 recipe=recipe,
                 guessed=link.link.guessed,
-                backup=backup_name(name, when),
+                backup=self._free_backup_name(name, when),
                 current=full_spec(child_spec, recipe.base),
                 after=full_spec(expected, recipe.base),
                 request=recipe.create_request(name),
@@ -179,14 +185,14 @@ class Rebuilder:
 
     def _parse(self, name: str, stored: StoredRecipe | None) -> Recipe:
         if stored is None:
-            raise RebuildError(self._no_recipe(name))
+            raise Refused(self._no_recipe(name))
         try:
             recipe = parse_modelfile(stored.text, max_bytes=STORED_RECIPE_LIMIT)
         except ModelfileError as exc:
-            raise RebuildError(f"the stored recipe of {name} does not parse: {exc}") from exc
+            raise Refused(f"the stored recipe of {name} does not parse: {exc}") from exc
         base_node = self.syncer.snapshot.nodes.get(recipe.base)
         if base_node is None or base_node.facts is None:
-            raise RebuildError(f"{name}'s base {recipe.base} is not on the server; pull it first")
+            raise Refused(f"{name}'s base {recipe.base} is not on the server; pull it first")
         return recipe
 
     async def run(self, plan: Plan, on_progress: ProgressCallback | None = None) -> str:
@@ -263,6 +269,12 @@ class Rebuilder:
             # see a digest this app does not know yet and call the model drifted.
             await self.syncer.poll()
             after = self._digest(plan.child)
+            unchanged = after is not None and after == before
+            if unchanged:
+                # The backup is the live model itself: keeping it, or pruning older backups
+                # to make room for it, would throw away the one copy of an older version.
+                log.append("unchanged: the create gave the digest the model already had")
+                await self._discard_backup(plan.backup, log)
             step = "recorded"
             await store.finish_event(event, "success", digest_after=after, log="\n".join(log))
         except BaseException as exc:
@@ -272,9 +284,20 @@ class Rebuilder:
         finally:
             # The tree must say `failed` (or `fresh`) now, not `building` until a refresh.
             await self.syncer.set_building(plan.child, False)
-        await self._prune_backups(plan.child)
+        if not unchanged:
+            await self._prune_backups(plan.child)
         await self.syncer.refresh()
         return after or ""
+
+    async def _discard_backup(self, backup: str, log: list[str]) -> None:
+        try:
+            await self.client.delete(backup)
+        except OllamaError as exc:
+            log.append(f"could not delete the backup {backup}: {exc}")
+            return
+        await self.syncer.store.remove_backup(self.host, backup)
+        log.append(f"deleted {backup}, the same as the model")
+        await self.syncer.poll()
 
     async def _keep_old(self, plan: Plan, before: str | None, log: list[str]) -> str:
         """A failed create can still have hit the model: Ollama truncates a manifest before
@@ -342,11 +365,13 @@ class Rebuilder:
             return await self._rollback(name)
 
     async def _rollback(self, name: str) -> str:
-        """Copy the newest backup back over the model, with the recipe it had then."""
+        """Copy the newest backup back over the model; its recipe stays the one to go forward
+        with, the link records what the old version was built from, and the tree reads
+        ``rolled back`` until it is rebuilt or adopted."""
         store, host = self.syncer.store, self.host
         backups = await store.backups_of(host, name)
         if not backups:
-            raise RebuildError(f"{name} has no backup to roll back to")
+            raise Refused(f"{name} has no backup to roll back to")
         backup = backups[-1]
         recipes = await store.recipes(host)
         event = await store.start_event(
@@ -361,10 +386,11 @@ class Rebuilder:
                 finished = True
                 await store.finish_event(event, "failed", error=str(exc))
                 raise RebuildError(f"rollback of {name} failed: {exc}") from exc
-            if backup in recipes:
-                saved = recipes[backup]
-                relinked = _relink(saved.link, name, saved.link.base_digest)
-                await store.save_recipes(host, [StoredRecipe(relinked, saved.text)])
+            # The recipe stays the one to go forward to; its base version is the backup's.
+            current, saved = recipes.get(name), recipes.get(backup)
+            if current is not None and saved is not None and saved.link.base == current.link.base:
+                link = replace(current.link, base_digest=saved.link.base_digest, source="recorded")
+                await store.save_recipes(host, [StoredRecipe(link, current.text)])
             await self.syncer.poll()
             after = self._digest(name)
             finished = True
@@ -390,10 +416,10 @@ class Rebuilder:
         store, host = self.syncer.store, self.host
         backups = await store.backups(host)
         if backup not in backups:
-            raise RebuildError(f"{backup} is not a backup this app made; delete it with ollama rm")
+            raise Refused(f"{backup} is not a backup this app made; delete it with ollama rm")
         original = backups[backup]
         if original not in self.syncer.snapshot.nodes or self._digest(original) is None:
-            raise RebuildError(f"{backup} is the only copy of {original}; roll back instead")
+            raise Refused(f"{backup} is the only copy of {original}; roll back instead")
         event = await store.start_event(
             host, original, "delete backup", backup=backup, digest_before=self._digest(backup)
         )
@@ -459,11 +485,11 @@ class Rebuilder:
         for name in (child, base):
             node = nodes.get(name)
             if node is None or node.facts is None:
-                raise RebuildError(f"{name} is not on the server")
+                raise Refused(f"{name} is not on the server")
         if recipe_text is not None:
             recipe = parse_modelfile(recipe_text)
             if recipe.base != base:
-                raise RebuildError(f"the Modelfile says FROM {recipe.base}, not {base}")
+                raise Refused(f"the Modelfile says FROM {recipe.base}, not {base}")
         child_spec = await self.syncer.show(child)
         origin = await self._origin(child, child_spec.weights, base)
         if origin is None and not force:
@@ -484,15 +510,25 @@ class Rebuilder:
             # derived from the server's model, as adopting does, matches it by definition).
             changed = recipe.to_modelfile() != existing.text
             edited = recipe_text is not None and (existing.link.edited or changed)
-            link = replace(_relink(existing.link, child, existing.link.base_digest), edited=edited)
+            link = replace(
+                _relink(existing.link, child, existing.link.base_digest),
+                edited=edited,
+                guessed=existing.link.guessed and _guessed(recipe_text, origin),
+            )
         else:
-            built_from, guessed = origin if origin else (None, True)
-            link = Link(child, base, built_from, "recorded", guessed=guessed)
+            built_from = origin[0] if origin else None
+            link = Link(child, base, built_from, "recorded", guessed=_guessed(recipe_text, origin))
         stored = StoredRecipe(link, recipe.to_modelfile())
         await self.syncer.store.save_recipes(self.host, [stored])
         # What the server holds now is what the user adopted: a later change to it is drift.
-        event = await self.syncer.store.start_event(self.host, child, "adopt", base=base)
-        await self.syncer.store.finish_event(event, "success", digest_after=self._digest(child))
+        # A recipe replaced by another says how, for History (its old text is kept).
+        replaced = existing is not None and existing.text != stored.text
+        kind = "recipe edit" if replaced else "adopt"
+        event = await self.syncer.store.start_event(self.host, child, kind, base=base)
+        log = _recipe_change(existing.text, stored.text) if existing and replaced else ""
+        await self.syncer.store.finish_event(
+            event, "success", digest_after=self._digest(child), log=log
+        )
         await self.syncer.refresh()
         return stored
 
@@ -518,14 +554,49 @@ class Rebuilder:
         return None
 
     async def _prune_backups(self, original: str) -> None:
-        """Keep the newest ``keep_backups`` backups of a model; older ones go."""
+        """Keep the newest ``keep_backups`` backups that hold a version no live model has.
+
+        A backup identical to a live model, or to a newer backup kept, holds nothing else:
+        it goes first and never counts towards the number kept, so it cannot push out the
+        only copy of an older version.
+        """
         backups = await self.syncer.store.backups_of(self.host, original)
-        for backup in backups[: -self.keep_backups]:
+        nodes = self.syncer.snapshot.nodes.values()
+        held = {n.facts.digest for n in nodes if n.facts and n.kind is not Kind.BACKUP}
+        kept = 0
+        for backup in reversed(backups):  # newest first
+            digest = self._digest(backup)
+            if digest not in held and kept < self.keep_backups:
+                kept += 1
+                if digest is not None:
+                    held.add(digest)
+                continue
             await self.delete_backup(backup)
+
+    def _free_backup_name(self, name: str, when: datetime) -> str:
+        """A backup name no model has: two rebuilds in one second must not share one."""
+        taken = self.syncer.snapshot.nodes
+        backup = backup_name(name, when)
+        while backup in taken:
+            when += timedelta(seconds=1)
+            backup = backup_name(name, when)
+        return backup
 
     def _digest(self, name: str) -> str | None:
         node = self.syncer.snapshot.nodes.get(name)
         return node.facts.digest if node and node.facts and node.kind is not Kind.MISSING else None
+
+
+def _guessed(recipe_text: str | None, origin: tuple[str, bool] | None) -> bool:
+    """Whether a tracked recipe is still a guess: not when the user wrote it (their FROM is
+    the lineage, adopted by force or not), nor when it was derived from the very base
+    version the child was made from."""
+    return recipe_text is None and (origin is None or origin[1])
+
+
+def _recipe_change(old: str, new: str) -> str:
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "after", lineterm="")
+    return "\n".join(lines)
 
 
 def _relink(link: Link, child: str, base_digest: str | None) -> Link:

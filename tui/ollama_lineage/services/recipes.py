@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,7 +27,7 @@ from ..core.modelfile import ModelfileError, Recipe, parse_modelfile
 from ..core.names import InvalidModelName, normalize_name
 from ..core.states import State
 from ..ollama.client import OllamaError, Progress
-from .rebuild import STORED_RECIPE_LIMIT, RebuildError
+from .rebuild import STORED_RECIPE_LIMIT, RebuildError, Refused
 from .store import Store, StoredRecipe
 
 if TYPE_CHECKING:
@@ -161,6 +162,36 @@ class Exported:
     skipped: dict[str, str] = field(default_factory=dict)  # model → why
 
 
+_ADAPTER_LINE = re.compile(r'ADAPTER "?sha256:([0-9a-f]{64})"?')
+
+
+def for_ollama_create(text: str, models_dir: Path | None) -> str:
+    """A stored recipe as ``ollama create -f`` takes it.
+
+    Ollama's parser (parser/parser.go) stats each ADAPTER value as a file on the machine that
+    runs ``ollama create`` and uploads it by digest, so a bare ``sha256:<hex>`` fails there.
+    Ollama's models folder holds the LoRA as ``blobs/sha256-<hex>``: when that file is here,
+    ADAPTER names it; when not, a comment says what to put in its place (the line stays, so
+    the file still says which LoRA, and a create without its LoRA cannot happen silently).
+    """
+    lines = []
+    for line in text.splitlines(keepends=True):
+        match = _ADAPTER_LINE.fullmatch(line.rstrip("\n"))
+        if match is None:
+            lines.append(line)
+            continue
+        blob = Path(models_dir, "blobs", f"sha256-{match[1]}") if models_dir else None
+        if blob is not None and blob.is_file():
+            lines.append(f"ADAPTER {blob}\n")
+            continue
+        lines.append(
+            f"# ollama create -f needs the LoRA's file here: on the server it is"
+            f" <models folder>/blobs/sha256-{match[1]}\n"
+        )
+        lines.append(line)
+    return "".join(lines)
+
+
 async def export_all(session: Session, folder: Path) -> Exported:
     """One Modelfile per tracked derivative: FROM the base's name and only the overrides."""
     recipes = await session.store.recipes(session.settings.host_key)
@@ -176,7 +207,8 @@ async def export_all(session: Session, folder: Path) -> Exported:
             result.skipped[node.name] = f"its base {stored.link.base} is gone from the server"
         else:
             path = folder / file_name(node.name)
-            path.write_text(stored.text, encoding="utf-8")
+            text = for_ollama_create(stored.text, session.settings.models_dir)
+            path.write_text(text, encoding="utf-8")
             result.written.append(path)
     return result
 
@@ -206,7 +238,13 @@ class Drift:
         )
 
 
-_HOW = {"build": "built", "create": "created", "rollback": "rolled back", "adopt": "adopted"}
+_HOW = {
+    "build": "built",
+    "create": "created",
+    "rollback": "rolled back",
+    "adopt": "adopted",
+    "recipe edit": "adopted with a new recipe",
+}
 
 
 async def recorded_digests(store: Store, host: str, names: Iterable[str]) -> dict[str, Recorded]:
@@ -391,7 +429,7 @@ def _change_for(
         notes = ("the recorded recipe was guessed",) if stored.link.guessed else ()
         reason = "rebuild: recipe changed"
         return Change(name, Action.REBUILD, reason, base, entry.path, diff, notes)
-    if node.state in (State.STALE, State.FAILED):
+    if node.state in (State.STALE, State.FAILED, State.ROLLED_BACK):
         return Change(name, Action.REBUILD, f"rebuild: {node.reason}", base, entry.path)
     if base.lower() in moving:
         reason = f"rebuild: its base {base} is rebuilt first"
@@ -480,7 +518,7 @@ async def create_model(
     base = syncer.resolve(recipe.base)
     base_node = syncer.snapshot.nodes.get(base)
     if base_node is None or base_node.facts is None:
-        raise RebuildError(f"{name}'s base {base} is not on the server; pull it first")
+        raise Refused(f"{name}'s base {base} is not on the server; pull it first")
     base_digest = base_node.facts.digest
     event = await store.start_event(host, name, "create", base=base, base_digest=base_digest)
     log: list[str] = []

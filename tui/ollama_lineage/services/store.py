@@ -94,6 +94,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     DROP TABLE locks;
     """,
+    # Every recipe a model had before its current one, so an edit can be undone.
+    """
+    CREATE TABLE recipe_versions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL, child TEXT NOT NULL,
+        base TEXT NOT NULL, recipe TEXT NOT NULL, saved_at REAL NOT NULL,
+        replaced_at REAL NOT NULL);
+    CREATE INDEX recipe_versions_by_child ON recipe_versions (host, child, id);
+    """,
 )
 # Spec texts at least this long are kept in `texts`, the spec naming them by digest.
 SHARED_TEXT_FROM = 256
@@ -367,24 +375,43 @@ class Store:
         return {r[0]: _recipe(r) for r in rows}
 
     async def save_recipes(self, host: str, recipes: Iterable[StoredRecipe]) -> None:
+        """Store each recipe; one whose text changes keeps its old text in `recipe_versions`."""
         now = time.time()
-        await self._write(
-            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    host,
-                    r.link.child,
-                    r.link.base,
-                    r.link.base_digest,
-                    r.link.source,
-                    r.text,
-                    int(r.link.guessed),
-                    now,
-                    int(r.link.edited),
-                )
-                for r in recipes
-            ],
+        recipes = list(recipes)
+        async with self._lock:
+            await self._db.executemany(
+                "INSERT INTO recipe_versions (host, child, base, recipe, saved_at, replaced_at)"
+                " SELECT host, child, base, recipe, updated_at, ? FROM links"
+                " WHERE host = ? AND child = ? AND recipe != ?",
+                [(now, host, r.link.child, r.text) for r in recipes],
+            )
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        host,
+                        r.link.child,
+                        r.link.base,
+                        r.link.base_digest,
+                        r.link.source,
+                        r.text,
+                        int(r.link.guessed),
+                        now,
+                        int(r.link.edited),
+                    )
+                    for r in recipes
+                ],
+            )
+            await self._db.commit()
+
+    async def recipe_versions(self, host: str, child: str) -> list[tuple[float, str, str]]:
+        """(when it was replaced, base, text) of each recipe ``child`` had before, newest first."""
+        rows = await self._rows(
+            "SELECT replaced_at, base, recipe FROM recipe_versions WHERE host = ? AND child = ?"
+            " ORDER BY id DESC",
+            (host, child),
         )
+        return [(r[0], r[1], r[2]) for r in rows]
 
     # --- backups ------------------------------------------------------------------------------
 
@@ -518,6 +545,13 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?)",
             [(host, name, u.digest, u.error, now, u.local) for name, u in results.items()],
         )
+
+    async def local_since(self, host: str) -> dict[str, float]:
+        """Models the registry said it has no such model of, and when it said so."""
+        rows = await self._rows(
+            "SELECT name, checked_at FROM upstream WHERE host = ? AND local = 1", (host,)
+        )
+        return {r[0]: r[1] for r in rows}
 
     async def prompts(self, host: str, name: str) -> list[str]:
         rows = await self._rows(

@@ -115,6 +115,7 @@ class Syncer:
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         facts = list((self._facts or {}).values())
+        known = await self.store.known_digests(self.host)
         snapshot = build_snapshot(
             facts,
             await self.store.links(self.host),
@@ -122,7 +123,8 @@ class Syncer:
             upstream=await self.store.upstream(self.host),
             building=frozenset(self._building),
             failed=await self.store.failed_builds(self.host),
-            known={n: d for n, (d, _) in (await self.store.known_digests(self.host)).items()},
+            known={n: d for n, (d, _) in known.items()},
+            rolled_back=frozenset(n for n, (_, how) in known.items() if how == "rollback"),
         )
         if snapshot == self.snapshot:
             return False

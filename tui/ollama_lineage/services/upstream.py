@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 
 from ..core.lineage import NEEDS_REBUILD, Kind, Node, Upstream
 from ..core.states import State
 from ..ollama.registry import RegistryClient
 from .sync import Syncer
+
+LOCAL_RECHECK = 7 * 86400.0  # seconds before a "no such model" answer is asked again
 
 
 class UpstreamChecker:
@@ -48,12 +51,24 @@ class UpstreamChecker:
         return unsettled()
 
     async def check(self, names: Iterable[str]) -> dict[str, Upstream]:
+        """Ask the registry; a model it said it has no such model of is asked again only
+        after ``LOCAL_RECHECK`` seconds, and an unreachable registry never undoes that answer
+        (a base made here must not read "not checked", nor fail autopilot, every night)."""
+        store, host = self.syncer.store, self.syncer.host
+        local = await store.local_since(host)
+        now = time.time()
         names = list(names)
-        found = await asyncio.gather(*(self.registry.check(n) for n in names))
-        results = dict(zip(names, found, strict=True))
-        await self.syncer.store.save_upstream(self.syncer.host, results)
+        recent = [n for n in names if now - local.get(n, -LOCAL_RECHECK) < LOCAL_RECHECK]
+        asked = [n for n in names if n not in recent]
+        found = await asyncio.gather(*(self.registry.check(n) for n in asked))
+        answers = dict(zip(asked, found, strict=True))
+        kept = [n for n, u in answers.items() if n in local and u.error and not u.local]
+        await store.save_upstream(host, {n: u for n, u in answers.items() if n not in kept})
+        if recent or kept:
+            stored = await store.upstream(host)
+            answers.update((n, stored[n]) for n in [*recent, *kept])
         await self.syncer.refresh()
-        return results
+        return {n: answers[n] for n in names}
 
 
 def _worth_asking(node: Node) -> bool:

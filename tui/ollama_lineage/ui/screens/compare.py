@@ -105,10 +105,7 @@ class CompareScreen(Screen[None]):
     def finish(self, results: list[SideResult]) -> None:
         for index, side in enumerate(results):
             self.query_one(f"#compare-stats-{index}", Static).update(
-                f"{side.tokens_per_second:.1f} tok/s · total {side.total_seconds:.2f}s · "
-                f"load {side.load_seconds:.2f}s"
-                if side.finished
-                else "ended early: Ollama sent no final line, so no timings"
+                side.stats.replace(", ", " · ")
             )
 
     def action_choose(self, choice: str) -> None:

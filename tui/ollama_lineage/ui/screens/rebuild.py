@@ -30,6 +30,7 @@ from textual.widgets import Button, Footer, Log, ProgressBar, Static
 
 from ...core.diff import summarize
 from ...core.disk import frees, from_listing, human_bytes
+from ...core.lineage import NEEDS_REBUILD
 from ...core.states import State
 from ...ollama.client import Progress
 from ...services.pins import PIN_MARK
@@ -319,6 +320,12 @@ class RebuildScreen(ModalScreen[None]):
             if name in selection.held:
                 self.failed(name, f"held back, {selection.held[name]}")
                 continue
+            node = self.session.syncer.snapshot.nodes.get(name)
+            batch = self.plan is None and len(self.names) > 1
+            if batch and node is not None and node.state not in NEEDS_REBUILD:
+                self.not_due(name, node.state.word)  # its parent came back as built on
+                continue
+            before = node.facts.digest if node is not None and node.facts else None
             try:
                 # A batch plans each model when its turn comes: its base may just have been
                 # rebuilt above it.
@@ -331,7 +338,7 @@ class RebuildScreen(ModalScreen[None]):
                 selection.hold(name, "failed", which="failed in this run")
                 self.app.post_message(FlowFailed("rebuild", name, exc, quiet=True))
             else:
-                self.done(name, digest, plan.backup)
+                self.done(name, digest, None if digest == before else plan.backup)
             self.app.post_message(ModelsChanged(reload_detail=False))
         self.finish([])
         self.app.post_message(ModelsChanged())
@@ -361,9 +368,15 @@ class RebuildScreen(ModalScreen[None]):
             self.query_one(ProgressBar).update(total=total, progress=completed)
 
     def done(self, name: str, digest: str, backup: str | None = None) -> None:
+        """``backup`` None: the create gave the model it already had, so none was kept."""
         if backup:
             self.backups.append(backup)
-        self.query_one(Log).write_line(f"✓ {name} is now {digest[:12]}")
+            self.query_one(Log).write_line(f"✓ {name} is now {digest[:12]}")
+        else:
+            self.query_one(Log).write_line(f"✓ {name} unchanged ({digest[:12]}), no backup kept")
+
+    def not_due(self, name: str, state: str) -> None:
+        self.query_one(Log).write_line(f"· {name}: nothing to rebuild, now {state}")
 
     def failed(self, name: str, error: str) -> None:
         """Wrapped to the log's width: the difference a verification found must be read whole."""

@@ -22,6 +22,8 @@ def timing(result: CheckResult) -> str:
     text = f"gen {generation:.2f} s · load {result.load_seconds:.2f} s"
     if result.tokens_per_second:
         text += f" · {result.tokens_per_second:.1f} tok/s"
+    if result.cut:
+        text += " · cut at the token cap"
     return text
 
 
