@@ -162,7 +162,7 @@ def test_prune_asks_first(
     on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     old = plant(on_disk, "a", 7000, 2 * HOUR)
-    assert run(on_disk, tmp_path / "db", "disk", "--prune-orphans") == 1
+    assert run(on_disk, tmp_path / "db", "disk", "--prune-orphans") == 2  # no one to ask
     assert "pass --yes" in capsys.readouterr().err
     assert old.exists()
 

@@ -158,7 +158,7 @@ async def test_a_rollback_brings_back_the_old_model_and_its_recipe_and_records_b
     rebuilt = await session.rebuilder.run(plan)
     assert await session.rebuilder.rollback(CHILD) == before == fake.digest(CHILD)
     node = session.syncer.snapshot.nodes[CHILD]
-    assert node.state is State.STALE  # built from the old base again, and not `building`
+    assert node.state is State.ROLLED_BACK  # the old version again, and not `building`
     assert (await session.store.recipes(host))[CHILD].link.base_digest == old_link.base_digest
     (event,) = [e for e in await session.store.history(host, CHILD) if e.kind == "rollback"]
     assert (event.status, event.digest_before, event.digest_after, event.backup) == (

@@ -549,7 +549,7 @@ def test_a_file_whose_name_is_no_model_name_says_why(
     recipes = tmp_path / "bad"
     recipes.mkdir()
     (recipes / "-m.Modelfile").write_text("FROM qwq:latest\n")
-    assert run(fake, db, "plan", str(recipes)) == 1
+    assert run(fake, db, "plan", str(recipes)) == 2  # bad input
     assert capsys.readouterr().err == (
         f"error: {recipes / '-m.Modelfile'}: the file name is no model name"
         " (model '-m' must start with a letter, digit or '_')\n"
