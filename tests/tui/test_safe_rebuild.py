@@ -17,7 +17,7 @@ from ollama_lineage.ui.screens.pull import PullScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
 
-from .conftest import AppFactory, press_for, ready, row, rows, select, wait_for
+from .conftest import AppFactory, names, press_for, ready, row, rows, select, wait_for
 
 
 async def rebuild(pilot: Pilot[None], name: str) -> str:
@@ -115,8 +115,8 @@ async def test_track_asks_before_adopting_under_a_base_whose_weights_it_never_ha
         await pick_phi4()
         await pilot.press("y")
         await wait_for(pilot, lambda: row(app, "my-gguf:latest").split()[2:3] != ["untracked"])
-        names = [r.split()[1] for r in rows(app)]
-        assert names.index("my-gguf:latest") == names.index("phi4:latest") + 1
+        order = names(app)
+        assert order.index("my-gguf:latest") == order.index("phi4:latest") + 1
 
 
 @pytest.fixture
