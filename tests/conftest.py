@@ -6,7 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from ollama_lineage.core.names import parse_model_name
 from ollama_lineage.fake_ollama import FakeOllama
+
+
+@pytest.fixture(autouse=True)
+def _names_parsed_afresh() -> None:
+    """Each test parses names itself: an answer cached by an earlier test (or by collection,
+    before mutmut forks) would hide a change to the parser."""
+    parse_model_name.cache_clear()
 
 
 @pytest.fixture

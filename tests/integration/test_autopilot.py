@@ -517,3 +517,20 @@ def test_a_server_that_goes_away_mid_run_stops_it_with_exit_2(
     assert out[-2].startswith("error: cannot reach Ollama at ")
     assert out[-1].startswith("autopilot stopped: 1 pulled, 1 rebuilt and kept")
     assert len(created(fake)) == 1  # nothing after the failure was attempted
+
+
+def test_autopilot_holds_back_what_is_built_on_a_guess(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """qwq:latest moved before first sight and no registry answers: qwq:latest_20K is a guess,
+    so its child is not rebuilt on it (no backup, no create: the same model again)."""
+    fake.publish("qwq:latest")
+    fake.pull("qwq:latest")
+    fake.clear_requests()
+    checks = checks_file(tmp_path, PASSING)
+    where = ["--host", fake.host, "--db", str(db), "--registry", "http://127.0.0.1:9"]
+    assert main(["autopilot", "--checks", str(checks), "--yes", *where]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert "qwq:latest_20K-coder: held (built on qwq:latest_20K, which is held back)" in out
+    assert any(x.startswith("qwq:latest_20K: skipped; its lineage is a guess") for x in out)
+    assert paths(fake, "/api/create", "/api/copy") == []

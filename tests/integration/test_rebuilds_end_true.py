@@ -53,7 +53,25 @@ async def test_a_create_whose_result_cannot_be_shown_is_undone(
     assert "the old model is back" in str(failed.value)
     assert fake.digest(CHILD) == before  # the create had replaced it: the backup went back
     assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
-    assert (await events(session, CHILD))[0] == ("build", "failed")
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status, event.digest_after) == ("build", "failed", before)
+    assert (event.error or "").startswith("verification: could not be verified: ")
+    assert (event.log or "").endswith(f"\nrestored {CHILD} from {plan.backup}")
+
+
+async def test_a_put_back_that_fails_says_where_the_old_model_is(
+    fake: FakeOllama, session: Session
+) -> None:
+    plan = await session.rebuilder.plan(CHILD)
+    fake.fail("/api/show", nth=1, status=500, error="injected: show failed")
+    fake.fail("/api/copy", nth=2, status=500, error="injected: copy failed")  # the put-back
+    with pytest.raises(RebuildError) as failed:
+        await session.rebuilder.run(plan)
+    assert str(failed.value).endswith(
+        f"; restoring it failed (Ollama: injected: copy failed); roll back from {plan.backup}"
+    )
+    assert fake.digest(plan.backup) is not None
+    assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
 
 
 async def test_an_unexpected_error_mid_create_leaves_no_building_model_nor_running_event(
@@ -70,7 +88,10 @@ async def test_an_unexpected_error_mid_create_leaves_no_building_model_nor_runni
         await session.rebuilder.run(plan, broken)
     assert fake.digest(CHILD) == before
     assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
-    assert (await events(session, CHILD))[0] == ("build", "failed")
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status, event.digest_after) == ("build", "failed", before)
+    assert event.error == "RuntimeError: a bug in a progress display"
+    assert (event.log or "").endswith(f"\nrestored {CHILD} from {plan.backup}")
 
 
 async def test_a_cancelled_rebuild_puts_the_model_back_and_says_interrupted(
@@ -88,7 +109,9 @@ async def test_a_cancelled_rebuild_puts_the_model_back_and_says_interrupted(
         await run
     assert fake.digest(CHILD) == before
     assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
-    assert (await events(session, CHILD))[0] == ("build", "interrupted")
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status, event.error) == ("build", "interrupted", None)
+    assert event.digest_after == before
 
 
 def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
@@ -121,3 +144,85 @@ def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
         [*command, "history", "--since", "1h", *where], capture_output=True, text=True
     )
     assert "running" not in history.stdout and "build" in history.stdout
+
+
+async def test_a_rollback_brings_back_the_old_model_and_its_recipe_and_records_both_digests(
+    fake: FakeOllama, session: Session
+) -> None:
+    host = session.settings.host_key
+    with pytest.raises(RebuildError, match=f"^{CHILD} has no backup to roll back to$"):
+        await session.rebuilder.rollback(CHILD)
+    before = fake.digest(CHILD)
+    old_link = (await session.store.recipes(host))[CHILD].link
+    plan = await session.rebuilder.plan(CHILD)
+    rebuilt = await session.rebuilder.run(plan)
+    assert await session.rebuilder.rollback(CHILD) == before == fake.digest(CHILD)
+    node = session.syncer.snapshot.nodes[CHILD]
+    assert node.state is State.STALE  # built from the old base again, and not `building`
+    assert (await session.store.recipes(host))[CHILD].link.base_digest == old_link.base_digest
+    (event,) = [e for e in await session.store.history(host, CHILD) if e.kind == "rollback"]
+    assert (event.status, event.digest_before, event.digest_after, event.backup) == (
+        "success",
+        rebuilt,
+        before,
+        plan.backup,
+    )
+
+
+async def test_a_rollback_the_server_refuses_says_so_and_leaves_the_model(
+    fake: FakeOllama, session: Session
+) -> None:
+    host = session.settings.host_key
+    await session.rebuilder.run(await session.rebuilder.plan(CHILD))
+    rebuilt = fake.digest(CHILD)
+    fake.fail("/api/copy", status=500, error="disk full")
+    with pytest.raises(RebuildError, match=f"^rollback of {CHILD} failed: .*disk full"):
+        await session.rebuilder.rollback(CHILD)
+    assert fake.digest(CHILD) == rebuilt
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
+    (event,) = [e for e in await session.store.history(host, CHILD) if e.kind == "rollback"]
+    assert event.status == "failed" and "disk full" in (event.error or "")
+
+
+async def test_pulls_and_backup_deletions_are_recorded_as_they_ended(
+    fake: FakeOllama, session: Session
+) -> None:
+    host = session.settings.host_key
+    before = fake.digest("llama3.2:latest")
+    fake.publish("llama3.2:latest")
+    fake.fail("/api/pull", status=500, error="registry hiccup")
+    with pytest.raises(RebuildError, match=r"^pull of llama3\.2:latest failed: .*registry hiccup"):
+        await session.rebuilder.pull("llama3.2:latest")
+    after = await session.rebuilder.pull("llama3.2:latest")
+    assert after == fake.digest("llama3.2:latest") != before
+    ok, failed = [e for e in await session.store.history(host, "llama3.2:latest")][:2]
+    assert (ok.kind, ok.status, ok.digest_before, ok.digest_after) == (
+        "pull",
+        "success",
+        before,
+        after,
+    )
+    lines = (ok.log or "").splitlines()
+    assert lines[-1] == "success" and len(lines) == len(set(lines))  # each status once
+    assert (failed.status, failed.error) == ("failed", "Ollama: registry hiccup")
+
+    plan = await session.rebuilder.plan(CHILD)
+    await session.rebuilder.run(plan)  # keeps one backup: plan.backup
+    with pytest.raises(RebuildError, match=f"^{CHILD} is not a backup this app made"):
+        await session.rebuilder.delete_backup(CHILD)
+    backup_digest = fake.digest(plan.backup)
+    fake.fail("/api/delete", status=500, error="busy")
+    with pytest.raises(RebuildError, match=f"^could not delete {plan.backup}: .*busy"):
+        await session.rebuilder.delete_backup(plan.backup)
+    assert plan.backup in await session.store.backups(host)
+    await session.rebuilder.delete_backup(plan.backup)
+    assert fake.digest(plan.backup) is None
+    assert plan.backup not in await session.store.backups(host)
+    deleted, refused = [e for e in await session.store.history(host, CHILD)][:2]
+    assert (deleted.kind, deleted.status, deleted.backup, deleted.digest_before) == (
+        "delete backup",
+        "success",
+        plan.backup,
+        backup_digest,
+    )
+    assert (refused.status, refused.error) == ("failed", "Ollama: busy")

@@ -396,3 +396,16 @@ def test_apply_creates_a_parent_before_a_child_whose_name_sorts_first(
     fake.clear_requests()
     assert run(fake, db, "apply", str(recipes), "--yes") == 0, capsys.readouterr()
     assert writes(fake) == [("create", "z-parent:latest"), ("create", "a-child:latest")]
+
+
+def test_a_file_whose_name_is_no_model_name_says_why(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes = tmp_path / "bad"
+    recipes.mkdir()
+    (recipes / "-m.Modelfile").write_text("FROM qwq:latest\n")
+    assert run(fake, db, "plan", str(recipes)) == 1
+    assert capsys.readouterr().err == (
+        f"error: {recipes / '-m.Modelfile'}: the file name is no model name"
+        " (model '-m' must start with a letter, digit or '_')\n"
+    )

@@ -302,3 +302,29 @@ async def test_an_empty_system_is_predicted_as_ollama_stores_it(
     await session.rebuilder.run(await session.rebuilder.plan("child:latest"))
     assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
     assert (await session.client.show("child:latest")).system is None
+
+
+async def test_an_adopted_model_is_lineage_of_this_app_not_taken_on_trust(
+    server: Server, session: Session
+) -> None:
+    """track records where the child came from; once the base moves it is rebuilt in bulk
+    without asking the registry, and History says who adopted it from what."""
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    built_from = server.fake.digest("base:latest")
+    stored = await session.rebuilder.track("child:latest", "base:latest")
+    assert (stored.link.source, stored.link.guessed, stored.link.base_digest) == (
+        "recorded",
+        False,
+        built_from,
+    )
+    server.base("base:latest", seed=2)
+    await session.syncer.poll()
+    node = session.syncer.snapshot.nodes["child:latest"]
+    assert node.state is State.STALE and not node.guessed
+    assert session.syncer.snapshot.stale_in_order() == ["child:latest"]
+    (adopt,) = [
+        e for e in await session.store.history(session.settings.host_key) if e.kind == "adopt"
+    ]
+    assert (adopt.name, adopt.base, adopt.status) == ("child:latest", "base:latest", "success")

@@ -64,3 +64,18 @@ def test_a_waiting_writer_goes_ahead_once_the_first_is_done(fake: FakeOllama, mo
     assert len([r for r in changes if r.path == "/api/create"]) == 3  # the whole first run
     rollback = changes[-1]  # came after all of it
     assert rollback.path == "/api/copy" and rollback.body["destination"] == "qwq:latest_20K"
+
+
+def test_a_writer_that_waited_reads_the_server_after_the_first_one(
+    fake: FakeOllama, moved: Path
+) -> None:
+    """Not the listing it asked for at start, from before the first one's rebuilds."""
+    first = start(fake, moved, "rebuild", "--all-stale", "--yes")
+    wait_for_request(fake, "/api/create", first)
+    second = start(fake, moved, "rebuild", "qwq:latest_20K", "--yes", "--wait", "120")
+    out, err = second.communicate(timeout=120)
+    first_out, _ = first.communicate(timeout=60)
+    assert second.returncode == 0, err
+    line = next(x for x in first_out.splitlines() if x.startswith("qwq:latest_20K: rebuilt"))
+    after_first = line.split(" → ")[1][:12]
+    assert out.startswith(f"qwq:latest_20K: rebuilt from qwq:latest ({after_first} → ")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from textual.widgets import Log
 
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.services.lock import lock_path
 from ollama_lineage.ui.screens.rebuild import RebuildScreen, plan_warnings
 from ollama_lineage.ui.widgets.tick_list import TickList
 
@@ -150,3 +155,41 @@ async def test_keep_all_never_deletes_the_only_copy(make_app: AppFactory, fake: 
         await pilot.press("K")
         await wait_for(pilot, lambda: modal.kept and "kept" in modal.query_one(Log).lines[-1])
         assert fake.digest(modal.backups[0]) is not None
+
+
+async def test_a_rebuild_while_another_process_changes_models_names_it_and_sends_nothing(
+    make_app: AppFactory, fake: FakeOllama, tmp_path: Path
+) -> None:
+    """A cron run holds the server's writer lock: r says who, and sends no copy or create."""
+    lock = lock_path(tmp_path / "lineage.sqlite3", f"{fake.host}")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        async with make_app().run_test(size=(100, 30)) as pilot:
+            await ready(pilot)
+            await select(pilot, "llama3.2:latest-mario")
+            fake.clear_requests()
+            modal = await press_for(pilot, "r", RebuildScreen)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: modal.finished)
+            said = " ".join(" ".join(modal.query_one(Log).lines).split())  # unwrapped
+            assert f"another ollama-lineage is changing models on {fake.host}" in said
+            assert f"'rebuild --all-stale --yes' (pid {holder.pid} on " in said
+            assert posts(fake, "/api/copy") == posts(fake, "/api/create") == []
+    finally:
+        holder.communicate(b"")
+
+
+# Another process holding the lock, as services/lock.py writes it, until its stdin closes.
+HOLD_LOCK = """
+import fcntl, json, os, socket, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+record = {"pid": os.getpid(), "host": socket.gethostname(),
+          "command": "rebuild --all-stale --yes", "since": time.time()}
+os.pwrite(fd, json.dumps(record).encode(), 1)
+print("held", flush=True)
+sys.stdin.read()
+"""

@@ -1,6 +1,14 @@
 """The tree's states, from facts alone (no server, no database)."""
 
-from ollama_lineage.core.lineage import Kind, Link, ModelFacts, Snapshot, Upstream, build_snapshot
+from ollama_lineage.core.lineage import (
+    Kind,
+    Link,
+    ModelFacts,
+    Snapshot,
+    Upstream,
+    build_snapshot,
+    model_reference,
+)
 from ollama_lineage.core.states import State
 
 QWQ = ModelFacts("qwq:latest", "d1" * 32, weights_blob="w1")
@@ -158,3 +166,14 @@ def test_stale_upstream_reaches_every_level_below_a_stale_model() -> None:
         State.STALE_UPSTREAM,
         State.STALE_UPSTREAM,
     ]
+
+
+def test_a_cloud_model_listed_first_does_not_stop_the_links_after_it() -> None:
+    cloud = ModelFacts("cloud:latest", "f1" * 32, remote_host="https://ollama.com:443")
+    snap = build_snapshot([QWQ, cloud, QWQ_20K])
+    assert snap.nodes["qwq:latest_20K"].kind is Kind.DERIVATIVE
+
+
+def test_a_parent_model_with_a_port_but_no_tag_is_no_model() -> None:
+    assert model_reference("reg.local:5000/ns/m") is None
+    assert model_reference("reg.local:5000/ns/m:v1") == "reg.local:5000/ns/m:v1"

@@ -52,6 +52,7 @@ WHEN = datetime(2025, 3, 14, 9, 26, 53)
         ("localhost:5000/me/m", ModelName("localhost:5000", "me", "m", "latest")),
         ("https://host.io/ns/m:t", ModelName("host.io", "ns", "m", "t")),
         ("http://host.io/ns/m", ModelName("host.io", "ns", "m", "latest")),
+        ("https://reg.local:5000/ns/m", ModelName("reg.local:5000", "ns", "m", "latest")),
         (
             "llama3.2:3b-instruct-q4_K_M",
             ModelName("registry.ollama.ai", "library", "llama3.2", "3b-instruct-q4_K_M"),

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ollama_lineage.core.modelfile import Message, Recipe
-from ollama_lineage.core.overrides import derive_recipe, predict, verify, with_weights
+from ollama_lineage.core.overrides import derive_recipe, full_spec, predict, verify, with_weights
 from ollama_lineage.core.spec import ModelSpec, parse_show
 from ollama_lineage.ollama.plain_http import without_tensors
 
@@ -81,3 +81,72 @@ def test_a_recipe_never_copies_the_bases_messages() -> None:
     assert derive_recipe(inherited, base, "qwq:latest").messages == ()
     own = replace(CUSTOM, messages=(*greeting, Message("user", "and you?")))
     assert derive_recipe(own, base, "qwq:latest").messages == own.messages
+
+
+def test_each_weights_mismatch_says_what_was_expected_and_what_came() -> None:
+    """The words the rebuild's error shows when the create made other weights than planned."""
+    planned = replace(BASE_V2, weights="sha256:aaa")
+    made = replace(BASE_V2, weights="sha256:bbb")
+    assert [str(m) for m in verify(planned, made, base_weights=None)] == [
+        "weights: expected 'sha256:aaa', got 'sha256:bbb'"
+    ]
+    requantized = replace(BASE_V2, weights=None)
+    assert [str(m) for m in verify(requantized, BASE_V2, base_weights=BASE_V2.weights)] == [
+        "weights: expected re-quantized weights, got the base's weights unchanged"
+    ]
+    old = replace(BASE_V2, weights="sha256:old")
+    assert [
+        str(m) for m in verify(requantized, old, base_weights="x", replaced_weights="sha256:old")
+    ] == ["weights: expected weights from the new base, got the old weights"]
+
+
+def test_a_long_value_is_cut_to_80_characters_in_a_mismatch() -> None:
+    exactly = "x" * 78  # 80 with its quotes: shown whole
+    longer = "y" * 79
+    found = verify(
+        replace(BASE_V2, system=exactly), replace(BASE_V2, system=longer), base_weights=None
+    )
+    assert [(m.expected, m.got) for m in found] == [(repr(exactly), repr(longer)[:77] + "...")]
+
+
+def test_a_mismatch_names_its_field_and_an_unsaid_quantization_is_no_mismatch() -> None:
+    planned = replace(BASE_V2, weights=None, quantization="Q4_K_M")
+    requantized = replace(planned, weights="sha256:new")
+    assert verify(planned, replace(requantized, quantization=""), base_weights="other") == []
+    made = replace(
+        requantized,
+        quantization="Q8_0",
+        parameters={"num_ctx": 1},
+        messages=(Message("user", "hi"),),
+    )
+    assert [m.field for m in verify(planned, made, base_weights="other")] == [
+        "quantization",
+        "parameters",
+        "messages",
+    ]
+
+
+def test_the_full_spec_is_everything_the_model_carries_from_its_bases_name() -> None:
+    """What the plan's diff shows as "now" and "after": every field, FROM the base's name."""
+    spec = replace(
+        CUSTOM,
+        system="Be brief.",
+        messages=(Message("user", "hi"),),
+        adapters=("sha256:" + "c" * 64,),
+        renderer="r1",
+        parser="p1",
+        requires="0.14.0",
+    )
+    recipe = full_spec(spec, "qwq:latest")
+    assert recipe == Recipe(
+        base="qwq:latest",
+        parameters=dict(spec.parameters),
+        template=spec.template,
+        system="Be brief.",
+        adapters=spec.adapters,
+        license=spec.licenses,
+        messages=spec.messages,
+        renderer="r1",
+        parser="p1",
+        requires="0.14.0",
+    )

@@ -50,11 +50,14 @@ async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet) 
 
             held = acquire(settings.db_path, settings.host_key, command_line(args), args.wait)
             await stack.enter_async_context(held)
-        return await _run_in_session(run, args, settings, listing)
+        # A writer that may have waited for another reads the server afresh: the listing
+        # sent at start predates the other's changes (it would rebuild a model again).
+        early = None if getattr(args, "wait", 0) > 0 else listing
+        return await _run_in_session(run, args, settings, early)
 
 
 async def _run_in_session(
-    run: CommandRun, args: argparse.Namespace, settings: Settings, listing: EarlyGet
+    run: CommandRun, args: argparse.Namespace, settings: Settings, listing: EarlyGet | None
 ) -> int:
     async with open_session(settings, early=listing) as session:
         await _first_poll(session)

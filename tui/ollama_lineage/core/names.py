@@ -36,7 +36,6 @@ class InvalidModelName(ValueError):
 
     def __init__(self, raw: str, reason: str) -> None:
         super().__init__(f"invalid model name {raw!r}: {reason}")
-        self.raw = raw
         self.reason = reason
 
 

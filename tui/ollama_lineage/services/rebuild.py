@@ -352,22 +352,34 @@ class Rebuilder:
         event = await store.start_event(
             host, name, "rollback", digest_before=self._digest(name), backup=backup
         )
+        finished = False
         await self.syncer.set_building(name, True)
         try:
-            await self.client.copy(backup, name)
-        except OllamaError as exc:
-            await store.finish_event(event, "failed", error=str(exc))
+            try:
+                await self.client.copy(backup, name)
+            except OllamaError as exc:
+                finished = True
+                await store.finish_event(event, "failed", error=str(exc))
+                raise RebuildError(f"rollback of {name} failed: {exc}") from exc
+            if backup in recipes:
+                saved = recipes[backup]
+                relinked = _relink(saved.link, name, saved.link.base_digest)
+                await store.save_recipes(host, [StoredRecipe(relinked, saved.text)])
+            await self.syncer.poll()
+            after = self._digest(name)
+            finished = True
+            await store.finish_event(event, "success", digest_after=after)
+        except BaseException as exc:
+            if not finished:  # interrupted, or a bug: History must not say `running`
+                interrupted = isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt))
+                await store.finish_event(
+                    event,
+                    "interrupted" if interrupted else "failed",
+                    error=None if interrupted else f"{type(exc).__name__}: {exc}",
+                )
+            raise
+        finally:
             await self.syncer.set_building(name, False)
-            raise RebuildError(f"rollback of {name} failed: {exc}") from exc
-        if backup in recipes:
-            saved = recipes[backup]
-            await store.save_recipes(
-                host, [StoredRecipe(_relink(saved.link, name, saved.link.base_digest), saved.text)]
-            )
-        await self.syncer.poll()
-        after = self._digest(name)
-        await store.finish_event(event, "success", digest_after=after)
-        await self.syncer.set_building(name, False)
         return after or ""
 
     async def delete_backup(self, backup: str) -> None:
@@ -417,6 +429,10 @@ class Rebuilder:
             raise RebuildError(f"pull of {name} failed: {exc}") from exc
         except asyncio.CancelledError:
             await store.finish_event(event, "cancelled", log="\n".join(log))
+            raise
+        except Exception as exc:  # a bug, not the server: History must not say `running`
+            error = f"{type(exc).__name__}: {exc}"
+            await store.finish_event(event, "failed", error=error, log="\n".join(log))
             raise
         await self.syncer.poll()
         after = self._digest(name)

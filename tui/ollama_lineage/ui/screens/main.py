@@ -47,6 +47,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
         self.clock = clock
         self.host = host
         self.polled_at: datetime | None = None
+        self._message = ""
         self.problem: str | None = None  # what is wrong with the server, for the status line
 
     def compose(self) -> ComposeResult:
@@ -164,5 +165,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
                 f"No model matches “{escape(tree.query_text.strip())}” (names and state words "
                 "are searched). [b]esc[/b] clears the filter."
             )
-        message.update(text)
+        if text != self._message:  # an update lays the screen out again: only on a change
+            self._message = text
+            message.update(text)
         message.set_class(bool(text), "-visible")

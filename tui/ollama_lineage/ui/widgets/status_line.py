@@ -45,7 +45,21 @@ def poll_age(then: datetime, now: datetime) -> str:
 
 
 class StatusLine(Static):
-    _held: tuple[Snapshot, int] | None = None
+    """Redrawn only when its words change: it is asked every second and on every keystroke,
+    and an update lays the screen out again. The counts are taken once per snapshot."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = ""
+        self._counted: tuple[Snapshot, int, str] | None = None
+        self._held: tuple[Snapshot, int] | None = None
+
+    def _counts(self, snapshot: Snapshot) -> tuple[int, str]:
+        if self._counted is None or self._counted[0] is not snapshot:
+            kinds = (Kind.BASE, Kind.DERIVATIVE)
+            models = sum(1 for n in snapshot.nodes.values() if n.kind in kinds)
+            self._counted = (snapshot, models, state_counts(snapshot))
+        return self._counted[1], self._counted[2]
 
     def _backups_hold(self, snapshot: Snapshot) -> int:
         """Worked out once a snapshot: the line is redrawn every second."""
@@ -68,19 +82,19 @@ class StatusLine(Static):
     ) -> None:
         """With a ``problem`` the counts are the last known tree's, and say so: a server that
         is down never reads as an empty, healthy one."""
-        models = sum(1 for n in snapshot.nodes.values() if n.kind in (Kind.BASE, Kind.DERIVATIVE))
+        models, counts = self._counts(snapshot)
         parts = [f"[b]{escape(host_label(host))}[/b]"]
         count = f"{models} model{'s' if models != 1 else ''}"
         if problem is not None:
             parts.append(f"[reverse]⚠ {escape(problem)}[/]")
             parts.append(f"last known: {count}" if snapshot.nodes else "no tree known yet")
-            if state_counts(snapshot):
-                parts.append(state_counts(snapshot))
+            if counts:
+                parts.append(counts)
         elif loading:
             parts.append("reading the server…")
         else:
             parts.append(count)
-            parts.append(state_counts(snapshot) or "all up to date")
+            parts.append(counts or "all up to date")
             if pinned:
                 parts.append(f"{PIN_MARK} {pinned} pinned")
             if held := self._backups_hold(snapshot):
@@ -89,4 +103,7 @@ class StatusLine(Static):
             parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
         if query:
             parts.append(f"[reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]")
-        self.update(" · ".join(parts))
+        text = " · ".join(parts)
+        if text != self._text:
+            self._text = text
+            self.update(text)
