@@ -116,6 +116,11 @@ def rows(app: LineageApp) -> list[str]:
     return app.main.lineage.row_texts()
 
 
+def names(app: LineageApp) -> list[str]:
+    """The models of the tree's visible rows, in order (whole, though a row may cut one)."""
+    return app.main.lineage.row_names()
+
+
 def cursor(app: LineageApp) -> str:
     """The name of the model under the tree's cursor (the test fails if it is on none)."""
     node = app.main.lineage.selected
@@ -125,7 +130,7 @@ def cursor(app: LineageApp) -> str:
 
 def row(app: LineageApp, name: str) -> str:
     """The row of ``name`` ("" while it is not in the tree)."""
-    found = [r for r in rows(app) if r.split()[1:2] == [name]]
+    found = [text for shown, text in zip(names(app), rows(app), strict=True) if shown == name]
     return found[0] if found else ""
 
 
@@ -150,9 +155,8 @@ async def select(pilot: Pilot[None], name: str) -> None:
     """Move the cursor with j/k like a user, until it rests on ``name``."""
     app = pilot.app
     assert isinstance(app, LineageApp)
-    names = [r.split()[1] for r in rows(app)]
     here = app.main.lineage.cursor_line
-    target = names.index(name)
+    target = names(app).index(name)
     for _ in range(abs(target - here)):
         await pilot.press("j" if target > here else "k")
     await wait_for(

@@ -11,7 +11,7 @@ from ollama_lineage.ui.screens.disk import DiskScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.status_line import StatusLine
 
-from .conftest import AppFactory, press_for, ready, row, rows, select, wait_for
+from .conftest import AppFactory, names, press_for, ready, row, select, wait_for
 
 MARIO = "llama3.2:latest-mario"
 
@@ -64,7 +64,7 @@ async def test_status_line_x_and_K_say_what_backups_hold(
         await wait_for(pilot, lambda: modal.finished)
         assert "(deletes its backup, frees 2.0 GB)" in text(modal, "#rebuild-overall")
         await pilot.press("escape")
-        backup = next(r.split()[1] for r in rows(app) if MARIO + "." in r)
+        backup = next(n for n in names(app) if n.startswith(MARIO + "."))
         await wait_for(pilot, lambda: "≡ backups hold 2.0 GB" in str(status.render()))
         await select(pilot, backup)
         confirm = await press_for(pilot, "x", ConfirmScreen)

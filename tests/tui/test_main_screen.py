@@ -17,11 +17,7 @@ from ollama_lineage.ui.widgets.diff_view import DiffView
 from ollama_lineage.ui.widgets.lineage_tree import LineageTree
 from ollama_lineage.ui.widgets.status_line import StatusLine
 
-from .conftest import AppFactory, cursor, ready, row, rows, select, wait_for
-
-
-def names(app: LineageApp) -> list[str]:
-    return [r.split()[1] for r in rows(app)]
+from .conftest import AppFactory, cursor, names, ready, row, rows, select, wait_for
 
 
 def shown(app: LineageApp) -> str | None:

@@ -7,7 +7,7 @@ import pytest
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.screens.main import MainScreen
 
-from .conftest import AppFactory, ready, row, rows, select, wait_for
+from .conftest import AppFactory, names, ready, row, rows, select, wait_for
 
 DEMO_STATES = {
     "qwq:latest": "update available",
@@ -71,7 +71,7 @@ async def test_unreachable_registry_reads_not_checked_with_no_dialog(
 async def test_a_resize_to_60x20_keeps_the_cursor_row_in_view(make_app: AppFactory) -> None:
     async with make_app().run_test(size=(120, 40)) as pilot:
         app = await ready(pilot)
-        await select(pilot, rows(app)[-1].split()[1])  # the last row: the first to go
+        await select(pilot, names(app)[-1])  # the last row: the first to go
         await pilot.resize_terminal(60, 20)
         tree = app.main.lineage
 

@@ -13,7 +13,7 @@ from ollama_lineage.services.lock import lock_path
 from ollama_lineage.ui.screens.rebuild import RebuildScreen, plan_warnings
 from ollama_lineage.ui.widgets.tick_list import TickList
 
-from .conftest import AppFactory, cursor, press_for, ready, row, rows, select, wait_for
+from .conftest import AppFactory, cursor, names, press_for, ready, row, rows, select, wait_for
 
 
 def posts(fake: FakeOllama, path: str) -> list[dict[str, object]]:
@@ -42,7 +42,7 @@ async def test_rebuild_sends_one_create_with_the_overrides(
         assert copies == [{"source": "qwq:latest_20K", "destination": plan.backup}]
         assert any("success" in line for line in modal.query_one(Log).lines)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: plan.backup in " ".join(rows(app)))
+        await wait_for(pilot, lambda: plan.backup in names(app))
         assert "fresh" in row(app, "qwq:latest_20K")
         assert "backup" in row(app, plan.backup)
 

@@ -17,7 +17,7 @@ from ollama_lineage.ui.screens.pull import PullScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
 
-from .conftest import AppFactory, press_for, ready, row, rows, select, wait_for
+from .conftest import AppFactory, names, press_for, ready, row, select, wait_for
 
 
 async def rebuild(pilot: Pilot[None], name: str) -> str:
@@ -31,7 +31,7 @@ async def rebuild(pilot: Pilot[None], name: str) -> str:
     await pilot.press("enter")
     await wait_for(pilot, lambda: modal.finished)
     await pilot.press("escape")
-    await wait_for(pilot, lambda: plan.backup in " ".join(rows(app)))
+    await wait_for(pilot, lambda: plan.backup in names(app))
     return plan.backup
 
 
@@ -70,7 +70,7 @@ async def test_rollback_and_delete_backup_ask_first(make_app: AppFactory, fake: 
         await pilot.press("n")
         assert fake.digest(backup) is not None
         await pilot.press("x", "y")
-        await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
+        await wait_for(pilot, lambda: backup not in names(app))
         assert fake.digest(backup) is None
 
 
@@ -87,7 +87,7 @@ async def test_compare_streams_both_sides_then_keep(make_app: AppFactory, fake: 
         assert sorted(generated) == sorted([backup, "qwq:latest_20K"])
         await pilot.press("f2")
         await wait_for(pilot, lambda: fake.digest(backup) is None)
-        await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
+        await wait_for(pilot, lambda: backup not in names(app))
 
 
 async def test_track_asks_before_adopting_under_a_base_whose_weights_it_never_had(
@@ -118,8 +118,8 @@ async def test_track_asks_before_adopting_under_a_base_whose_weights_it_never_ha
         await pick_phi4()
         await pilot.press("y")
         await wait_for(pilot, lambda: row(app, "my-gguf:latest").split()[2:3] != ["untracked"])
-        names = [r.split()[1] for r in rows(app)]
-        assert names.index("my-gguf:latest") == names.index("phi4:latest") + 1
+        order = names(app)
+        assert order.index("my-gguf:latest") == order.index("phi4:latest") + 1
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from ollama_lineage.ui.screens.compare import CompareScreen
 from ollama_lineage.ui.screens.main import MainScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 
-from .conftest import AppFactory, press_for, ready, rows, select, wait_for
+from .conftest import AppFactory, names, press_for, ready, select, wait_for
 
 
 async def test_closing_the_dialog_while_k_deletes_keeps_the_app(
@@ -26,7 +26,7 @@ async def test_closing_the_dialog_while_k_deletes_keeps_the_app(
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         # The delete under way finishes (a backup is never half gone); the app carries on.
         await wait_for(pilot, lambda: fake.digest(backup) is None)
-        await wait_for(pilot, lambda: backup not in " ".join(rows(app)))
+        await wait_for(pilot, lambda: backup not in names(app))
         assert app.is_running and app._exception is None
         assert [r.path for r in fake.requests].count("/api/delete") == 1
 

@@ -26,7 +26,17 @@ from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.diff_view import DiffView
 from tests.checks_samples import sentence_check, zebra_check
 
-from .conftest import AppFactory, fixed_clock, press_for, ready, row, select, start_fixed, wait_for
+from .conftest import (
+    AppFactory,
+    fixed_clock,
+    names,
+    press_for,
+    ready,
+    row,
+    select,
+    start_fixed,
+    wait_for,
+)
 
 SIZES = [(120, 40), (80, 24)]
 SNAPSHOT_CHECKS = sentence_check("qwq:latest_20K") + "\n" + zebra_check("qwq:latest_20K")
@@ -313,6 +323,29 @@ def test_rebuild_all_tick_boxes_without_colour_at_80x24(
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, RebuildScreen))
         await pilot.press("space")  # untick the first one
+        await quiet(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=before)
+
+
+def test_nested_backup_cuts_its_name_not_every_rows_facts_at_80x24(
+    snap_compare: SnapCompare, fixed_app: AppFactory, fixed_fake: FakeOllama
+) -> None:
+    """After qwq:latest_20K-coder is rebuilt its backup sits three deep: that one name is cut
+    with an ellipsis and every row keeps its size and age."""
+
+    async def before(pilot: Pilot[None]) -> None:
+        app = await settled(pilot)
+        fixed_fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K-coder"))
+        await select(pilot, "qwq:latest_20K-coder")
+        await wait_for(pilot, lambda: app.main.detail.detail.plan is not None)  # type: ignore[union-attr]
+        modal = await press_for(pilot, "r", RebuildScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: modal.finished)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: any(".bak-" in n for n in names(app)))
+        await select(pilot, names(app)[-1])  # the backup, scrolled into view
         await quiet(pilot)
 
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=before)

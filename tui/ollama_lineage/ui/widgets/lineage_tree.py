@@ -32,7 +32,9 @@ from . import format as fmt
 
 PREFIX = 4  # fold icon + state symbol
 WORD = max(len(state.word) for state in State) + 2  # the longest state word and its gap
-META = 12  # size and age
+META = (0, 7, 12)  # columns for no facts, size alone, size and age
+NAME_KEPT = 12  # a name is cut to no fewer characters before a fact is dropped
+CUT = "…"
 GUIDE = 2  # columns of indent per level
 ICON_FOLDED, ICON_UNFOLDED, ICON_LEAF = "▸ ", "▾ ", "  "
 LINES = {  # space, vertical, terminator, cross: as Textual's Tree draws them
@@ -101,14 +103,14 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         self._visible: set[str] | None = None  # None: no filter, every model
         self._folded: set[str] = set()
         self._cursor_name: str | None = None
-        self._columns = (0, True)
+        self._columns = (0, 2)  # the state word's column, and how many facts fit (META)
         self._labels: dict[str, Text] = {}
         self._strips: LRUCache[int, Strip] = LRUCache(256)
         self._looks: tuple[object, dict[str, Style], bool] | None = None
         # The unfiltered rows for these folds and pins, and their columns by width.
-        self._whole: (
-            tuple[object, list[Row], dict[str, int], dict[int, tuple[int, bool]]] | None
-        ) = None
+        self._whole: tuple[object, list[Row], dict[str, int], dict[int, tuple[int, int]]] | None = (
+            None
+        )
 
     # --- what tests and the app read ----------------------------------------------------------
 
@@ -123,6 +125,10 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
     def row_texts(self) -> list[str]:
         """Each line's label as a user reads it (no guides or fold icon), top to bottom."""
         return [self._row_text(row.name).plain for row in self._rows]
+
+    def row_names(self) -> list[str]:
+        """Each line's model, top to bottom: a cut name still says which row is which."""
+        return [row.name for row in self._rows]
 
     def line_text(self, line: int) -> str:
         """A line as drawn (guides, fold icon, label), in plain text."""
@@ -252,27 +258,28 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         self.set_reactive(LineageTree.cursor_line, line)
         self._scroll_to_cursor()
 
-    def _measure(self) -> tuple[int, bool]:
-        """Where the state word starts, and whether size and age still fit beside it.
+    def _measure(self) -> tuple[int, int]:
+        """Where the state word starts, and how many facts (size, age) fit beside it.
 
-        Every row's state word starts in the same column when the widest name allows it;
-        a name too long for that (a backup's, in a narrow pane) pushes only its own word
-        right rather than being cut, and size and age go before any name or word is cut.
+        Every row's state word starts in the same column. When the widest name does not fit,
+        long names are cut with an ellipsis (their start kept, at least NAME_KEPT characters)
+        before age, then size, is dropped: a nested backup's name must not cost every row its
+        facts.
         """
         pins, mark = self.pins, len(PIN_MARK) + 1
-        widest = max(
-            (
-                len(r.name) + (mark if r.name in pins else 0) + GUIDE * (len(r.path) - 1)
-                for r in self._rows
-            ),
-            default=0,
-        )
+        needs = [
+            (len(r.name) + (mark if r.name in pins else 0), GUIDE * (len(r.path) - 1))
+            for r in self._rows
+        ]
+        widest = max((name + indent for name, indent in needs), default=0)
         room = self.scrollable_content_region.width or 10_000
-        if PREFIX + widest + WORD + META <= room:
-            return widest, True
-        if PREFIX + widest + WORD <= room:
-            return widest, False
-        return max(room - PREFIX - WORD, 0), False
+        for facts in (2, 1, 0):
+            column = room - PREFIX - WORD - META[facts]
+            if widest <= column:
+                return widest, facts
+            if all(column - indent >= min(name, NAME_KEPT) for name, indent in needs):
+                return column, facts
+        return max(room - PREFIX - WORD, 0), 0
 
     def relabel(self) -> None:
         """Labels hold a width-dependent column: redo them when the width changes."""
@@ -293,23 +300,30 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         if label is not None:
             return label
         node = self.snapshot.nodes[name]
-        width, with_meta = self._columns
+        width, facts_shown = self._columns
         state, styles = node.state, self._styles()
         style = styles[state.css_class]
         shown = self._shown_name(node)
         depth = len(self._rows[self._line_of[name]].path) - 1
-        pad = max(width - GUIDE * depth - len(shown), 0)
+        room = width - GUIDE * depth
+        mark = shown[len(node.name) :]
+        cut = node.name
+        if len(shown) > room:  # keep the start, which says which model it is, and the pin
+            cut = node.name[: max(room - len(mark) - len(CUT), 1)] + CUT
+        pad = max(room - len(cut) - len(mark), 0)
         label = Text.assemble(
             (f"{state.symbol} ", style),
-            (node.name, Style(bold=state is not State.BACKUP)),
-            shown[len(node.name) :],
+            (cut, Style(bold=state is not State.BACKUP)),
+            mark,
             " " * pad,
             (f"  {state.word:<{WORD - 2}}", style),
         )
         facts = node.facts
-        if with_meta and facts:
-            when = fmt.age(fmt.parse_time(facts.modified_at), self.clock())
-            label.append(f" {fmt.size(facts.size):>6} {when:>4}", styles["lineage-tree--meta"])
+        if facts_shown and facts:
+            meta = f" {fmt.size(facts.size):>6}"
+            if facts_shown == 2:
+                meta += f" {fmt.age(fmt.parse_time(facts.modified_at), self.clock()):>4}"
+            label.append(meta, styles["lineage-tree--meta"])
         self._labels[name] = label
         return label
 
