@@ -205,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         actual = "sha256:" + hashlib.sha256(self._body).hexdigest()
         if actual != expected:
             raise ApiError(400, f"digest mismatch, expected {expected!r}, got {actual!r}")
-        state.put_blob(self._body, local=True)
+        state.upload(self._body)
         self._send(201, b"", None)
 
     def _registry(self, namespace: str, model: str, tag: str) -> None:

@@ -190,6 +190,12 @@ class State:
                 raise ApiError(500, error or f"write {path}: no space left on device")
             self.disk_free -= size
 
+    def upload(self, data: bytes) -> None:
+        """POST /api/blobs: the body is written to a temporary file first, so on a full disk
+        the upload fails and nothing is kept (as recorded on a real 0.33)."""
+        self._use_disk(len(data), f"{self.models_dir}/blobs/sha256-{zlib.crc32(data)}")
+        self.put_blob(data, local=True)
+
     def _path(self, digest: str) -> str:
         return f"{self.models_dir}/blobs/{digest.replace(':', '-')}"
 
