@@ -338,13 +338,17 @@ def test_nested_backup_cuts_its_name_not_every_rows_facts_at_80x24(
         app = await settled(pilot)
         fixed_fake.pull("qwq:latest")
         await wait_for(pilot, lambda: "stale" in row(app, "qwq:latest_20K-coder"))
-        await select(pilot, "qwq:latest_20K-coder")
-        await wait_for(pilot, lambda: app.main.detail.detail.plan is not None)  # type: ignore[union-attr]
-        modal = await press_for(pilot, "r", RebuildScreen)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: modal.finished)
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: any(".bak-" in n for n in names(app)))
+        # Its parent first: on an unchanged parent the rebuild would change nothing, keep no
+        # backup.
+        for name in ("qwq:latest_20K", "qwq:latest_20K-coder"):
+            await select(pilot, name)
+            await wait_for(pilot, lambda: app.main.detail.detail.plan is not None)  # type: ignore[union-attr]
+            modal = await press_for(pilot, "r", RebuildScreen)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda m=modal: m.finished)  # type: ignore[misc]
+            await pilot.press("escape")
+            backup = f"{name}.bak-"
+            await wait_for(pilot, lambda b=backup: any(b in n for n in names(app)))  # type: ignore[misc]
         await select(pilot, names(app)[-1])  # the backup, scrolled into view
         await quiet(pilot)
 
