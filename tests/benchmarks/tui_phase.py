@@ -174,6 +174,8 @@ async def keys(app: LineageApp, frames: Frames) -> dict[str, dict[str, float]]:
         up.append(await key_to_frame(app, frames, "k", at_line(tree.cursor_line - 1)))
     pages = []
     for _ in range(PAGES):
+        if tree.cursor_line >= tree.last_line:  # a small fleet fits one page: start again
+            await key_to_frame(app, frames, "home", at_line(0))
         pages.append(await key_to_frame(app, frames, "pagedown", past(tree.cursor_line)))
     await key_to_frame(app, frames, "home", at_line(0))
     roots, total = len(tree.snapshot.roots), len(tree.snapshot.nodes)
