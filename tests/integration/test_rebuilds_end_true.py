@@ -146,6 +146,40 @@ def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
     assert "running" not in history.stdout and "build" in history.stdout
 
 
+def test_ctrl_c_during_apply_finishes_the_model_in_flight_and_stops(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    where = ["--host", fake.host, "--db", str(tmp_path / "db"), "--registry", fake.registry_url]
+    command = [sys.executable, "-m", "ollama_lineage.cli"]
+    folder = tmp_path / "recipes"
+    subprocess.run([*command, "rebuild", "--all-stale", "--yes", *where], check=True)
+    subprocess.run([*command, "export", "--all", str(folder), *where], check=True)
+    for path in folder.glob("*.Modelfile"):
+        path.write_text(path.read_text() + "PARAMETER num_predict 64\n")
+    fake.set_latency(1.0, "/api/create")
+    fake.clear_requests()
+    run = subprocess.Popen(
+        [*command, "apply", str(folder), "--yes", *where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not any(r.path == "/api/create" for r in fake.requests):
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (out, err)
+    lines = out.splitlines()
+    assert lines[-1] == "stopped after 1 of 3; run again to continue", (out, err)
+    (first,) = [r.body["model"] for r in fake.requests if r.path == "/api/create"]
+    assert lines[-2].startswith(f"~ {first}: rebuilt from ")
+    history = subprocess.run(
+        [*command, "history", "--since", "1h", *where], capture_output=True, text=True
+    )
+    assert "running" not in history.stdout and "build" in history.stdout
+
+
 async def test_a_rollback_brings_back_the_old_model_and_its_recipe_and_records_both_digests(
     fake: FakeOllama, session: Session
 ) -> None:

@@ -231,18 +231,56 @@ def test_models_not_in_the_folder_are_never_touched(
     assert code == 0  # the coder is stale now, but it is not the folder's business
 
 
-def test_a_failed_create_stops_apply_and_keeps_the_old_recipe(
+def test_a_failed_create_holds_back_what_is_built_on_it_and_applies_the_rest(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = folder / "qwq@latest_20K.Modelfile"
     path.write_text(path.read_text().replace("num_ctx 20000", "num_ctx 32768"))
-    fake.fail("/api/create", status=500, error="out of disk")
+    path = folder / "llama3.2@latest-mario.Modelfile"
+    path.write_text(path.read_text() + "PARAMETER num_ctx 4096\n")
+    run(fake, db, "plan", str(folder), "--json")
+    order = [c["name"] for c in json.loads(capsys.readouterr().out)["changes"]]
+    assert order.index(CHILD) < order.index(GRANDCHILD) and MARIO in order
+    fake.fail("/api/create", nth=order.index(CHILD) + 1, status=500, error="out of disk")
+
     assert run(fake, db, "apply", str(folder), "--yes") == 1
-    err = capsys.readouterr().err
-    assert "out of disk" in err and "apply stopped" in err
+    out, err = capsys.readouterr()
+    assert f"~ {CHILD}: rebuild of {CHILD} failed, old model kept" in err and "out of disk" in err
+    assert f"~ {GRANDCHILD}: held back, built on {CHILD}, which is failed in this run" in out
     assert ("create", GRANDCHILD) not in writes(fake)  # never built on a failed parent
+    assert ("create", MARIO) in writes(fake)  # a model not built on it still goes ahead
+    assert (
+        out.splitlines()[-1] == "Apply stopped short: 0 created, 1 rebuilt, 0 deleted; 2 held back."
+    )
     code, out, _ = plan(fake, db, folder, capsys)
-    assert code == 1 and f"~ {CHILD}" in out
+    assert code == 1 and f"~ {CHILD}" in out and MARIO not in out
+
+
+def test_apply_leaves_a_pinned_model_and_what_is_built_on_it(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for file in ("qwq@latest_20K.Modelfile", "qwq@latest_20K-coder.Modelfile"):
+        path = folder / file
+        path.write_text(path.read_text() + "PARAMETER num_predict 128\n")
+    assert run(fake, db, "pin", CHILD) == 0
+
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 1
+    assert f"held back: pinned (ollama-lineage unpin {CHILD} to apply it)" in out
+    assert f"held back: built on {CHILD}, which is pinned" in out
+    assert out.splitlines()[-1].endswith("; 2 held back.")
+
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    out = capsys.readouterr().out
+    assert writes(fake) == []
+    assert f"~ {CHILD}: held back, pinned" in out
+    assert (
+        out.splitlines()[-1] == "Apply stopped short: 0 created, 0 rebuilt, 0 deleted; 2 held back."
+    )
+
+    assert run(fake, db, "unpin", CHILD) == 0
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert [m for op, m in writes(fake) if op == "create"] == [CHILD, GRANDCHILD]
 
 
 # --- drift ----------------------------------------------------------------------------------

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import datetime
 
 from ..config import ConfigError
 from ..ollama.client import OllamaError
+from ..services.pins import pins_of
 from ..services.rebuild import RebuildError
 from ..services.recipes import (
     Action,
     Applied,
+    Change,
     FolderPlan,
     apply_change,
     export_all,
@@ -22,11 +25,13 @@ from ..services.recipes import (
 from ..services.session import Session
 from .common import (
     EXIT_ATTENTION,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
     confirm,
     indent,
     print_progress,
+    stop_on_signal,
 )
 
 
@@ -82,7 +87,7 @@ async def recipe(session: Session, args: argparse.Namespace) -> int:
 
 
 async def plan(session: Session, args: argparse.Namespace) -> int:
-    plan = await plan_folder(session, args.folder, prune=args.prune)
+    plan = await plan_folder(session, args.folder, prune=args.prune, pins=await pins_of(session))
     if args.json:
         print(json.dumps({"host": session.settings.host, **plan.as_json()}, indent=2))
     else:
@@ -92,19 +97,22 @@ async def plan(session: Session, args: argparse.Namespace) -> int:
 
 def print_plan(plan: FolderPlan) -> None:
     width = max((len(c.name) for c in plan.changes), default=0)
+    held = plan.held
     for change in plan.changes:
         print(f"{change.action.symbol} {change.name:<{width}}  {change.reason}")
         for line in change.diff:
             print(f"    {line}")
         for note in change.notes:
             print(f"    note: {note}")
+        if change.name in held:
+            print(f"    held back: {_held_line(change.name, held[change.name])}")
     for warning in plan.warnings:
         print(f"note: {warning}")
     print(plan.summary)
 
 
 async def apply(session: Session, args: argparse.Namespace) -> int:
-    plan = await plan_folder(session, args.folder, prune=args.prune)
+    plan = await plan_folder(session, args.folder, prune=args.prune, pins=await pins_of(session))
     if not plan.changes:
         print(plan.summary)
         return EXIT_OK
@@ -113,32 +121,54 @@ async def apply(session: Session, args: argparse.Namespace) -> int:
         if not confirm("apply these changes? [y/N] ", "apply"):
             print("nothing applied")
             return EXIT_OK
-    done: list[str] = []
-    for change in plan.changes:
-        if args.verbose and change.action is not Action.DELETE:
-            recipe = args.folder[next(k for k in args.folder if k.lower() == change.name.lower())]
-            print(f"{change.action.symbol} {change.name}: create request")
-            print(indent(json.dumps(recipe.recipe.create_request(change.name), indent=2)))
-        try:
-            applied = await apply_change(
-                session, change, args.folder, print_progress if args.verbose else None
-            )
-        except (RebuildError, OllamaError) as exc:
-            left = len(plan.changes) - len(done) - 1
-            print(f"{change.action.symbol} {change.name}: {exc}", file=sys.stderr)
-            print(
-                f"apply stopped: {len(done)} done, {change.name} failed, {left} not started",
-                file=sys.stderr,
-            )
-            return EXIT_ATTENTION
-        done.append(change.name)
-        print(f"{change.action.symbol} {change.name}: {_applied_line(applied)}")
+    assert plan.selection is not None
+    selection = plan.selection
+    done = {action: 0 for action in Action}
+    with stop_on_signal() as stop:
+        for index, change in enumerate(plan.changes):
+            if stop.asked:
+                print(f"stopped after {index} of {len(plan.changes)}; run again to continue")
+                return EXIT_INTERRUPTED
+            selection.hold_if_built_on_held(change.name, _resolved_base(session, change))
+            if change.name in selection.held:
+                why = _held_line(change.name, selection.held[change.name])
+                print(f"{change.action.symbol} {change.name}: held back, {why}")
+                continue
+            if args.verbose and change.action is not Action.DELETE:
+                recipe = args.folder[
+                    next(k for k in args.folder if k.lower() == change.name.lower())
+                ]
+                print(f"{change.action.symbol} {change.name}: create request")
+                print(indent(json.dumps(recipe.recipe.create_request(change.name), indent=2)))
+            try:
+                applied = await apply_change(
+                    session, change, args.folder, print_progress if args.verbose else None
+                )
+            except asyncio.CancelledError:  # a second Ctrl-C: the rebuilder put it back
+                print(f"{change.name}: interrupted; the old model is back")
+                print(f"stopped after {index} of {len(plan.changes)}; run again to continue")
+                return EXIT_INTERRUPTED
+            except (RebuildError, OllamaError) as exc:
+                print(f"{change.action.symbol} {change.name}: {exc}", file=sys.stderr)
+                selection.hold(change.name, "failed", which="failed in this run")
+                continue
+            done[change.action] += 1
+            print(f"{change.action.symbol} {change.name}: {_applied_line(applied)}")
+    held = {c.name for c in plan.changes if c.name in selection.held}
     print(
-        f"Apply complete: {plan.count(Action.CREATE)} created, "
-        f"{plan.count(Action.REBUILD) + plan.count(Action.DRIFT)} rebuilt, "
-        f"{plan.count(Action.DELETE)} deleted."
+        f"Apply {'stopped short' if held else 'complete'}: {done[Action.CREATE]} created, "
+        f"{done[Action.REBUILD] + done[Action.DRIFT]} rebuilt, "
+        f"{done[Action.DELETE]} deleted" + (f"; {len(held)} held back." if held else ".")
     )
-    return EXIT_OK
+    return EXIT_ATTENTION if held else EXIT_OK
+
+
+def _resolved_base(session: Session, change: Change) -> str | None:
+    return session.syncer.resolve(change.base) if change.base else None
+
+
+def _held_line(name: str, why: str) -> str:
+    return f"{why} (ollama-lineage unpin {name} to apply it)" if why == "pinned" else why
 
 
 def _applied_line(applied: Applied) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
@@ -41,6 +41,12 @@ class Selection:
                 self.held.setdefault(node.name, f"built on {name}, which is {which}")
         self.todo = [n for n in self.todo if n not in self.held]
 
+    def hold_if_built_on_held(self, name: str, base: str | None) -> None:
+        """For a model the snapshot does not know as ``base``'s child yet (``apply`` creating
+        both): held back when its base is."""
+        if base is not None and base in self.held and name not in self.held:
+            self.hold(name, f"built on {base}, which is held back")
+
 
 def bulk_selection(snapshot: Snapshot, pins: Collection[str], *, guesses: bool = True) -> Selection:
     """Every stale derivative, less those held back: pinned or built on a pinned model, a
@@ -57,6 +63,21 @@ def bulk_selection(snapshot: Snapshot, pins: Collection[str], *, guesses: bool =
             and node.name not in selection.held
         ):
             selection.hold(node.name, GUESSED)
+    return selection
+
+
+def folder_selection(
+    snapshot: Snapshot, changes: Sequence[tuple[str, str | None]], pins: Collection[str]
+) -> Selection:
+    """``apply``'s share of bulk work: of ``changes`` (name and base, parents first), those on a
+    pinned model or built on one are held back. A guess does not hold a change back: the file
+    says what the model is built from."""
+    selection = Selection(snapshot, [name for name, _ in changes], {})
+    for node in snapshot.walk():
+        if node.name in pins:
+            selection.hold(node.name, "pinned", which="pinned")
+    for name, base in changes:
+        selection.hold_if_built_on_held(name, base)
     return selection
 
 

@@ -2,9 +2,10 @@
 
 ``export_all`` writes one Modelfile per tracked derivative; ``read_folder`` reads them back
 (refusing unparsable files, two files for one model and cycles before any request);
-``plan_folder`` compares the folder with the server and the store, terraform-style; and
-``apply_plan`` carries the plan out, parents first, each rebuild through the Rebuilder (backup,
-create, verify). ``find_drift`` tells which models were changed outside this app.
+``plan_folder`` compares the folder with the server and the store, terraform-style, holding
+back what is pinned or built on a pinned model; and ``apply_change`` carries out one step,
+each rebuild through the Rebuilder (backup, create, verify). ``find_drift`` tells which
+models were changed outside this app.
 
 File names: a model name becomes a file name by writing ``:`` as ``@`` and ``/`` as ``+``
 (neither can occur in an Ollama name), plus ``.Modelfile``; ``qwq:latest_20K`` is
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..core.modelfile import ModelfileError, Recipe, parse_modelfile
 from ..core.names import InvalidModelName, normalize_name
 from ..core.states import State
 from ..ollama.client import OllamaError, Progress
+from .pins import Selection, folder_selection
 from .rebuild import STORED_RECIPE_LIMIT, RebuildError, Refused
 from .store import Store, StoredRecipe
 
@@ -321,9 +323,16 @@ class FolderPlan:
     changes: tuple[Change, ...]  # in the order apply makes them: parents first
     unchanged: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    selection: Selection | None = None  # what apply holds back (pins), shared with bulk rebuilds
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
+
+    @property
+    def held(self) -> dict[str, str]:
+        """The changes apply leaves alone, with why."""
+        held = self.selection.held if self.selection else {}
+        return {c.name: held[c.name] for c in self.changes if c.name in held}
 
     @property
     def summary(self) -> str:
@@ -332,7 +341,8 @@ class FolderPlan:
         return (
             f"Plan: {self.count(Action.CREATE)} to create, {self.count(Action.REBUILD)} to "
             f"rebuild, {self.count(Action.DRIFT)} drifted (rebuilt from the file), "
-            f"{self.count(Action.DELETE)} to delete; {len(self.unchanged)} unchanged."
+            f"{self.count(Action.DELETE)} to delete; {len(self.unchanged)} unchanged"
+            + (f"; {len(self.held)} held back." if self.held else ".")
         )
 
     def as_json(self) -> dict[str, object]:
@@ -340,6 +350,7 @@ class FolderPlan:
             "changes": [c.as_json() for c in self.changes],
             "unchanged": list(self.unchanged),
             "warnings": list(self.warnings),
+            "held": self.held,
             "summary": {
                 "create": self.count(Action.CREATE),
                 "rebuild": self.count(Action.REBUILD),
@@ -362,9 +373,14 @@ def recipe_diff(old: Recipe, new: Recipe) -> tuple[str, ...]:
 
 
 async def plan_folder(
-    session: Session, folder: Mapping[str, FolderRecipe], *, prune: bool = False
+    session: Session,
+    folder: Mapping[str, FolderRecipe],
+    *,
+    prune: bool = False,
+    pins: Collection[str] = (),
 ) -> FolderPlan:
-    """What apply would do, model by model; raises RecipeError when a FROM names no model."""
+    """What apply would do, model by model, and what ``pins`` hold back; raises RecipeError
+    when a FROM names no model."""
     syncer, host = session.syncer, session.settings.host_key
     snapshot = syncer.snapshot
     folder = {syncer.resolve(name): entry for name, entry in folder.items()}
@@ -398,7 +414,9 @@ async def plan_folder(
         changes.append(change)
     if prune:
         changes += await _deletions(session, folder)
-    return FolderPlan(tuple(changes), tuple(unchanged), tuple(warnings))
+    bases = [(c.name, syncer.resolve(c.base) if c.base else None) for c in changes]
+    selection = folder_selection(snapshot, bases, pins)
+    return FolderPlan(tuple(changes), tuple(unchanged), tuple(warnings), selection)
 
 
 def _change_for(
