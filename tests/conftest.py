@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,12 @@ def _names_parsed_afresh() -> None:
     """Each test parses names itself: an answer cached by an earlier test (or by collection,
     before mutmut forks) would hide a change to the parser."""
     parse_model_name.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_hosts_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hosts file in the user's config dir must not change what a test talks to."""
+    monkeypatch.setenv("OLLAMA_LINEAGE_HOSTS", str(tmp_path / "no-hosts.toml"))
 
 
 @pytest.fixture

@@ -90,6 +90,7 @@ class Settings:
     keep_history_days: float = 90.0  # History forgets older events (each model's last kept)
     timeout: float = 30.0
     models_dir: Path | None = None  # Ollama's models folder, read instead of /api/show
+    name: str = ""  # the host's name in a hosts file, for runs over several servers
 
     @property
     def host_key(self) -> str:

@@ -21,8 +21,8 @@ from ..config import (
     Settings,
     default_db_path,
     find_models_dir,
-    parse_host,
 )
+from ..hosts import choose_hosts, default_hosts_path
 from ..ollama.plain_http import EarlyGet
 from .common import EXIT_ATTENTION, EXIT_ERROR, EXIT_OK, UsageError
 from .parser import build_parser
@@ -78,9 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_OK
     try:
-        with _settings(args) as settings:
+        with _settings(args) as hosts:
             if args.command is not None:
                 prepare(args)
+            if len(hosts) > 1:
+                return _on_several_hosts(args, hosts)
+            (settings,) = hosts
             # The listing is asked for now, so the server works on it while Python imports
             # the rest of the app (tests/benchmarks/README.md has what that saves).
             listing = EarlyGet(settings.host, "/api/tags", settings.timeout)
@@ -100,26 +103,41 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
-        if not isinstance(exc, user_errors()):
-            raise
-        # A failed operation (old model kept) is 1, like "something to do"; a refusal before
-        # anything was sent, or a server or input that cannot be used, is 2: cron can tell.
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"error: {line}", file=sys.stderr)
-        if args.command == "autopilot" and args.notify:
-            from .autopilot import notify
+        return report_error(exc, args)
 
-            # The server being down at 3 a.m. is news too.
-            notify(args.notify, {"exit_code": EXIT_ERROR, "error": str(exc), "models": []})
-        from ..services.rebuild import RebuildError, Refused
 
-        failed = isinstance(exc, RebuildError) and not isinstance(exc, Refused)
-        return EXIT_ATTENTION if failed else EXIT_ERROR
+def report_error(exc: Exception, args: argparse.Namespace) -> int:
+    """A user's error as `error:` lines and its exit code; anything else is a bug, raised."""
+    if not isinstance(exc, user_errors()):
+        raise exc
+    # A failed operation (old model kept) is 1, like "something to do"; a refusal before
+    # anything was sent, or a server or input that cannot be used, is 2: cron can tell.
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"error: {line}", file=sys.stderr)
+    if args.command == "autopilot" and args.notify:
+        from .autopilot import notify
+
+        # The server being down at 3 a.m. is news too.
+        notify(args.notify, {"exit_code": EXIT_ERROR, "error": str(exc), "models": []})
+    from ..services.rebuild import RebuildError, Refused
+
+    failed = isinstance(exc, RebuildError) and not isinstance(exc, Refused)
+    return EXIT_ATTENTION if failed else EXIT_ERROR
+
+
+def _on_several_hosts(args: argparse.Namespace, hosts: list[Settings]) -> int:
+    names = ", ".join(h.name for h in hosts)
+    if args.command is None:
+        raise UsageError(f"the TUI shows one server at a time so far: pass one --host ({names})")
+    from .several import run_on_hosts
+
+    return run_on_hosts(args, hosts)
 
 
 @contextmanager
-def _settings(args: argparse.Namespace) -> Iterator[Settings]:
-    """Resolve flags and environment; ``--demo`` brings its own server and a throwaway db."""
+def _settings(args: argparse.Namespace) -> Iterator[list[Settings]]:
+    """Resolve flags and environment, one Settings per server; ``--demo`` brings its own
+    server and a throwaway db."""
     registry = getattr(args, "registry", None) or DEFAULT_REGISTRY
     db = getattr(args, "db", None)
     common = {
@@ -135,23 +153,51 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
 
         with FakeOllama(scenario="demo") as fake, tempfile.TemporaryDirectory() as tmp:
             fake.set_token_delay(0.03)
-            yield Settings(
-                host=fake.url,
-                db_path=db or Path(tmp) / "demo.sqlite3",
-                registry=getattr(args, "registry", None) or fake.registry_url,
-                **common,
-            )
+            yield [
+                Settings(
+                    host=fake.url,
+                    db_path=db or Path(tmp) / "demo.sqlite3",
+                    registry=getattr(args, "registry", None) or fake.registry_url,
+                    **common,
+                )
+            ]
         return
-    host = parse_host(getattr(args, "host", None) or os.environ.get("OLLAMA_HOST"))
+    hosts = choose_hosts(getattr(args, "host", None) or [], _hosts_file(args), os.environ)
     given = getattr(args, "models_dir", None)
-    models_dir = find_models_dir() if given is None else None if given == "none" else Path(given)
-    yield Settings(
-        host=host,
-        db_path=db or default_db_path(),
-        registry=registry,
-        models_dir=models_dir,
-        **common,
-    )
+    if len(hosts) > 1 and given is not None:
+        raise ConfigError(
+            "--models-dir is one server's folder: with several hosts, give each its"
+            " models_dir in the hosts file"
+        )
+    yield [
+        Settings(
+            host=host.url,
+            db_path=db or default_db_path(),
+            registry=registry,
+            models_dir=_models_dir(host.models_dir, given, alone=len(hosts) == 1),
+            name=host.name,
+            **common,
+        )
+        for host in hosts
+    ]
+
+
+def _hosts_file(args: argparse.Namespace) -> Path | None:
+    """``--hosts FILE`` must exist; the default one is read only if it is there."""
+    if getattr(args, "hosts", None) is not None:
+        return Path(args.hosts)
+    default = default_hosts_path()
+    return default if default.is_file() else None
+
+
+def _models_dir(from_file: Path | None, given: str | None, *, alone: bool) -> Path | None:
+    """``--models-dir`` wins; then the hosts file's; a lone server may be this machine's, so
+    its folder is looked for where Ollama keeps it."""
+    if given is not None:
+        return None if given == "none" else Path(given)
+    if from_file is not None or not alone:
+        return from_file
+    return find_models_dir()
 
 
 def prepare(args: argparse.Namespace) -> None:

@@ -10,7 +10,20 @@ from .. import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--host", default=argparse.SUPPRESS, help="Ollama server (OLLAMA_HOST)")
+    common.add_argument(
+        "--host",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="Ollama server (OLLAMA_HOST), or a name from the hosts file; again for several",
+    )
+    common.add_argument(
+        "--hosts",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="the hosts file: [[host]] name, url, models_dir (default: OLLAMA_LINEAGE_HOSTS,"
+        " else hosts.toml in the user's config dir, if there)",
+    )
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="database file")
     common.add_argument("--registry", default=argparse.SUPPRESS, help="registry to check")
     common.add_argument(

@@ -38,11 +38,11 @@ COMMANDS = {
 CommandRun = Callable[[Session, argparse.Namespace], Awaitable[int]]
 
 
-def run_command(args: argparse.Namespace, settings: Settings, listing: EarlyGet) -> int:
+def run_command(args: argparse.Namespace, settings: Settings, listing: EarlyGet | None) -> int:
     return asyncio.run(_run(args, settings, listing))
 
 
-async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet) -> int:
+async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet | None) -> int:
     module, name = COMMANDS[args.command]
     run: CommandRun = getattr(importlib.import_module(f"{__package__}.{module}"), name)
     async with contextlib.AsyncExitStack() as stack:

@@ -14,18 +14,26 @@ from .common import EXIT_ATTENTION, EXIT_OK
 
 
 async def status(session: Session, args: argparse.Namespace) -> int:
+    snapshot, pins = await settled(session, args)
+    if args.json:
+        print(json_listing(session.settings.host, as_json(snapshot, pins)))
+    else:
+        print(render_tree(snapshot, pins))
+    return exit_code(snapshot)
+
+
+async def settled(session: Session, args: argparse.Namespace) -> tuple[Snapshot, set[str]]:
+    """The snapshot once the registry had its say, and the pins."""
     if args.check_upstream:
         await session.upstream.check_all()
     elif any(n.guessed and n.state in NEEDS_REBUILD for n in session.syncer.snapshot.walk()):
         # Never called stale on trust: a derivative known only from Ollama's parent_model
         # may be a pulled model its publisher built (asked once; the answer is stored).
         await session.upstream.settle_guesses(again=False)
-    snapshot = session.syncer.snapshot
-    pins = await pins_of(session)
-    if args.json:
-        print(json_listing(session.settings.host, _as_json(snapshot, pins)))
-    else:
-        print(render_tree(snapshot, pins))
+    return session.syncer.snapshot, await pins_of(session)
+
+
+def exit_code(snapshot: Snapshot) -> int:
     attention = any(n.state.left_to_do for n in snapshot.walk())
     return EXIT_ATTENTION if attention else EXIT_OK
 
@@ -33,12 +41,26 @@ async def status(session: Session, args: argparse.Namespace) -> int:
 def json_listing(host: str, models: list[dict[str, object]]) -> str:
     """One model a line: as easy to read and to grep as indented JSON, and ten times faster
     to write (``indent`` makes the json module fall back to pure Python)."""
-    rows = ",\n".join(f"    {json.dumps(model)}" for model in models)
-    body = f"[\n{rows}\n  ]" if models else "[]"
-    return f'{{\n  "host": {json.dumps(host)},\n  "models": {body}\n}}'
+    return f'{{\n  "host": {json.dumps(host)},\n  "models": {_models(models, "  ")}\n}}'
 
 
-def _as_json(
+def hosts_listing(hosts: list[tuple[str, str, str | None, list[dict[str, object]]]]) -> str:
+    """``{"hosts": [{"name", "host", "error", "models"}]}``, one model a line."""
+    entries = []
+    for name, url, error, models in hosts:
+        head = (
+            f'"name": {json.dumps(name)}, "host": {json.dumps(url)}, "error": {json.dumps(error)}'
+        )
+        entries.append(f'    {{{head},\n     "models": {_models(models, "     ")}}}')
+    return '{\n  "hosts": [\n' + ",\n".join(entries) + "\n  ]\n}"
+
+
+def _models(models: list[dict[str, object]], indent: str) -> str:
+    rows = ",\n".join(f"{indent}  {json.dumps(model)}" for model in models)
+    return f"[\n{rows}\n{indent}]" if models else "[]"
+
+
+def as_json(
     snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()
 ) -> list[dict[str, object]]:
     """``held``: why a bulk rebuild leaves the model alone (a pin, a guessed lineage, either

@@ -27,9 +27,8 @@ import hashlib
 import json
 import os
 import re
-import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,11 +37,7 @@ from ..config import APP_NAME
 from ..core.modelfile import DEPRECATED_PARAMETERS, PARAMETER_TYPES
 from ..core.names import InvalidModelName, normalize_name
 from ..ollama.client import OllamaClient, OllamaError, Unreachable
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from ..tomltables import Where, read_tables
 
 # A check without max_seconds still ends: a generate that hangs must not hold up the night.
 DEFAULT_LIMIT = 600.0
@@ -202,74 +197,17 @@ def load_checks(path: Path | None, *, required: bool = True) -> ChecksFile:
     return parse_checks(text, path)
 
 
-_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-_HEADER = re.compile(r"^\s*\[\[\s*\"?check\"?\s*\]\]")
-
-
 def parse_checks(text: str, path: Path) -> ChecksFile:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        if match := _AT.search(message):
-            where = f"{path}:{match[1]}:{match[2]}"
-            message = message[: match.start()]
-        else:
-            where = str(path)
-        raise ChecksError(f"{where}: not valid TOML: {message}") from None
-    lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if _HEADER.match(line)]
-    for key in data:
-        if key != "check":
-            raise ChecksError(
-                f"{path}:{_line_of(lines, 0, len(lines), key)}: unknown top-level key {key!r};"
-                " write each check as a [[check]] table"
-            )
-    tables = data.get("check", [])
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise ChecksError(f"{path}: 'check' must be [[check]] tables")
-    if len(starts) != len(tables):
-        starts = []  # written some other way (an inline array): no line numbers then
     checks: list[Check] = []
     counts: dict[str, int] = {}
-    for index, table in enumerate(tables):
-        begin = starts[index] if starts else None
-        end = starts[index + 1] if starts and index + 1 < len(starts) else len(lines)
-        place = _Where(path, index + 1, lines, begin, end)
+    for table, place in read_tables(text, path, "check", ChecksError):
         check = _check(table, place)
         number = counts[check.model.casefold()] = counts.get(check.model.casefold(), 0) + 1
         checks.append(replace(check, number=number, where=place()))
     return ChecksFile(path, tuple(checks))
 
 
-@dataclass(frozen=True)
-class _Where:
-    """Names the place of a check, or of one of its keys, for a message."""
-
-    path: Path
-    index: int
-    lines: Sequence[str]
-    begin: int | None
-    end: int
-
-    def __call__(self, key: str | None = None) -> str:
-        if self.begin is None:
-            return f"{self.path}: check {self.index}"
-        line = _line_of(self.lines, self.begin, self.end, key) if key else self.begin + 1
-        return f"{self.path}:{line}: check {self.index}"
-
-
-def _line_of(lines: Sequence[str], begin: int, end: int, key: str | None) -> int:
-    """The 1-based line where ``key =`` is written within a table; its header otherwise."""
-    if key:
-        pattern = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
-        for number in range(begin, end):
-            if pattern.match(lines[number]):
-                return number + 1
-    return begin + 1
-
-
-def _check(table: Mapping[str, Any], where: _Where) -> Check:
+def _check(table: Mapping[str, Any], where: Where) -> Check:
     for key in table:
         if key not in KNOWN_KEYS:
             near = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
@@ -325,7 +263,7 @@ def _check(table: Mapping[str, Any], where: _Where) -> Check:
     )
 
 
-def _strings(table: Mapping[str, Any], key: str, where: _Where) -> tuple[str, ...]:
+def _strings(table: Mapping[str, Any], key: str, where: Where) -> tuple[str, ...]:
     value = table.get(key)
     if value is None:
         return ()
@@ -338,7 +276,7 @@ def _strings(table: Mapping[str, Any], key: str, where: _Where) -> tuple[str, ..
     return tuple(value)
 
 
-def _check_option(option: str, value: Any, where: _Where) -> None:
+def _check_option(option: str, value: Any, where: Where) -> None:
     kind = PARAMETER_TYPES.get(option) or _RUNTIME_OPTIONS.get(option)
     if kind is None and option in DEPRECATED_PARAMETERS:
         kind = type(value)

@@ -1,0 +1,88 @@
+"""One command over several servers: `status` asks them all at once, each with its own
+timeouts, so a host that is down or hangs costs only its own section; commands that change
+models go host by host, each under its own writer lock, each reported under its name."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..core.lineage import Snapshot
+from ..ollama.client import OllamaError
+from ..services.server_problem import server_problem
+from ..services.session import open_session
+from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from .status import as_json, exit_code, hosts_listing, render_tree, settled
+
+
+def run_on_hosts(args: argparse.Namespace, hosts: list[Settings]) -> int:
+    if args.command == "status":
+        return asyncio.run(_status(args, hosts))
+    if getattr(args, "json", False):
+        raise UsageError(
+            f"{args.command} --json reads one server; over several, status --json has them all"
+        )
+    from . import report_error
+    from .run import run_command
+
+    code = EXIT_OK
+    for number, settings in enumerate(hosts):
+        print(f"{'' if number == 0 else chr(10)}== {settings.name} ({settings.host})", flush=True)
+        try:
+            result = run_command(args, settings, None)
+        except Exception as exc:
+            result = report_error(exc, args)
+        if result == EXIT_INTERRUPTED:
+            return result
+        code = max(code, result)
+    return code
+
+
+@dataclass(frozen=True)
+class _HostStatus:
+    settings: Settings
+    snapshot: Snapshot | None = None
+    pins: frozenset[str] = frozenset()
+    error: str | None = None
+
+
+async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
+    """Every reachable host is printed; exit 2 when any could not be read, else 1 or 0."""
+    found = await asyncio.gather(*(_status_of(args, settings) for settings in hosts))
+    if args.json:
+        print(
+            hosts_listing(
+                [
+                    (
+                        h.settings.name,
+                        h.settings.host,
+                        h.error,
+                        as_json(h.snapshot, h.pins) if h.snapshot else [],
+                    )
+                    for h in found
+                ]
+            )
+        )
+    else:
+        sections = []
+        for h in found:
+            body = (
+                f"error: {h.error}" if h.error else render_tree(h.snapshot or Snapshot({}), h.pins)
+            )
+            sections.append(f"== {h.settings.name} ({h.settings.host})\n{body}")
+        print("\n\n".join(sections))
+    if any(h.error for h in found):
+        return EXIT_ERROR
+    return max(exit_code(h.snapshot) for h in found if h.snapshot is not None)
+
+
+async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatus:
+    async with open_session(settings) as session:
+        try:
+            await session.syncer.poll()
+            snapshot, pins = await settled(session, args)
+        except OllamaError as exc:
+            return _HostStatus(settings, error=server_problem(settings.host, exc).summary)
+        return _HostStatus(settings, snapshot, frozenset(pins))
