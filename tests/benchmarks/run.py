@@ -630,12 +630,13 @@ def main(argv: list[str] | None = None) -> None:
             results["sizes"].append(run_size(models, args))
     print_report(results)
     print("\n" + markdown(results))
-    if args.quick:  # `disk` beside `status` too, so that its benchmark does not rot either
-        subprocess.run(
-            [sys.executable, "-m", "tests.benchmarks.disk", "--quick"],
-            cwd=HERE.parents[1],
-            check=True,
-        )
+    if args.quick:  # `disk` and several hosts beside `status` too, so that they do not rot
+        for bench in ("disk", "hosts"):
+            subprocess.run(
+                [sys.executable, "-m", f"tests.benchmarks.{bench}", "--quick"],
+                cwd=HERE.parents[1],
+                check=True,
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.out}")

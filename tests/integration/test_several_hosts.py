@@ -128,3 +128,28 @@ def test_what_does_not_take_several_hosts_says_so_before_any_request(
     assert main([*extra, "--hosts", str(path), "--db", str(tmp_path / "db")]) == 2
     assert message in capsys.readouterr().err
     assert fake.requests == [] and other.requests == []
+
+
+def test_prometheus_gauges_per_host_for_the_textfile_collector(
+    fake: FakeOllama,
+    other: FakeOllama,
+    down: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = hosts_file(tmp_path, ("gpu", fake.host), ("ci", down))
+    other.publish("qwq:latest")
+    args = ["status", "--format", "prometheus", "--check-upstream"]
+    assert run(tmp_path / "db", *args, "--hosts", str(path), registry=other) == 2
+    out = capsys.readouterr().out
+    samples = dict(line.rsplit(" ", 1) for line in out.splitlines() if not line.startswith("#"))
+    gpu, ci = f'host="gpu",url="{fake.url}"', f'host="ci",url="http://{down}"'
+    assert samples[f"ollama_lineage_up{{{gpu}}}"] == "1"
+    assert samples[f"ollama_lineage_up{{{ci}}}"] == "0"
+    assert samples[f'ollama_lineage_models{{{gpu},state="stale"}}'] == "1"
+    assert samples[f'ollama_lineage_models{{{gpu},state="drifted"}}'] == "0"
+    assert samples[f"ollama_lineage_base_updates{{{gpu}}}"] == "1"  # qwq:latest moved upstream
+    assert samples[f"ollama_lineage_derivatives_stale{{{gpu}}}"] == "1"
+    assert float(samples[f"ollama_lineage_last_poll_timestamp_seconds{{{gpu}}}"]) > 1.7e9
+    assert not any(ci in key for key in samples if "_up{" not in key)  # a down host: only up
+    assert "# TYPE ollama_lineage_models gauge" in out

@@ -164,10 +164,10 @@ def _settings(args: argparse.Namespace) -> Iterator[list[Settings]]:
         return
     hosts = choose_hosts(getattr(args, "host", None) or [], _hosts_file(args), os.environ)
     given = getattr(args, "models_dir", None)
-    if len(hosts) > 1 and given is not None:
+    if len(hosts) > 1 and given not in (None, "none"):
         raise ConfigError(
             "--models-dir is one server's folder: with several hosts, give each its"
-            " models_dir in the hosts file"
+            " models_dir in the hosts file (--models-dir none still turns them all off)"
         )
     yield [
         Settings(

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", parents=[common], help="print the tree; exit 1 if stale")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--format",
+        choices=("text", "json", "prometheus"),
+        default="text",
+        help="prometheus: gauges per host for node_exporter's textfile collector",
+    )
     status.add_argument("--check-upstream", action="store_true", help="ask the registry first")
 
     track = sub.add_parser("track", parents=[writer], help="record what CHILD is built from")

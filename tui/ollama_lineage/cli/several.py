@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from dataclasses import dataclass
 
 from ..config import Settings
@@ -46,12 +47,20 @@ class _HostStatus:
     snapshot: Snapshot | None = None
     pins: frozenset[str] = frozenset()
     error: str | None = None
+    polled_at: float | None = None
 
 
 async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
     """Every reachable host is printed; exit 2 when any could not be read, else 1 or 0."""
     found = await asyncio.gather(*(_status_of(args, settings) for settings in hosts))
-    if args.json:
+    if args.format == "prometheus":
+        from .metrics import HostReading, prometheus
+
+        readings = [
+            HostReading(h.settings.name, h.settings.host, h.snapshot, h.polled_at) for h in found
+        ]
+        print(prometheus(readings))
+    elif args.json or args.format == "json":
         print(
             hosts_listing(
                 [
@@ -68,9 +77,7 @@ async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
     else:
         sections = []
         for h in found:
-            body = (
-                f"error: {h.error}" if h.error else render_tree(h.snapshot or Snapshot({}), h.pins)
-            )
+            body = f"error: {h.error}" if h.error else render_tree(h.snapshot or Snapshot(), h.pins)
             sections.append(f"== {h.settings.name} ({h.settings.host})\n{body}")
         print("\n\n".join(sections))
     if any(h.error for h in found):
@@ -85,4 +92,4 @@ async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatu
             snapshot, pins = await settled(session, args)
         except OllamaError as exc:
             return _HostStatus(settings, error=server_problem(settings.host, exc).summary)
-        return _HostStatus(settings, snapshot, frozenset(pins))
+        return _HostStatus(settings, snapshot, frozenset(pins), polled_at=time.time())

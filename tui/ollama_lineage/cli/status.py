@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import re
+import time
 
 from ..core.lineage import NEEDS_REBUILD, Node, Snapshot
 from ..services.pins import PIN_MARK, bulk_selection, pins_of
@@ -15,8 +16,14 @@ from .common import EXIT_ATTENTION, EXIT_OK
 
 async def status(session: Session, args: argparse.Namespace) -> int:
     snapshot, pins = await settled(session, args)
-    if args.json:
-        print(json_listing(session.settings.host, as_json(snapshot, pins)))
+    settings = session.settings
+    if args.json or args.format == "json":
+        print(json_listing(settings.host, as_json(snapshot, pins)))
+    elif args.format == "prometheus":
+        from .metrics import HostReading, prometheus
+
+        name = settings.name or settings.host_key
+        print(prometheus([HostReading(name, settings.host, snapshot, time.time())]))
     else:
         print(render_tree(snapshot, pins))
     return exit_code(snapshot)
