@@ -59,6 +59,10 @@ def test_a_waiting_writer_goes_ahead_once_the_first_is_done(fake: FakeOllama, mo
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, (out, err)
     assert out.startswith("qwq:latest_20K rolled back to ")
+    # Told once whom it waits for, so a long wait does not look like a hang.
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"waiting up to 120 s for 'rebuild --all-stale --yes' (pid {first.pid}")
+    assert err.rstrip().endswith(f"on {fake.host}")
     assert first.wait(timeout=60) == 0, first.communicate()
     changes = [r for r in fake.requests if r.path in ("/api/create", "/api/copy")]
     assert len([r for r in changes if r.path == "/api/create"]) == 3  # the whole first run

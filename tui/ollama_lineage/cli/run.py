@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib
 import shlex
+import sys
 from collections.abc import Awaitable, Callable
 
 from ..config import Settings
@@ -49,7 +50,13 @@ async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet |
         if hasattr(args, "wait"):  # a command that changes models: one at a time per server
             from ..services.lock import acquire
 
-            held = acquire(settings.db_path, settings.host_key, command_line(args), args.wait)
+            held = acquire(
+                settings.db_path,
+                settings.host_key,
+                command_line(args),
+                args.wait,
+                on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+            )
             await stack.enter_async_context(held)
         # A writer that may have waited for another reads the server afresh: the listing
         # sent at start predates the other's changes (it would rebuild a model again).

@@ -14,6 +14,7 @@ from ..core.lineage import Snapshot
 from ..ollama.client import OllamaError
 from ..services.server_problem import server_problem
 from ..services.session import open_session
+from ..services.store import Store
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from .status import as_json, exit_code, hosts_listing, render_tree, settled
 
@@ -52,7 +53,11 @@ class _HostStatus:
 
 async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
     """Every reachable host is printed; exit 2 when any could not be read, else 1 or 0."""
-    found = await asyncio.gather(*(_status_of(args, settings) for settings in hosts))
+    store = await Store.open(hosts[0].db_path)
+    try:
+        found = await asyncio.gather(*(_status_of(args, s, store) for s in hosts))
+    finally:
+        await store.close()
     if args.format == "prometheus":
         from .metrics import HostReading, prometheus
 
@@ -85,8 +90,8 @@ async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
     return max(exit_code(h.snapshot) for h in found if h.snapshot is not None)
 
 
-async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatus:
-    async with open_session(settings) as session:
+async def _status_of(args: argparse.Namespace, settings: Settings, store: Store) -> _HostStatus:
+    async with open_session(settings, store=store) as session:
         try:
             await session.syncer.poll()
             snapshot, pins = await settled(session, args)

@@ -19,7 +19,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -72,14 +72,19 @@ def holder_of(path: Path) -> Holder | None:
 
 @contextlib.asynccontextmanager
 async def acquire(
-    db_path: Path, server: str, command: str, wait_seconds: float = 0.0
+    db_path: Path,
+    server: str,
+    command: str,
+    wait_seconds: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Holder]:
-    """Hold ``server``'s writer lock for the block, waiting up to ``wait_seconds`` for it;
+    """Hold ``server``'s writer lock for the block, waiting up to ``wait_seconds`` for it
+    (``on_wait`` is told who it waits for, once, so a long wait does not look like a hang);
     ``LockBusy`` names the holder when it is not let go in time."""
     path = lock_path(db_path, server).absolute()
     key = (path, threading.get_ident())
     if key not in _held:
-        _held[key] = (await _take(path, server, command, wait_seconds), 0)
+        _held[key] = (await _take(path, server, command, wait_seconds, on_wait), 0)
     fd, holder = _held[key][0]
     _held[key] = ((fd, holder), _held[key][1] + 1)
     try:
@@ -95,14 +100,26 @@ async def acquire(
             os.close(fd)
 
 
-async def _take(path: Path, server: str, command: str, wait_seconds: float) -> tuple[int, Holder]:
+async def _take(
+    path: Path,
+    server: str,
+    command: str,
+    wait_seconds: float,
+    on_wait: Callable[[str], None] | None,
+) -> tuple[int, Holder]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + wait_seconds
+        told = False
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
                 raise LockBusy(server, holder_of(path))
+            if on_wait and not told:
+                holder = holder_of(path)
+                who = holder.describe() if holder else "another ollama-lineage"
+                on_wait(f"waiting up to {wait_seconds:g} s for {who} on {server}")
+                told = True
             await asyncio.sleep(POLL_SECONDS)
         holder = Holder(os.getpid(), socket.gethostname(), command, time.time())
         os.ftruncate(fd, _RECORD_AT)

@@ -55,19 +55,23 @@ class Session:
         before = time.time() - self.settings.keep_history_days * 86400
         await self.store.prune_history(self.settings.host_key, before)
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, close_store: bool = True) -> None:
         if "upstream" in self.__dict__:  # made, so it may hold connections
             await self.upstream.aclose()
         await self.client.aclose()
-        await self.store.close()
+        if close_store:
+            await self.store.close()
 
 
 @asynccontextmanager
 async def open_session(
-    settings: Settings, *, early: EarlyGet | None = None
+    settings: Settings, *, early: EarlyGet | None = None, store: Store | None = None
 ) -> AsyncIterator[Session]:
-    """``early``: a request already sent for this server, taken by the first that asks."""
-    store = await Store.open(settings.db_path)
+    """``early``: a request already sent for this server, taken by the first that asks.
+    ``store``: one already open, shared by the sessions of a run over several servers (one
+    connection, so their writes never wait on each other's locks); its opener closes it."""
+    own_store = store is None
+    store = store or await Store.open(settings.db_path)
     client = OllamaClient(settings.host, timeout=settings.timeout, early=early)
     local = ModelsDir(settings.models_dir) if settings.models_dir else None
     syncer = Syncer(client, store, settings.host_key, local_spec=local.specs if local else None)
@@ -75,4 +79,4 @@ async def open_session(
     try:
         yield session
     finally:
-        await session.aclose()
+        await session.aclose(close_store=own_store)
