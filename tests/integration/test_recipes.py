@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ollama_lineage.cli import main
+from ollama_lineage.config import Settings
 from ollama_lineage.core.lineage import ModelFacts, build_snapshot
 from ollama_lineage.core.modelfile import parse_modelfile
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.services.recipes import Recorded, file_name, find_drift, model_name
+from ollama_lineage.ollama.client import Progress
+from ollama_lineage.services.rebuild import Refused
+from ollama_lineage.services.recipes import (
+    Recorded,
+    create_model,
+    file_name,
+    find_drift,
+    model_name,
+)
+from ollama_lineage.services.session import open_session
 
 BASE, CHILD, GRANDCHILD = "qwq:latest", "qwq:latest_20K", "qwq:latest_20K-coder"
 MARIO = "llama3.2:latest-mario"
@@ -592,3 +604,131 @@ def test_a_file_whose_name_is_no_model_name_says_why(
         f"error: {recipes / '-m.Modelfile'}: the file name is no model name"
         " (model '-m' must start with a letter, digit or '_')\n"
     )
+
+
+# --- what apply tells and what History keeps of a create -------------------------------------
+
+
+def history(
+    fake: FakeOllama, db: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> list[dict[str, Any]]:
+    """`history NAME --json`, newest first."""
+    capsys.readouterr()
+    assert run(fake, db, "history", name, "--json") == 0
+    return list(json.loads(capsys.readouterr().out))
+
+
+def progress_lines(out: str, upto: str) -> list[str]:
+    """The progress `apply -v` printed before the line that starts with ``upto``."""
+    lines = out[: out.index(upto)].splitlines()
+    return [line.strip() for line in lines if line[:2] == "  " and line[2:3].islower()]
+
+
+def test_apply_names_what_it_made_and_history_keeps_the_create(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    edit_child(folder)
+    assert run(fake, db, "apply", str(folder), "--yes", "-v") == 0
+    out = capsys.readouterr().out
+    new, child = fake.digest("qwq:8k"), fake.digest(CHILD)
+    assert new is not None and child is not None
+    (backup,) = [
+        model for op, model in writes(fake) if op == "copy" and model.startswith(f"{CHILD}.bak-")
+    ]
+    assert f"+ qwq:8k: created from {BASE} ({new[:12]})\n" in out
+    assert f"~ {CHILD}: rebuilt from {BASE} ({child[:12]}), backup {backup}\n" in out
+    # -v shows each create's progress as it comes, for a new model and for a rebuild.
+    created = progress_lines(out, "+ qwq:8k: created")
+    assert created[-2:] == ["writing manifest", "success"]
+    assert progress_lines(out, f"~ {CHILD}: rebuilt")[-1] == "success"
+
+    (event,) = history(fake, db, capsys, "qwq:8k")
+    assert (event["kind"], event["status"], event["error"]) == ("create", "success", None)
+    assert (event["base"], event["base_digest"]) == (BASE, fake.digest(BASE))
+    assert event["digest_after"] == new
+    assert event["log"] == "\n".join(created)
+    # The recipe is recorded as the file's, built from today's base: no guess.
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        link = conn.execute("SELECT * FROM links WHERE child = 'qwq:8k'").fetchone()
+    assert (link["base"], link["base_digest"], link["source"]) == (
+        BASE,
+        fake.digest(BASE),
+        "recorded",
+    )
+    assert (link["guessed"], link["recipe"]) == (0, "FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+
+
+def test_a_create_that_fails_midstream_is_in_history_with_its_error_and_log(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    fake.fail("/api/create", mode="midstream", error="out of disk")
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    err = capsys.readouterr().err
+    assert err == "+ qwq:8k: create of qwq:8k failed: Ollama: out of disk\n"
+    (event,) = history(fake, db, capsys, "qwq:8k")
+    assert (event["kind"], event["status"]) == ("create", "failed")
+    assert (event["error"], event["digest_after"]) == ("Ollama: out of disk", None)
+    lines = event["log"].split("\n")
+    assert len(lines) == 2 and all(line.startswith("using existing layer") for line in lines)
+
+
+def test_a_create_the_server_then_does_not_list_is_failed(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def hide_8k(route: str, body: dict[str, Any]) -> dict[str, Any]:
+        if route == "/api/tags":
+            return {**body, "models": [m for m in body["models"] if m["name"] != "qwq:8k"]}
+        return body
+
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    fake.reshape(hide_8k)
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    why = "the server does not list it after the create"
+    assert capsys.readouterr().err == f"+ qwq:8k: create of qwq:8k failed: {why}\n"
+    (event,) = history(fake, db, capsys, "qwq:8k")
+    assert (event["status"], event["error"]) == ("failed", why)
+    assert event["log"].split("\n")[-2:] == ["writing manifest", "success"]
+
+
+async def test_a_cancelled_create_is_in_history_as_cancelled(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
+    async with open_session(settings) as session:
+        await session.syncer.poll()
+        seen: list[str] = []
+
+        def cancel_at_the_second_line(progress: Progress) -> None:
+            seen.append(progress.status)
+            if len(seen) == 2:
+                task.cancel()
+
+        recipe = parse_modelfile("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+        task = asyncio.ensure_future(
+            create_model(session, "qwq:8k", recipe, cancel_at_the_second_line)
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (event,) = await session.store.history(settings.host_key, "qwq:8k")
+    assert (event.kind, event.status, event.error) == ("create", "cancelled", None)
+    assert event.log == "\n".join(seen)
+
+
+@pytest.mark.parametrize("base", ["nosuch:latest", "mistral:7b"])  # never there; gone since
+async def test_a_create_on_a_base_the_server_lacks_is_refused_before_any_request(
+    fake: FakeOllama, tmp_path: Path, base: str
+) -> None:
+    """apply's plan refuses such a FROM; this is the base deleted between plan and apply."""
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
+    async with open_session(settings) as session:
+        await session.syncer.poll()
+        fake.clear_requests()
+        recipe = parse_modelfile(f"FROM {base}\n")
+        with pytest.raises(Refused) as refused:
+            await create_model(session, "qwq:8k", recipe)
+        assert await session.store.history(settings.host_key, "qwq:8k") == []
+    assert str(refused.value) == f"qwq:8k's base {base} is not on the server; pull it first"
+    assert writes(fake) == []
