@@ -732,3 +732,55 @@ async def test_a_create_on_a_base_the_server_lacks_is_refused_before_any_request
         assert await session.store.history(settings.host_key, "qwq:8k") == []
     assert str(refused.value) == f"qwq:8k's base {base} is not on the server; pull it first"
     assert writes(fake) == []
+
+
+# --- prune: which models, and what History keeps of a delete ----------------------------------
+
+
+def test_prune_deletes_each_gone_file_and_never_a_base_still_in_use(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three models this app created: a base whose child keeps its file (a user), the child,
+    and one rebuilt since (so its backup hangs under it). With the base's file and the
+    rebuilt one's gone, prune takes only the rebuilt one, next to the other changes."""
+    (folder / "a-base@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 4096\n")
+    (folder / "a-kid@latest.Modelfile").write_text("FROM a-base:latest\nSYSTEM Be brief.\n")
+    eight_k = folder / "qwq@8k.Modelfile"
+    eight_k.write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    eight_k.write_text("FROM qwq:latest\nPARAMETER num_ctx 8000\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert any(name.startswith("qwq:8k.bak-") for name in fake.model_names())
+    (folder / "a-base@latest.Modelfile").unlink()
+    eight_k.unlink()
+    edit_child(folder)
+
+    code, out, _ = plan(fake, db, folder, capsys, "--prune", "--json")
+    assert code == 1
+    changes = [(c["name"], c["action"]) for c in json.loads(out)["changes"]]
+    assert changes == [(CHILD, "rebuild"), (GRANDCHILD, "rebuild"), ("qwq:8k", "delete")]
+    code, out, _ = plan(fake, db, folder, capsys, "--prune")
+    assert "- qwq:8k delete: created by ollama-lineage, and its file is gone\n" in out
+
+
+def test_a_delete_is_in_history_and_a_failed_one_says_why(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    digest = fake.digest("qwq:8k")
+    (folder / "qwq@8k.Modelfile").unlink()
+
+    fake.fail("/api/delete", status=500, error="model is busy")
+    assert run(fake, db, "apply", str(folder), "--yes", "--prune") == 1
+    assert capsys.readouterr().err == "- qwq:8k: delete of qwq:8k failed: Ollama: model is busy\n"
+    assert fake.digest("qwq:8k") == digest
+    failed = history(fake, db, capsys, "qwq:8k")[0]
+    assert (failed["kind"], failed["status"]) == ("delete", "failed")
+    assert (failed["error"], failed["digest_before"]) == ("Ollama: model is busy", digest)
+
+    assert run(fake, db, "apply", str(folder), "--yes", "--prune") == 0
+    assert fake.digest("qwq:8k") is None
+    deleted = history(fake, db, capsys, "qwq:8k")[0]
+    assert (deleted["kind"], deleted["status"], deleted["error"]) == ("delete", "success", None)
+    assert deleted["digest_before"] == digest
