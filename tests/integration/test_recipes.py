@@ -784,3 +784,171 @@ def test_a_delete_is_in_history_and_a_failed_one_says_why(
     deleted = history(fake, db, capsys, "qwq:8k")[0]
     assert (deleted["kind"], deleted["status"], deleted["error"]) == ("delete", "success", None)
     assert deleted["digest_before"] == digest
+
+
+# --- what plan says of each kind of change --------------------------------------------------
+
+
+def test_plan_json_gives_every_field_of_each_kind_of_change(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "qwq@4k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 4096\n")
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    (folder / "qwq@4k.Modelfile").unlink()
+    (folder / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    edit_child(folder)
+    before = fake.digest(MARIO)
+    assert before is not None
+    fake.create(MARIO, from_="llama3.2:latest", parameters={"num_ctx": 4096})
+    now = fake.digest(MARIO)
+    assert now is not None
+
+    code, out, _ = plan(fake, db, folder, capsys, "--prune", "--json")
+    assert code == 1
+    data = json.loads(out)
+    changes = {c["name"]: c for c in data["changes"]}
+    file = {name: str(folder / file_name(name)) for name in (CHILD, GRANDCHILD, MARIO, "qwq:8k")}
+    assert changes == {
+        "qwq:8k": {
+            **{"name": "qwq:8k", "action": "create", "symbol": "+"},
+            **{"reason": "create from qwq:latest", "base": BASE, "file": file["qwq:8k"]},
+            **{"diff": [], "notes": []},
+        },
+        CHILD: {
+            **{"name": CHILD, "action": "rebuild", "symbol": "~"},
+            **{"reason": "rebuild: recipe changed", "base": BASE, "file": file[CHILD]},
+            **{"diff": ["- PARAMETER num_ctx 20000", "+ PARAMETER num_ctx 16384"], "notes": []},
+        },
+        GRANDCHILD: {
+            **{"name": GRANDCHILD, "action": "rebuild", "symbol": "~"},
+            **{"reason": f"rebuild: its base {CHILD} is rebuilt first", "base": CHILD},
+            **{"file": file[GRANDCHILD], "diff": [], "notes": []},
+        },
+        MARIO: {
+            **{"name": MARIO, "action": "drift", "symbol": "!"},
+            "reason": (
+                f"drift: changed outside ollama-lineage: built as {before[:12]}, now {now[:12]};"
+                " apply rebuilds it from llama3.2@latest-mario.Modelfile"
+            ),
+            **{"base": "llama3.2:latest", "file": file[MARIO], "diff": [], "notes": []},
+        },
+        "qwq:4k": {
+            **{"name": "qwq:4k", "action": "delete", "symbol": "-"},
+            **{"reason": "delete: created by ollama-lineage, and its file is gone", "base": None},
+            **{"file": None, "diff": [], "notes": []},
+        },
+    }
+    assert (data["unchanged"], data["warnings"], data["held"]) == ([], [], {})
+    assert data["summary"] == {"create": 1, "rebuild": 2, "drift": 1, "delete": 1, "unchanged": 0}
+
+
+def test_plan_json_lists_what_is_unchanged_held_back_and_warned_of(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new file on a pinned model is held back by the plan already (the server does not
+    know it as the pinned model's child yet); an unchanged model whose base is out of date
+    and not in the folder gets a note."""
+    assert run(fake, db, "pin", CHILD) == 0
+    (folder / "qwq@20k-short.Modelfile").write_text(f"FROM {CHILD}\nPARAMETER num_predict 64\n")
+    (folder / file_name(CHILD)).unlink()
+    fake.publish("qwq:latest")
+    fake.pull("qwq:latest")  # CHILD is stale now, and its child behind it
+    code, out, _ = plan(fake, db, folder, capsys, "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert [c["name"] for c in data["changes"]] == ["qwq:20k-short"]
+    assert data["held"] == {"qwq:20k-short": f"built on {CHILD}, which is held back"}
+    assert sorted(data["unchanged"]) == sorted([GRANDCHILD, MARIO])
+    warning = f"{GRANDCHILD}: its base {CHILD} is out of date and has no file here"
+    assert data["warnings"] == [warning]
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert f"note: {warning}\n" in out
+    assert out.splitlines()[-1].endswith("; 1 held back.")
+
+
+def test_a_file_for_a_model_without_a_recipe_says_what_the_model_is(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pulled model is rebuilt from its new file; a base the server lost (a recipe still
+    names it) is created again."""
+    for name in ("phi4:latest", "mistral:7b"):
+        (folder / file_name(name)).write_text("FROM qwq:latest\nPARAMETER num_ctx 2048\n")
+    code, out, _ = plan(fake, db, folder, capsys, "--json")
+    assert code == 1
+    changes = {c["name"]: c for c in json.loads(out)["changes"]}
+    assert {name: (c["action"], c["reason"]) for name, c in changes.items()} == {
+        "phi4:latest": (
+            "rebuild",
+            "rebuild: no recipe recorded (a pulled model);"
+            " apply builds it from phi4@latest.Modelfile",
+        ),
+        "mistral:7b": ("create", "create from qwq:latest"),
+    }
+    assert {c["base"] for c in changes.values()} == {BASE}
+    assert changes["phi4:latest"]["file"] == str(folder / "phi4@latest.Modelfile")
+
+
+def test_a_recorded_recipe_that_no_longer_parses_is_planned_as_changed(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged row in the database: the plan rebuilds from the file, with no diff to show."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE links SET recipe = 'FROM' WHERE child = ?", (MARIO,))
+    code, out, _ = plan(fake, db, folder, capsys, "--json")
+    assert code == 1
+    (change,) = json.loads(out)["changes"]
+    assert (change["name"], change["reason"], change["diff"]) == (
+        MARIO,
+        "rebuild: recipe changed",
+        [],
+    )
+
+
+def test_a_diff_line_longer_than_a_screen_line_is_cut(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "qwq@8k.Modelfile"
+    path.write_text("FROM qwq:latest\nSYSTEM " + "a" * 91 + "\n")  # "- SYSTEM aaa…": 100
+    assert run(fake, db, "apply", str(path.parent), "--yes") == 0
+    path.write_text("FROM qwq:latest\nSYSTEM " + "b" * 150 + "\n")
+    code, out, _ = plan(fake, db, folder, capsys, "--json")
+    assert code == 1
+    (change,) = json.loads(out)["changes"]
+    assert change["diff"] == ["- SYSTEM " + "a" * 91, "+ SYSTEM " + "b" * 90 + "…"]
+
+
+def test_a_change_to_a_guessed_recipe_says_it_was_guessed(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.publish("qwq:latest")
+    fake.pull("qwq:latest")  # first sight after its base moved: CHILD's recipe is a guess
+    recipes = tmp_path / "recipes"
+    assert run(fake, db, "export", "--all", str(recipes)) == 0
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "qwq@8k.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8192\n")
+    assert run(fake, db, "apply", str(alone), "--yes") == 0  # a recipe this app wrote
+    (recipes / "qwq@8k.Modelfile").write_text((alone / "qwq@8k.Modelfile").read_text())
+    for name in (CHILD, "qwq:8k"):
+        path = recipes / file_name(name)
+        path.write_text(path.read_text() + "PARAMETER num_predict 5\n")
+    code, out, _ = plan(fake, db, recipes, capsys)
+    assert code == 1
+    assert f"~ {CHILD} rebuild: recipe changed\n+ PARAMETER num_predict 5\n" in out
+    assert out.count("note: the recorded recipe was guessed\n") == 1
+    assert out.index("note: the recorded recipe was guessed") > out.index(f"~ {CHILD}")
+
+
+def test_drift_says_how_this_app_last_knew_the_model(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen, built = fake.digest(CHILD), fake.digest(MARIO)  # CHILD never rebuilt here
+    assert seen is not None and built is not None
+    fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
+    fake.create(MARIO, from_="llama3.2:latest", parameters={"num_ctx": 4096})
+    now = {name: str(fake.digest(name))[:12] for name in (CHILD, MARIO)}
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 1
+    outside = "drift: changed outside ollama-lineage"
+    assert f"! {CHILD} {outside}: first seen as {seen[:12]}, now {now[CHILD]};" in out
+    assert f"! {MARIO} {outside}: built as {built[:12]}, now {now[MARIO]};" in out
