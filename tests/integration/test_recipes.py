@@ -15,6 +15,7 @@ from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
 from ollama_lineage.core.lineage import ModelFacts, build_snapshot
 from ollama_lineage.core.modelfile import parse_modelfile
+from ollama_lineage.core.names import InvalidModelName
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ollama.client import Progress
 from ollama_lineage.services.rebuild import Refused
@@ -93,6 +94,16 @@ def test_file_names_map_both_ways(name: str, file: str) -> None:
 
 def test_a_file_name_without_a_tag_means_latest() -> None:
     assert model_name("qwq.Modelfile") == "qwq:latest"
+
+
+def test_a_file_name_without_the_suffix_is_no_recipe() -> None:
+    with pytest.raises(InvalidModelName) as refused:
+        model_name("qwq.txt")
+    why = "a recipe file's name ends in .Modelfile"
+    assert (str(refused.value), refused.value.reason) == (
+        f"invalid model name 'qwq.txt': {why}",
+        why,
+    )
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -952,3 +963,76 @@ def test_drift_says_how_this_app_last_knew_the_model(
     outside = "drift: changed outside ollama-lineage"
     assert f"! {CHILD} {outside}: first seen as {seen[:12]}, now {now[CHILD]};" in out
     assert f"! {MARIO} {outside}: built as {built[:12]}, now {now[MARIO]};" in out
+
+
+# --- reading the folder ---------------------------------------------------------------------
+
+
+def test_a_path_that_is_no_folder_is_refused(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, db, "plan", str(tmp_path / "nowhere")) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'nowhere'} is not a folder of recipes\n"
+    assert fake.requests == []
+
+
+def test_every_bad_file_is_named_at_once(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes = tmp_path / "bad"
+    recipes.mkdir()
+    (recipes / "-m.Modelfile").write_text("FROM qwq:latest\n")
+    (recipes / "-n.Modelfile").write_text("FROM qwq:latest\n")
+    (recipes / "a.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx x\n")
+    (recipes / "b.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx y\n")
+    assert run(fake, db, "plan", str(recipes)) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {recipes / '-m.Modelfile'}: the file name is no model name"
+        " (model '-m' must start with a letter, digit or '_')",
+        f"error: {recipes / '-n.Modelfile'}: the file name is no model name"
+        " (model '-n' must start with a letter, digit or '_')",
+        f'error: {recipes / "a.Modelfile"}: line 2: PARAMETER num_ctx: "x" is not an integer'
+        " (invalid int value)",
+        f'error: {recipes / "b.Modelfile"}: line 2: PARAMETER num_ctx: "y" is not an integer'
+        " (invalid int value)",
+    ]
+    assert fake.requests == []
+
+
+def test_a_from_that_spells_a_file_s_model_in_another_case_still_orders_parents_first(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes = tmp_path / "new"
+    recipes.mkdir()
+    (recipes / "a-kid@latest.Modelfile").write_text("FROM Z-PARENT:latest\nSYSTEM Be brief.\n")
+    (recipes / "z-Parent@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8\n")
+    code, out, _ = plan(fake, db, recipes, capsys, "--json")
+    assert code == 1
+    changes = [(c["name"], c["action"]) for c in json.loads(out)["changes"]]
+    assert changes == [("z-Parent:latest", "create"), ("a-kid:latest", "create")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: create sends FROM as the file spells it, and Ollama reads it case-sensitively",
+)
+def test_a_from_that_spells_a_file_s_model_in_another_case_is_applied(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipes = tmp_path / "new"
+    recipes.mkdir()
+    (recipes / "a-kid@latest.Modelfile").write_text("FROM Z-PARENT:latest\nSYSTEM Be brief.\n")
+    (recipes / "z-Parent@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8\n")
+    assert run(fake, db, "apply", str(recipes), "--yes") == 0, capsys.readouterr().err
+    assert fake.digest("a-kid:latest") is not None
+
+
+def test_a_file_named_in_another_case_than_the_server_s_model_applies_to_it(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_child(folder)
+    (folder / file_name(CHILD)).rename(folder / "QWQ@latest_20K.Modelfile")
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    creates = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert [c["model"] for c in creates] == [CHILD, GRANDCHILD]
+    assert creates[0]["parameters"]["num_ctx"] == 16384
