@@ -1036,3 +1036,31 @@ def test_a_file_named_in_another_case_than_the_server_s_model_applies_to_it(
     creates = [r.body for r in fake.requests if r.path == "/api/create"]
     assert [c["model"] for c in creates] == [CHILD, GRANDCHILD]
     assert creates[0]["parameters"]["num_ctx"] == 16384
+
+
+# --- apply's rebuild keeps the recorded recipe honest -------------------------------------------
+
+
+def test_a_failed_rebuild_from_an_edited_file_keeps_the_recorded_recipe(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, db, "export", CHILD) == 0
+    recorded = capsys.readouterr().out
+    edit_child(folder)
+    fake.fail("/api/create", status=500, error="out of disk")
+    assert run(fake, db, "apply", str(folder), "--yes") == 1
+    capsys.readouterr()
+    assert run(fake, db, "export", CHILD) == 0
+    assert capsys.readouterr().out == recorded
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 1 and f"~ {CHILD} rebuild: recipe changed" in out
+
+
+def test_rebuilding_drift_from_an_unchanged_file_adopts_nothing(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file is the recorded recipe: apply rebuilds from it without recording the outside
+    version as adopted first."""
+    fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
+    assert run(fake, db, "apply", str(folder), "--yes") == 0
+    assert [e["kind"] for e in history(fake, db, capsys, CHILD)] == ["build"]
