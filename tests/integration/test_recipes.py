@@ -587,6 +587,9 @@ def test_export_names_a_lora_by_a_file_ollama_create_can_read(
         assert main(["export", name, *args, "--models-dir", str(models), "-o", str(out_file)]) == 0
         assert f"ADAPTER {blob}\n" in out_file.read_text()
         assert ollama_create_misses(out_file) == []
+        every = tmp_path / "every"
+        assert main(["export", "--all", str(every), *args, "--models-dir", str(models)]) == 0
+        assert f"ADAPTER {blob}\n" in (every / "qwq@latest-lora.Modelfile").read_text()
         # And the file reads back as the same recipe: plan sees nothing to do.
         assert parse_modelfile(out_file.read_text()).adapters == (digest,)
         assert main(["plan", str(tmp_path), *args, "--models-dir", str(models)]) == 0
@@ -1064,3 +1067,24 @@ def test_rebuilding_drift_from_an_unchanged_file_adopts_nothing(
     fake.create(CHILD, from_=BASE, parameters={"num_ctx": 4096})
     assert run(fake, db, "apply", str(folder), "--yes") == 0
     assert [e["kind"] for e in history(fake, db, capsys, CHILD)] == ["build"]
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def test_export_all_makes_the_folder_writes_over_an_earlier_export_and_says_what_it_skips(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "a" / "b" / "recipes"
+    assert run(fake, db, "export", "--all", str(out_dir)) == 0
+    (out_dir / file_name(CHILD)).write_text("FROM qwq:latest\n")
+    fake.delete("llama3.2:latest")  # MARIO has a recipe, and its base is gone
+    capsys.readouterr()
+    assert run(fake, db, "export", "--all", str(out_dir)) == 0
+    out, err = capsys.readouterr()
+    assert out == f"wrote 2 recipes to {out_dir}\n"
+    assert "PARAMETER num_ctx 20000" in (out_dir / file_name(CHILD)).read_text()
+    assert sorted(err.splitlines()) == [
+        f"skipped {MARIO}: its base llama3.2:latest is gone from the server",
+        "skipped mistral:7b-long: no recipe recorded",
+    ]
