@@ -344,16 +344,20 @@ def test_find_drift_compares_with_the_recorded_digest() -> None:
     snapshot = build_snapshot(
         [
             ModelFacts("b:latest", "d-base", weights_blob="w"),
+            ModelFacts("x:latest", "d-half", parent_model="b:latest", weights_blob="w"),
             ModelFacts("c:latest", "d-now", parent_model="b:latest", weights_blob="w"),
             ModelFacts("e:latest", "d-same", parent_model="b:latest", weights_blob="w"),
-        ]
+        ],
+        building=frozenset({"x:latest"}),
     )
     drift = find_drift(
         snapshot,
         {
+            "b:latest": Recorded("d-old", "first seen"),  # a base moving is no drift
+            "gone:latest": Recorded("d-gone", "built"),  # deleted since
+            "x:latest": Recorded("d-then", "built"),  # being rebuilt right now
             "c:latest": Recorded("d-then", "built"),
             "e:latest": Recorded("d-same", "first seen"),
-            "b:latest": Recorded("d-old", "first seen"),  # a base moving is no drift
         },
     )
     assert list(drift) == ["c:latest"]
