@@ -597,6 +597,15 @@ def test_export_names_a_lora_by_a_file_ollama_create_can_read(
         # And the file reads back as the same recipe: plan sees nothing to do.
         assert parse_modelfile(out_file.read_text()).adapters == (digest,)
         assert main(["plan", str(tmp_path), *args, "--models-dir", str(models)]) == 0
+        # What follows ADAPTER is kept too.
+        lora = tmp_path / "Modelfile"
+        lora.write_text(f"FROM qwq:latest\nADAPTER {digest}\nPARAMETER num_ctx 4096\n")
+        assert main(["track", name, "--from", "qwq:latest", "-f", str(lora), *args]) == 0
+        capsys.readouterr()
+        assert main(["export", name, *args, "--models-dir", str(models)]) == 0
+        assert (
+            capsys.readouterr().out == f"FROM qwq:latest\nADAPTER {blob}\nPARAMETER num_ctx 4096\n"
+        )
 
 
 def test_apply_creates_a_parent_before_a_child_whose_name_sorts_first(
@@ -636,9 +645,10 @@ def history(
     return list(json.loads(capsys.readouterr().out))
 
 
-def progress_lines(out: str, upto: str) -> list[str]:
-    """The progress `apply -v` printed before the line that starts with ``upto``."""
-    lines = out[: out.index(upto)].splitlines()
+def progress_lines(out: str, after: str, upto: str) -> list[str]:
+    """The progress `apply -v` printed between the lines that start with ``after`` and ``upto``."""
+    start = out.index(after)
+    lines = out[start : out.index(upto, start)].splitlines()
     return [line.strip() for line in lines if line[:2] == "  " and line[2:3].islower()]
 
 
@@ -657,9 +667,10 @@ def test_apply_names_what_it_made_and_history_keeps_the_create(
     assert f"+ qwq:8k: created from {BASE} ({new[:12]})\n" in out
     assert f"~ {CHILD}: rebuilt from {BASE} ({child[:12]}), backup {backup}\n" in out
     # -v shows each create's progress as it comes, for a new model and for a rebuild.
-    created = progress_lines(out, "+ qwq:8k: created")
+    created = progress_lines(out, "+ qwq:8k: create request", "+ qwq:8k: created")
     assert created[-2:] == ["writing manifest", "success"]
-    assert progress_lines(out, f"~ {CHILD}: rebuilt")[-1] == "success"
+    rebuilt = progress_lines(out, f"~ {CHILD}: create request", f"~ {CHILD}: rebuilt")
+    assert rebuilt[-2:] == ["writing manifest", "success"]
 
     (event,) = history(fake, db, capsys, "qwq:8k")
     assert (event["kind"], event["status"], event["error"]) == ("create", "success", None)
@@ -906,6 +917,19 @@ def test_a_file_for_a_model_without_a_recipe_says_what_the_model_is(
     assert changes["phi4:latest"]["file"] == str(folder / "phi4@latest.Modelfile")
 
 
+def test_a_stale_model_is_planned_with_its_base_and_file(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.publish("qwq:latest")
+    fake.pull("qwq:latest")
+    code, out, _ = plan(fake, db, folder, capsys, "--json")
+    assert code == 1
+    child = json.loads(out)["changes"][0]
+    assert (child["name"], child["action"]) == (CHILD, "rebuild")
+    assert child["reason"].startswith(f"rebuild: built from {BASE} ")
+    assert (child["base"], child["file"]) == (BASE, str(folder / file_name(CHILD)))
+
+
 def test_a_recorded_recipe_that_no_longer_parses_is_planned_as_changed(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1001,6 +1025,34 @@ def test_every_bad_file_is_named_at_once(
         f'error: {recipes / "a.Modelfile"}: line 2: PARAMETER num_ctx: "x" is not an integer'
         " (invalid int value)",
         f'error: {recipes / "b.Modelfile"}: line 2: PARAMETER num_ctx: "y" is not an integer'
+        " (invalid int value)",
+    ]
+    assert fake.requests == []
+
+
+def test_files_that_cannot_be_read_are_named_with_the_rest(
+    fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not UTF-8, a folder where a file should be, a second file for one model: each one is
+    named, and the files after it are still read."""
+    (folder / "a.Modelfile").write_bytes(b"FROM qwq:latest\nSYSTEM \xff\n")
+    (folder / "b.Modelfile").write_bytes(b"FROM qwq:latest\nSYSTEM \xfe\n")
+    (folder / "c.Modelfile").mkdir()
+    (folder / "d.Modelfile").mkdir()
+    (folder / "QWQ@LATEST_20k.Modelfile").write_text("FROM qwq:latest\n")
+    (folder / "QWQ@LATEST_20k-coder.Modelfile").write_text("FROM qwq:latest\n")
+    (folder / "x.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx x\n")
+    assert run(fake, db, "plan", str(folder)) == 2
+    twin = "already has a recipe in"
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {folder / 'a.Modelfile'}: not UTF-8 text (byte 23: invalid start byte)",
+        f"error: {folder / 'b.Modelfile'}: not UTF-8 text (byte 23: invalid start byte)",
+        f"error: {folder / 'c.Modelfile'}: cannot read it: Is a directory",
+        f"error: {folder / 'd.Modelfile'}: cannot read it: Is a directory",
+        f"error: {folder / file_name(GRANDCHILD)}: {GRANDCHILD} {twin}"
+        " QWQ@LATEST_20k-coder.Modelfile",
+        f"error: {folder / file_name(CHILD)}: {CHILD} {twin} QWQ@LATEST_20k.Modelfile",
+        f'error: {folder / "x.Modelfile"}: line 2: PARAMETER num_ctx: "x" is not an integer'
         " (invalid int value)",
     ]
     assert fake.requests == []
