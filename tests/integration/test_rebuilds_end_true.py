@@ -21,6 +21,22 @@ from ollama_lineage.services.rebuild import RebuildError
 from ollama_lineage.services.session import Session, open_session
 
 CHILD = "qwq:latest_20K"
+CLI = [sys.executable, "-m", "ollama_lineage.cli"]
+
+
+def interrupted_in_first_create(fake: FakeOllama, args: list[str]) -> tuple[str, str]:
+    """Run the CLI, Ctrl-C it once its first create is under way (creates take a second),
+    and return its stdout and stderr; it must exit 130 as a shell reports Ctrl-C."""
+    fake.set_latency(1.0, "/api/create")
+    fake.clear_requests()
+    run = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not any(r.path == "/api/create" for r in fake.requests):
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (out, err)
+    return out, err
 
 
 @pytest.fixture
@@ -119,29 +135,15 @@ def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
 ) -> None:
     fake.publish("qwq:latest")
     fake.pull("qwq:latest")
-    fake.set_latency(1.0, "/api/create")
-    fake.clear_requests()
     where = ["--host", fake.host, "--db", str(tmp_path / "db"), "--registry", fake.registry_url]
-    command = [sys.executable, "-m", "ollama_lineage.cli"]
-    run = subprocess.Popen(
-        [*command, "rebuild", "--all-stale", "--yes", *where],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not any(r.path == "/api/create" for r in fake.requests):
-        assert run.poll() is None, run.communicate()
-        time.sleep(0.01)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=60)
-    assert run.returncode == 130, (out, err)
+    out, _ = interrupted_in_first_create(fake, ["rebuild", "--all-stale", "--yes", *where])
     lines = out.splitlines()
     assert lines[-1] == "stopped after 1 of 3; run again to continue"
     assert lines[-2].startswith("llama3.2:latest-mario: rebuilt from llama3.2:latest (")
     creates = [r.body["model"] for r in fake.requests if r.path == "/api/create"]
     assert creates == ["llama3.2:latest-mario"]
     history = subprocess.run(
-        [*command, "history", "--since", "1h", *where], capture_output=True, text=True
+        [*CLI, "history", "--since", "1h", *where], capture_output=True, text=True
     )
     assert "running" not in history.stdout and "build" in history.stdout
 
@@ -150,32 +152,18 @@ def test_ctrl_c_during_apply_finishes_the_model_in_flight_and_stops(
     fake: FakeOllama, tmp_path: Path
 ) -> None:
     where = ["--host", fake.host, "--db", str(tmp_path / "db"), "--registry", fake.registry_url]
-    command = [sys.executable, "-m", "ollama_lineage.cli"]
     folder = tmp_path / "recipes"
-    subprocess.run([*command, "rebuild", "--all-stale", "--yes", *where], check=True)
-    subprocess.run([*command, "export", "--all", str(folder), *where], check=True)
+    subprocess.run([*CLI, "rebuild", "--all-stale", "--yes", *where], check=True)
+    subprocess.run([*CLI, "export", "--all", str(folder), *where], check=True)
     for path in folder.glob("*.Modelfile"):
         path.write_text(path.read_text() + "PARAMETER num_predict 64\n")
-    fake.set_latency(1.0, "/api/create")
-    fake.clear_requests()
-    run = subprocess.Popen(
-        [*command, "apply", str(folder), "--yes", *where],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    while not any(r.path == "/api/create" for r in fake.requests):
-        assert run.poll() is None, run.communicate()
-        time.sleep(0.01)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=60)
-    assert run.returncode == 130, (out, err)
+    out, err = interrupted_in_first_create(fake, ["apply", str(folder), "--yes", *where])
     lines = out.splitlines()
     assert lines[-1] == "stopped after 1 of 3; run again to continue", (out, err)
     (first,) = [r.body["model"] for r in fake.requests if r.path == "/api/create"]
     assert lines[-2].startswith(f"~ {first}: rebuilt from ")
     history = subprocess.run(
-        [*command, "history", "--since", "1h", *where], capture_output=True, text=True
+        [*CLI, "history", "--since", "1h", *where], capture_output=True, text=True
     )
     assert "running" not in history.stdout and "build" in history.stdout
 
