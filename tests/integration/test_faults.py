@@ -793,3 +793,26 @@ async def test_first_sight_asks_no_show_while_it_holds_the_syncers_write_lock(
         assert not session.syncer._write.locked()
         await polling
         assert "qwq:latest_20K" in await session.store.recipes(settings.host_key)
+
+
+async def test_a_new_digest_is_read_again_even_when_modified_at_did_not_move(
+    fake: FakeOllama, tmp_path: Path
+) -> None:
+    """A server whose clock stood still (or a listing with coarse times): the digest alone says
+    the model changed, and the tree must follow it."""
+
+    def one_time(route: str, body: dict[str, Any]) -> dict[str, Any]:
+        if route != "/api/tags":
+            return body
+        models = [{**m, "modified_at": "2026-01-01T00:00:00Z"} for m in body["models"]]
+        return {**body, "models": models}
+
+    fake.reshape(one_time)
+    settings = Settings(host=fake.url, db_path=tmp_path / "db", registry=fake.registry_url)
+    async with open_session(settings) as session:
+        await session.syncer.poll()
+        fake.create("qwq:latest_20K", from_="qwq:latest", parameters={"num_ctx": 4096})
+        await session.syncer.poll()
+        node = session.syncer.snapshot.nodes["qwq:latest_20K"]
+        assert node.facts is not None and node.facts.digest == fake.digest("qwq:latest_20K")
+        assert node.state is State.DRIFTED
