@@ -479,9 +479,13 @@ def test_a_bulk_rebuild_holds_back_what_is_built_on_a_guess(
     assert writes(demo) == []  # no backup, no create
     assert main(["status", "--json", *no_registry]) == 1
     models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
-    assert models["qwq:latest_20K"]["guessed"] is True
+    assert (models["qwq:latest_20K"]["guessed"], models["qwq:latest_20K"]["unconfirmed"]) == (
+        True,
+        False,
+    )
     assert models["qwq:latest_20K"]["held"].startswith("its lineage is a guess")
-    assert models["qwq:latest_20K-coder"]["guessed"] is True  # known from parent_model only
+    coder = models["qwq:latest_20K-coder"]  # known from parent_model only, its recipe not guessed
+    assert (coder["guessed"], coder["unconfirmed"]) == (False, True)
     assert models["qwq:latest_20K-coder"]["held"] == ("built on qwq:latest_20K, which is held back")
     assert models["qwq:latest"]["held"] is None
 
@@ -506,3 +510,34 @@ def test_a_pulled_model_with_its_publishers_from_is_never_rebuilt(
     assert models[pirate]["kind"] == "base" and models[pirate]["state"] == "current"
     asked = [r for r in demo.requests if "llama-pirate" in r.path and r.path.startswith("/v2/")]
     assert len({r.path for r in asked}) == 1
+
+
+def test_a_model_known_only_from_parent_model_is_held_back_as_unconfirmed_not_guessed(
+    demo: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama: a derivative first seen on the very base version it was built
+    from read `"guessed": true` only because the registry was out of reach, and a script could
+    not tell that doubt from a guessed recipe. Its recipe is exact; what is unknown is whether
+    it is a pulled model carrying its publisher's FROM."""
+    db = tmp_path / "db"
+    pirate = "someuser/llama-pirate:latest"
+    demo.publish(pirate, publisher_from="llama3.2:latest", weights_of="llama3.2:latest")
+    demo.pull(pirate)
+    no_registry = ["--host", demo.host, "--db", str(db), "--registry", "http://127.0.0.1:9"]
+    assert main(["status", "--json", *no_registry]) in (0, 1)  # first sight, nothing settled
+    capsys.readouterr()
+    demo.publish("llama3.2:latest")
+    demo.pull("llama3.2:latest")
+    demo.clear_requests()
+    assert main(["rebuild", "--all-stale", "--yes", *no_registry]) == 1
+    why = (
+        "its base is known only from Ollama's parent_model, which the registry could not"
+        " confirm (a pulled model keeps its publisher's); read its plan and rebuild it alone"
+    )
+    assert f"{pirate}: held back, {why}" in capsys.readouterr().out.splitlines()
+    assert pirate not in [r.body["model"] for r in writes(demo) if r.path == "/api/create"]
+    assert main(["status", "--json", *no_registry]) == 1
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert models[pirate]["state"] == "stale"
+    assert (models[pirate]["guessed"], models[pirate]["unconfirmed"]) == (False, True)
+    assert models[pirate]["held"] == why

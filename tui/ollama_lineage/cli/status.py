@@ -33,7 +33,7 @@ async def settled(session: Session, args: argparse.Namespace) -> tuple[Snapshot,
     """The snapshot once the registry had its say, and the pins."""
     if args.check_upstream:
         await session.upstream.check_all()
-    elif any(n.guessed and n.state in NEEDS_REBUILD for n in session.syncer.snapshot.walk()):
+    elif any(n.unproven and n.state in NEEDS_REBUILD for n in session.syncer.snapshot.walk()):
         # Never called stale on trust: a derivative known only from Ollama's parent_model
         # may be a pulled model its publisher built (asked once; the answer is stored).
         await session.upstream.settle_guesses(again=False)
@@ -70,8 +70,8 @@ def _models(models: list[dict[str, object]], indent: str) -> str:
 def as_json(
     snapshot: Snapshot, pins: frozenset[str] | set[str] = frozenset()
 ) -> list[dict[str, object]]:
-    """``held``: why a bulk rebuild leaves the model alone (a pin, a guessed lineage, either
-    of them above it), or null."""
+    """``held``: why a bulk rebuild leaves the model alone (a pin, a lineage taken on trust,
+    either of them above it), or null; ``guessed`` and ``unconfirmed`` say which trust."""
     held = bulk_selection(snapshot, pins).held
     return [
         {
@@ -84,6 +84,7 @@ def as_json(
             "depth": n.depth,
             "pinned": n.name in pins,
             "guessed": n.guessed,
+            "unconfirmed": n.unproven and not n.guessed,
             "held": held.get(n.name),
         }
         for n in snapshot.walk()

@@ -74,9 +74,12 @@ class Node:
     base: str | None = None
     children: tuple[str, ...] = ()
     depth: int = 0
-    # Lineage taken on trust (first sight after the base moved, or adopted by hand): never
-    # rebuilt in bulk, since that could replace weights with ones the model never had.
+    # Lineage taken on trust: never rebuilt in bulk, since that could replace weights with ones
+    # the model never had. ``guessed``: its recipe was read after its base had moved on;
+    # ``unproven``: that, or its base is known only from Ollama's ``parent_model`` (a pull
+    # keeps its publisher's) and the registry has not said the model is not a pulled one.
     guessed: bool = False
+    unproven: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class Snapshot:
         return [
             n.name
             for n in self.walk()
-            if n.kind is Kind.DERIVATIVE and n.state in NEEDS_REBUILD and not n.guessed
+            if n.kind is Kind.DERIVATIVE and n.state in NEEDS_REBUILD and not n.unproven
         ]
 
     def descendants(self, name: str) -> list[Node]:
@@ -204,7 +207,8 @@ def build_snapshot(
             _base_of(name, links, backups),
             kids,
             depth,
-            guessed=_unproven(name, links, upstream),
+            guessed=bool(links.get(name) and links[name].guessed),
+            unproven=_unproven(name, links, upstream),
         )
         for kid in kids:
             visit(kid, depth + 1, state, trail | {name})

@@ -29,7 +29,7 @@ from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
 from ..core.states import State
 from ..ollama.client import OllamaError, Unreachable
 from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run_check
-from .pins import GUESSED, bulk_selection
+from .pins import UNPROVEN, bulk_selection, unproven_reason
 from .rebuild import RebuildError, Refused
 from .session import Session
 from .space import NoSpace
@@ -348,14 +348,14 @@ class Autopilot:
             for n in self.snapshot.walk()
             if n.kind is Kind.DERIVATIVE and (n.state in NEEDS_REBUILD or n.name in coming)
         ]
-        guessed = [n.name for n in due if n.guessed and n.name not in keep]
+        guessed = [n.name for n in due if n.unproven and n.name not in keep]
         if guessed:
             await self.session.upstream.check(guessed)  # the registry may settle them
         selection = bulk_selection(self.snapshot, self.pins)
         for node in due:
             node = self.snapshot.nodes[node.name]
-            if node.guessed and node.name not in selection.held:  # stale once a base is pulled
-                selection.hold(node.name, GUESSED)
+            if node.unproven and node.name not in selection.held:  # stale once a base is pulled
+                selection.hold(node.name, unproven_reason(node))
             if node.name in selection.held:
                 plan.notes.append(self._held(node.name, selection.held[node.name]))
                 continue
@@ -371,11 +371,12 @@ class Autopilot:
         return plan
 
     def _held(self, name: str, why: str) -> Outcome:
-        if why == GUESSED:
+        if why in UNPROVEN:
+            doubt = why.partition("; read its plan")[0]
             return Outcome(
                 name,
                 "skipped",
-                f"{name}: skipped; its lineage is a guess the registry could not settle,"
+                f"{name}: skipped; {doubt},"
                 f" so read its plan and run `ollama-lineage rebuild {name}` alone",
             )
         line = f"{name}: held ({why})"

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
+from ..core.lineage import NEEDS_REBUILD, Kind, Node, Snapshot
 from .session import Session
 
 PIN_MARK = "⚑"  # after a pinned model's name, in ``status`` and in the TUI's tree
 GUESSED = "its lineage is a guess the registry could not settle; read its plan and rebuild it alone"
+UNCONFIRMED = (
+    "its base is known only from Ollama's parent_model, which the registry could not confirm"
+    " (a pulled model keeps its publisher's); read its plan and rebuild it alone"
+)
+UNPROVEN = (GUESSED, UNCONFIRMED)
 
 
 @dataclass
@@ -58,12 +63,17 @@ def bulk_selection(snapshot: Snapshot, pins: Collection[str], *, guesses: bool =
     for node in snapshot.walk():
         if (
             guesses
-            and node.guessed
+            and node.unproven
             and _due(snapshot, node.name)
             and node.name not in selection.held
         ):
-            selection.hold(node.name, GUESSED)
+            selection.hold(node.name, unproven_reason(node))
     return selection
+
+
+def unproven_reason(node: Node) -> str:
+    """Why a lineage taken on trust keeps a model out of bulk work."""
+    return GUESSED if node.guessed else UNCONFIRMED
 
 
 def folder_selection(

@@ -39,7 +39,7 @@ class UpstreamChecker:
             return [
                 n.name
                 for n in self.syncer.snapshot.walk()
-                if n.guessed and n.state in NEEDS_REBUILD
+                if n.unproven and n.state in NEEDS_REBUILD
             ]
 
         def unasked(name: str) -> bool:
@@ -76,4 +76,4 @@ def _worth_asking(node: Node) -> bool:
         return False
     if node.kind is Kind.BASE:
         return not node.facts.parent_model or node.state is State.UNTRACKED
-    return node.kind is Kind.DERIVATIVE and node.guessed
+    return node.kind is Kind.DERIVATIVE and node.unproven
