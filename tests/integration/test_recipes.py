@@ -1071,18 +1071,21 @@ def test_a_from_that_spells_a_file_s_model_in_another_case_still_orders_parents_
     assert changes == [("z-Parent:latest", "create"), ("a-kid:latest", "create")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: create sends FROM as the file spells it, and Ollama reads it case-sensitively",
-)
 def test_a_from_that_spells_a_file_s_model_in_another_case_is_applied(
     fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A real Ollama (0.33) reads a create's `from` by its exact name: `Z-PARENT:latest` for a
+    listed `z-Parent:latest` goes to the registry and fails. The create names it as listed."""
     recipes = tmp_path / "new"
     recipes.mkdir()
     (recipes / "a-kid@latest.Modelfile").write_text("FROM Z-PARENT:latest\nSYSTEM Be brief.\n")
-    (recipes / "z-Parent@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8\n")
+    (recipes / "z-Parent@latest.Modelfile").write_text("FROM QWQ:Latest\nPARAMETER num_ctx 8\n")
     assert run(fake, db, "apply", str(recipes), "--yes") == 0, capsys.readouterr().err
+    creates = [r.body for r in fake.requests if r.path == "/api/create"]
+    assert [(c["model"], c["from"]) for c in creates] == [
+        ("z-Parent:latest", "qwq:latest"),
+        ("a-kid:latest", "z-Parent:latest"),
+    ]
     assert fake.digest("a-kid:latest") is not None
 
 

@@ -18,6 +18,7 @@ from ..services.recipes import (
     Change,
     FolderPlan,
     apply_change,
+    as_listed,
     export_all,
     for_ollama_create,
     plan_folder,
@@ -139,7 +140,8 @@ async def apply(session: Session, args: argparse.Namespace) -> int:
                     next(k for k in args.folder if k.lower() == change.name.lower())
                 ]
                 print(f"{change.action.symbol} {change.name}: create request")
-                print(indent(json.dumps(recipe.recipe.create_request(change.name), indent=2)))
+                request = as_listed(session, recipe.recipe).create_request(change.name)
+                print(indent(json.dumps(request, indent=2)))
             try:
                 applied = await apply_change(
                     session, change, args.folder, print_progress if args.verbose else None

@@ -18,7 +18,7 @@ import asyncio
 import difflib
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -513,10 +513,11 @@ async def _rebuild(
     """The file becomes the stored recipe, then the Rebuilder's own plan → backup → create."""
     store, host, rebuilder = session.store, session.settings.host_key, session.rebuilder
     old = (await store.recipes(host)).get(change.name)
-    text = entry.recipe.to_modelfile()
+    recipe = as_listed(session, entry.recipe)
+    text = recipe.to_modelfile()
     replaced = old is None or old.text != text
     if replaced:
-        await rebuilder.track(change.name, entry.recipe.base, text)
+        await rebuilder.track(change.name, recipe.base, text)
     try:
         plan = await rebuilder.plan(change.name)
         digest = await rebuilder.run(plan, on_progress)
@@ -533,7 +534,8 @@ async def create_model(
 ) -> str:
     """A model that does not exist yet: create it, record recipe and lineage, check it is there."""
     syncer, store, host = session.syncer, session.store, session.settings.host_key
-    base = syncer.resolve(recipe.base)
+    recipe = as_listed(session, recipe)
+    base = recipe.base
     base_node = syncer.snapshot.nodes.get(base)
     if base_node is None or base_node.facts is None:
         raise Refused(f"{name}'s base {base} is not on the server; pull it first")
@@ -562,6 +564,13 @@ async def create_model(
     await store.finish_event(event, "success", digest_after=node.facts.digest, log="\n".join(log))
     await syncer.refresh()
     return node.facts.digest
+
+
+def as_listed(session: Session, recipe: Recipe) -> Recipe:
+    """``recipe`` with FROM spelled as the server lists its base: a file may spell it in any
+    case, but Ollama's create reads the base's manifest by the exact name (and would try to
+    pull another spelling from the registry)."""
+    return replace(recipe, base=session.syncer.resolve(recipe.base))
 
 
 async def _delete(session: Session, name: str) -> None:
