@@ -1147,3 +1147,24 @@ def test_export_all_makes_the_folder_writes_over_an_earlier_export_and_says_what
         f"skipped {MARIO}: its base llama3.2:latest is gone from the server",
         "skipped mistral:7b-long: no recipe recorded",
     ]
+
+
+def test_a_model_whose_base_was_deleted_outside_stays_in_status(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """apply made mid from qwq and kid from mid; `ollama rm mid` outside. kid is still on the
+    server, so status lists it (orphaned, under its missing base) instead of leaving it out."""
+    recipes = tmp_path / "new"
+    recipes.mkdir()
+    (recipes / "mid@latest.Modelfile").write_text("FROM qwq:latest\nPARAMETER num_ctx 8\n")
+    (recipes / "kid@latest.Modelfile").write_text("FROM mid:latest\nSYSTEM Be brief.\n")
+    assert run(fake, db, "apply", str(recipes), "--yes") == 0
+    fake.delete("mid:latest")
+    capsys.readouterr()
+    assert run(fake, db, "status", "--json") == 1
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    assert (models["mid:latest"]["kind"], models["mid:latest"]["state"]) == ("missing", "missing")
+    assert (models["kid:latest"]["base"], models["kid:latest"]["state"]) == (
+        "mid:latest",
+        "orphaned",
+    )

@@ -214,7 +214,9 @@ def build_snapshot(
             visit(kid, depth + 1, state, trail | {name})
 
     roots = [n for n in facts if n not in links and n not in backups]
-    roots += [base for base in children if base not in facts and base not in links]
+    # A base gone from the server is no one's child (only listed models are), even when this
+    # app recorded what it was built from: its row stands at the top, over its orphans.
+    roots += [base for base in children if base not in facts]
     roots += [n for n, link in links.items() if n in facts and _in_cycle(n, links)]
     for root in sorted(set(roots)):
         visit(root, 0, None, frozenset())
