@@ -273,14 +273,6 @@ def find_drift(snapshot: Snapshot, recorded: Mapping[str, Recorded]) -> dict[str
     return drift
 
 
-async def drifted(session: Session) -> dict[str, Drift]:
-    """Drift of every derivative on the server (for the tree)."""
-    snapshot = session.syncer.snapshot
-    names = [n.name for n in snapshot.walk() if n.kind is Kind.DERIVATIVE]
-    recorded = await recorded_digests(session.store, session.settings.host_key, names)
-    return find_drift(snapshot, recorded)
-
-
 # --- plan -------------------------------------------------------------------------------------
 
 
