@@ -119,6 +119,28 @@ def test_models_backups_stale_and_orphans_are_accounted(
     assert old_weights != mario_weights
 
 
+def test_a_derivative_whose_rebuild_failed_is_counted_with_the_stale(
+    on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen on a real Ollama with a full disk: qwq:latest_20K's rebuild failed, so it still
+    holds the old qwq weights, with its child and its backup, and `disk` counted them nowhere."""
+    db = tmp_path / "db"
+    old_weights, old_size = weights(on_disk, "qwq:latest")
+    on_disk.publish("qwq:latest")
+    on_disk.pull("qwq:latest")
+    stale = disk_json(on_disk, db, capsys)["held_by_stale_only"]
+    assert stale >= old_size  # while qwq:latest_20K reads stale
+    on_disk.fail("/api/create", status=500, error="no space left on device")
+    assert run(on_disk, db, "rebuild", "qwq:latest_20K", "--yes") == 1
+    capsys.readouterr()
+    assert run(on_disk, db, "status", "--json") == 1
+    states = {m["name"]: m["state"] for m in json.loads(capsys.readouterr().out)["models"]}
+    assert states["qwq:latest_20K"] == "failed"
+
+    assert disk_json(on_disk, db, capsys)["held_by_stale_only"] == stale
+    assert weights(on_disk, "qwq:latest_20K")[0] == old_weights
+
+
 def test_without_the_folder_sizes_are_said_to_be_approximate(
     on_disk: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,15 +20,13 @@ from ..core.disk import (
     from_listing,
     human_bytes,
 )
-from ..core.lineage import Kind, Snapshot
-from ..core.states import State
+from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
 from ..ollama.folder_scan import FolderError, FolderScan, free_bytes, not_this_servers, scan
 from .session import Session
 from .space import listed_digests
 
 # A pull writes its blobs before its manifest: a young unnamed blob may be one being pulled.
 YOUNG_SECONDS = 3600.0
-STALE = frozenset({State.STALE, State.STALE_UPSTREAM})
 
 
 class DiskError(Exception):
@@ -50,7 +48,11 @@ class Orphans:
 
 
 def stale_and_backups(snapshot: Snapshot, backups: set[str]) -> tuple[set[str], set[str]]:
-    stale = {n.name for n in snapshot.walk() if n.kind is Kind.DERIVATIVE and n.state in STALE}
+    """ "Stale" here means every derivative a rebuild will replace: a failed or rolled-back one
+    still holds the old base's weights as surely as a stale one does."""
+    stale = {
+        n.name for n in snapshot.walk() if n.kind is Kind.DERIVATIVE and n.state in NEEDS_REBUILD
+    }
     return stale, backups & set(snapshot.nodes)
 
 
