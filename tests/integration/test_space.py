@@ -75,7 +75,7 @@ def test_a_pull_that_does_not_fit_is_refused_with_both_numbers(
     set_free(on_disk, 1 * GB)
     on_disk.clear_requests()
 
-    assert run(on_disk, tmp_path / "db", "pull", "qwq:latest") == 1
+    assert run(on_disk, tmp_path / "db", "pull", "qwq:latest") == 2  # refused: nothing sent
 
     err = capsys.readouterr().err
     assert "not enough free space for pulling qwq:latest: it writes 19.9 GB" in err
@@ -107,7 +107,7 @@ def test_a_quantizing_rebuild_that_does_not_fit_is_refused(
         fake.clear_requests()
         capsys.readouterr()
 
-        assert run(fake, db, "rebuild", child, "--yes") == 1
+        assert run(fake, db, "rebuild", child, "--yes") == 2  # refused: nothing sent
 
         err = capsys.readouterr().err
         assert f"not enough free space for rebuilding {child} (quantized to Q4_K_M)" in err
@@ -186,6 +186,47 @@ def test_a_backup_that_does_not_fit_stops_the_rebuild_and_prune_names_its_leftov
     err = capsys.readouterr().err
     assert "is empty (a copy or create ran out of disk space there)" in err
     assert "remove the file by hand" in err
+
+
+def test_a_rebuild_with_almost_no_room_is_refused_before_its_backup(
+    on_disk: FakeOllama, set_free: SetFree, tmp_path: Path, capsys: Capture
+) -> None:
+    """With 0 bytes free a real Ollama's backup copy left an empty manifest it cannot delete;
+    when the folder is here a rebuild now needs room for its small files before the copy."""
+    db = tmp_path / "db"
+    name = "llama3.2:latest-mario"
+    before = on_disk.digest(name)
+    set_free(on_disk, 4096)
+    on_disk.clear_requests()
+
+    assert run(on_disk, db, "rebuild", name, "--yes") == 2
+
+    err = capsys.readouterr().err
+    assert f"not enough free space for rebuilding {name} (a backup and a create)" in err
+    assert "it writes 1.0 MB" in err and "has 4.1 KB free; nothing was sent" in err
+    assert sent(on_disk, "/api/copy", "/api/create") == []
+    assert on_disk.digest(name) == before
+
+
+def test_a_backup_that_runs_out_of_space_removes_the_empty_manifest_it_left(
+    on_disk: FakeOllama, tmp_path: Path, capsys: Capture
+) -> None:
+    """The folder reads as roomy (another writer filled it since): the copy fails as recorded
+    (disk-full/011) and leaves an empty manifest; with the folder here the rebuild removes it
+    and says so, so nothing is left that `ollama rm` cannot delete."""
+    db = tmp_path / "db"
+    name = "llama3.2:latest-mario"
+    before = on_disk.digest(name)
+    on_disk.set_disk_free(0)  # the server's writes fail; statvfs still reads the real disk
+
+    assert run(on_disk, db, "rebuild", name, "--yes") == 1
+
+    err = capsys.readouterr().err
+    assert ": copy_file_range: no space left on device; removed the empty manifest" in err
+    leftovers = list(Path(on_disk.models_dir, "manifests").rglob("*.bak-*"))
+    assert leftovers == []
+    assert on_disk.digest(name) == before
+    assert run(on_disk, db, "disk", "--prune-orphans", "--yes") == 0
 
 
 def test_a_quantize_that_runs_out_of_space_keeps_the_old_model(

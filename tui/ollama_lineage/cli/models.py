@@ -9,7 +9,7 @@ import sys
 
 from ..core.lineage import NEEDS_REBUILD
 from ..services.pins import Selection, bulk_selection, pins_of
-from ..services.rebuild import RebuildError
+from ..services.rebuild import RebuildError, Refused
 from ..services.session import Session
 from .common import (
     EXIT_ATTENTION,
@@ -58,7 +58,7 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
                 f"{name} has no recipe to rebuild from ({node.state.word}); adopt it first: "
                 f"ollama-lineage track {name} --from BASE"
             )
-    failures = rebuilt = 0
+    failures = refusals = rebuilt = 0
     with stop_on_signal() as stop:
         for index, name in enumerate(names):
             if stop.asked:
@@ -101,6 +101,7 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
                 return EXIT_INTERRUPTED
             except RebuildError as exc:
                 failures += 1
+                refusals += isinstance(exc, Refused)
                 print(f"{name}: {exc}", file=sys.stderr)
                 if selection is not None:
                     selection.hold(name, "failed", which="failed in this run")
@@ -117,6 +118,8 @@ async def rebuild(session: Session, args: argparse.Namespace) -> int:
             print("; ".join([line, *notes]) if args.yes and not args.verbose else line)
     if selection is not None:
         return _summary(selection, f"rebuilt {rebuilt}")
+    if refusals and refusals == failures:  # refused before anything was sent (no room)
+        return EXIT_ERROR
     return EXIT_ATTENTION if failures else EXIT_OK
 
 

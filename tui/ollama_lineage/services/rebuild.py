@@ -206,11 +206,10 @@ class Rebuilder:
             parse_model_name(name)
         before = self._digest(plan.child)
         old = await self.recipe(plan.child)
-        if self.space is not None and (quantize := plan.request.get("quantize")):
-            # A quantized copy of the new base's weights: as big as the one it replaces.
+        if self.space is not None:
             node = self.syncer.snapshot.nodes[plan.child]
             size = node.facts.size if node.facts else 0
-            await self.space.ensure(size, f"rebuilding {plan.child} (quantized to {quantize})")
+            await self.space.before_rebuild(plan.child, plan.request.get("quantize"), size)
         event = await store.start_event(
             host,
             plan.child,
@@ -241,9 +240,16 @@ class Rebuilder:
                         on_progress(progress)
             except OllamaError as exc:
                 kept = await self._keep_old(plan, before, log)
+                said = f"rebuild of {plan.child} failed, {kept}: {exc}"
+                left = None
+                if step == "backup" and self.space is not None:  # the copy ran out of room?
+                    left = await self.space.empty_manifest_left(plan.backup)
+                if left:
+                    log.append(left)
+                    said += f"; {left}"
                 step = "recorded"
                 await store.finish_event(event, "failed", error=str(exc), log="\n".join(log))
-                raise RebuildError(f"rebuild of {plan.child} failed, {kept}: {exc}") from exc
+                raise RebuildError(said) from exc
             try:
                 got = await self.client.show(plan.child)
             except OllamaError as exc:

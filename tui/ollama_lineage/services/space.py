@@ -19,10 +19,15 @@ from ..core.lineage import Kind, Snapshot
 from ..core.names import InvalidModelName, parse_model_name
 from ..ollama import folder_scan
 from ..ollama.models_dir import read_bytes
-from .rebuild import Layers, RebuildError
+from .rebuild import Layers, Refused
+
+# A backup writes one manifest; a rebuild's create a config blob, a manifest and its small
+# layers (parameters, template, system). With 0 bytes free a real Ollama (0.33) left an empty
+# backup manifest that tags skip and `ollama rm` cannot delete, so every rebuild needs this much.
+SMALL_WRITES = 1 << 20
 
 
-class NoSpace(RebuildError):
+class NoSpace(Refused):
     """What a step would write does not fit; nothing was sent."""
 
 
@@ -42,6 +47,34 @@ class Space:
                 f"not enough free space for {what}: it writes {human_bytes(need)},"
                 f" {folder} has {human_bytes(free)} free; nothing was sent"
             )
+
+    async def before_rebuild(self, name: str, quantize: str | None, size: int) -> None:
+        """A backup and a create; quantizing writes a copy of the new base's weights, as big
+        as the ``size`` of the model it replaces."""
+        if quantize:
+            await self.ensure(size + SMALL_WRITES, f"rebuilding {name} (quantized to {quantize})")
+        else:
+            await self.ensure(SMALL_WRITES, f"rebuilding {name} (a backup and a create)")
+
+    async def empty_manifest_left(self, name: str) -> str | None:
+        """After a copy that ran out of space: the empty manifest Ollama left for ``name``,
+        removed (it holds nothing), or where it is when it cannot be."""
+        folder = await self.local()
+        if folder is None:
+            return None
+        path = os.path.join(folder, "manifests", parse_model_name(name).manifest_file())
+        try:
+            if os.path.getsize(path) != 0:
+                return None
+            os.remove(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return (
+                f"Ollama left an empty manifest {path} that it cannot delete:"
+                f" remove the file by hand ({exc.strerror})"
+            )
+        return f"removed the empty manifest Ollama left at {path}"
 
     async def before_pull(self, name: str, layers: Layers) -> None:
         """A pull writes the registry manifest's layers the server does not have yet."""
