@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +57,44 @@ def test_unreachable_registry_reads_not_checked_and_nothing_fails(
     assert code == 1  # the demo's stale and orphaned models, not an error
     line = next(x for x in out.splitlines() if " qwq:latest " in x)
     assert "current" in line and "not checked" in line
+
+
+@pytest.fixture
+def hangs_up() -> Iterator[tuple[str, list[int]]]:
+    """A registry address that takes each connection and closes it unanswered, counting them:
+    a registry behind a proxy that is down, say."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    taken: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            taken.append(1)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", taken
+    listener.close()
+
+
+def test_a_registry_that_cannot_be_reached_is_tried_once_per_run(
+    fake: FakeOllama,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    hangs_up: tuple[str, list[int]],
+) -> None:
+    """On a server with no way out every check failed on its own: 15 s of a cold `status` at
+    1,000 models. The first failure now answers the rest of the run."""
+    registry, taken = hangs_up
+    assert cli(fake, tmp_path, "status", "--json", "--check-upstream", registry=registry) == 1
+    models = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    asked = [m["reason"] for m in models.values() if "upstream" in m["reason"]]
+    assert len(asked) >= 3
+    assert all(r.startswith("upstream not checked: registry unreachable (") for r in asked)
+    assert len(taken) == 1
 
 
 def test_pull_turns_derivatives_stale_and_is_recorded(

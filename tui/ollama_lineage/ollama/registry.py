@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 
 import httpx
 
@@ -14,6 +15,10 @@ from ..core.names import DEFAULT_HOST, InvalidModelName, parse_model_name
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 # A manifest is a few KB; a body far bigger is not one, and is not read to the end.
 MAX_MANIFEST = 4 * 1024 * 1024
+# A registry that could not be reached is not tried again for this long: on a server with no
+# way out, each of a fleet's checks would wait on its own failure (seen: 15 s of a cold
+# `status` at 1,000 models, for an answer the first check had already given).
+DOWN_FOR_S = 60.0
 
 
 class RegistryClient:
@@ -24,6 +29,9 @@ class RegistryClient:
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
         self._limit = asyncio.Semaphore(8)
+        self._answered: set[str] = set()  # registries that have answered once
+        self._down: dict[str, tuple[str, float]] = {}  # registry → why, since (monotonic)
+        self._probes: dict[str, asyncio.Lock] = {}
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -45,15 +53,39 @@ class RegistryClient:
         return f"{root}/{parsed.manifest_path()}"
 
     async def check(self, name: str) -> Upstream:
+        """Until a registry has answered once, one check at a time goes to it: when it cannot
+        be reached, the first failure answers the rest."""
         try:
             url = self.url_for(name)
         except InvalidModelName as exc:
             return Upstream(error=str(exc))
+        root = url.partition("/v2/")[0]
+        if root not in self._answered:
+            async with self._probes.setdefault(root, asyncio.Lock()):
+                if root not in self._answered and self._down_now(root) is None:
+                    return await self._ask(root, url)
+        if why := self._down_now(root):
+            return Upstream(error=why)
+        return await self._ask(root, url)
+
+    async def _ask(self, root: str, url: str) -> Upstream:
         try:
             async with self._limit:
-                return await self._digest(url)
+                answer = await self._digest(url)
         except httpx.HTTPError as exc:
-            return Upstream(error=f"registry unreachable ({type(exc).__name__})")
+            why = f"registry unreachable ({type(exc).__name__})"
+            self._down[root] = (why, time.monotonic())
+            self._answered.discard(root)  # probed again, one check first, once it is due
+            return Upstream(error=why)
+        self._answered.add(root)
+        self._down.pop(root, None)
+        return answer
+
+    def _down_now(self, root: str) -> str | None:
+        why, since = self._down.get(root, ("", 0.0))
+        if why and time.monotonic() - since < DOWN_FOR_S:
+            return why
+        return None
 
     async def layers(self, name: str) -> dict[str, int] | None:
         """The blobs (digest -> size) a pull of ``name`` would fetch; None when the registry
