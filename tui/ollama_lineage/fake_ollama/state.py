@@ -311,16 +311,17 @@ class State:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(local.raw)
         os.utime(path, ns=(local.modified_ns, local.modified_ns))
-        # The config and every small layer (template, params, license, …) as they are; the
-        # weights as sparse files of their listed size: a reader of the folder never needs
-        # their bytes, and they can be gigabytes.
+        # The config and every small layer (template, params, license, …) as they are, and
+        # weights whose bytes are all here (an uploaded GGUF); stand-in weights as sparse
+        # files of their listed size: a reader of the folder never needs their bytes, and
+        # they can be gigabytes.
         for layer in [local.manifest["config"], *local.manifest["layers"]]:
             digest = layer["digest"]
             blob = self.disk / "blobs" / digest.replace(":", "-")
             if blob.exists() or digest not in self.blobs:
                 continue
             blob.parent.mkdir(parents=True, exist_ok=True)
-            if layer["mediaType"] == MODEL:
+            if self.sizes[digest] != len(self.blobs[digest]):
                 with blob.open("wb") as file:
                     file.truncate(self.sizes[digest])
             else:
