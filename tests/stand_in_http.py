@@ -3,6 +3,10 @@ bytes uploaded as blobs, then `/api/create`."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ import httpx
 from ollama_lineage.fake_ollama import FakeOllama
 from tests.conformance.tiny_gguf import write_lora, write_model
 
+CLI = [sys.executable, "-m", "ollama_lineage.cli"]
 BASE_EXTRAS = {
     "template": "{{ if .System }}<|system|>{{ .System }}{{ end }}<|user|>{{ .Prompt }}",
     "parameters": {"stop": ["<|user|>"], "temperature": 0.6},
@@ -43,3 +48,18 @@ class Server:
 
     def lora(self) -> str:
         return self.upload(write_lora(self.files / "lora.gguf").read_bytes())
+
+
+def interrupted_in_first_create(fake: FakeOllama, args: list[str]) -> tuple[str, str]:
+    """Run the CLI, Ctrl-C it once its first create is under way (creates take a second),
+    and return its stdout and stderr; it must exit 130 as a shell reports Ctrl-C."""
+    fake.set_latency(1.0, "/api/create")
+    fake.clear_requests()
+    run = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not any(r.path == "/api/create" for r in fake.requests):
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, (out, err)
+    return out, err

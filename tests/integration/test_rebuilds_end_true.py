@@ -4,10 +4,7 @@ new one, the tree does not say `building` and History does not say `running`."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,24 +16,9 @@ from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ollama.client import Progress
 from ollama_lineage.services.rebuild import RebuildError
 from ollama_lineage.services.session import Session, open_session
+from tests.stand_in_http import CLI, interrupted_in_first_create
 
 CHILD = "qwq:latest_20K"
-CLI = [sys.executable, "-m", "ollama_lineage.cli"]
-
-
-def interrupted_in_first_create(fake: FakeOllama, args: list[str]) -> tuple[str, str]:
-    """Run the CLI, Ctrl-C it once its first create is under way (creates take a second),
-    and return its stdout and stderr; it must exit 130 as a shell reports Ctrl-C."""
-    fake.set_latency(1.0, "/api/create")
-    fake.clear_requests()
-    run = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while not any(r.path == "/api/create" for r in fake.requests):
-        assert run.poll() is None, run.communicate()
-        time.sleep(0.01)
-    run.send_signal(signal.SIGINT)
-    out, err = run.communicate(timeout=60)
-    assert run.returncode == 130, (out, err)
-    return out, err
 
 
 @pytest.fixture

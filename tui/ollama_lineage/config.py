@@ -98,6 +98,11 @@ class Settings:
         parts = urlsplit(self.host)
         return f"{parts.hostname}:{parts.port}"
 
+    @property
+    def label(self) -> str:
+        """How messages name this server: its hosts-file name, else host:port."""
+        return self.name or self.host_key
+
 
 def candidate_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
     """Where Ollama keeps models: $OLLAMA_MODELS, the user's, the Linux service's."""

@@ -162,7 +162,7 @@ def _settings(args: argparse.Namespace) -> Iterator[list[Settings]]:
                 )
             ]
         return
-    hosts = choose_hosts(getattr(args, "host", None) or [], _hosts_file(args), os.environ)
+    hosts = choose_hosts(getattr(args, "host", None) or [], hosts_file(args), os.environ)
     given = getattr(args, "models_dir", None)
     if len(hosts) > 1 and given not in (None, "none"):
         raise ConfigError(
@@ -182,7 +182,7 @@ def _settings(args: argparse.Namespace) -> Iterator[list[Settings]]:
     ]
 
 
-def _hosts_file(args: argparse.Namespace) -> Path | None:
+def hosts_file(args: argparse.Namespace) -> Path | None:
     """``--hosts FILE`` must exist; the default one is read only if it is there."""
     if getattr(args, "hosts", None) is not None:
         return Path(args.hosts)

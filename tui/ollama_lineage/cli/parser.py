@@ -97,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     pull = sub.add_parser("pull", parents=[writer], help="pull a base, then show what went stale")
     pull.add_argument("name")
 
+    copy = sub.add_parser(
+        "copy", parents=[writer], help="make a model on another server from its recipe"
+    )
+    copy.add_argument("name")
+    copy.add_argument(
+        "--to", required=True, metavar="HOST", help="the other server: a hosts-file name or address"
+    )
+    copy.add_argument(
+        "--with-children", action="store_true", help="and every derivative built on it"
+    )
+    copy.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
     rollback = sub.add_parser("rollback", parents=[writer], help="restore the newest backup")
     rollback.add_argument("name")
     rollback.add_argument("--yes", "-y", action="store_true", help="do not ask")

@@ -23,6 +23,7 @@ COMMANDS = {
     "track": ("models", "track"),
     "rebuild": ("models", "rebuild"),
     "pull": ("models", "pull"),
+    "copy": ("copy", "copy"),
     "rollback": ("models", "rollback"),
     "compare": ("models", "compare"),
     "history": ("history", "history"),
@@ -47,7 +48,9 @@ async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet |
     module, name = COMMANDS[args.command]
     run: CommandRun = getattr(importlib.import_module(f"{__package__}.{module}"), name)
     async with contextlib.AsyncExitStack() as stack:
-        if hasattr(args, "wait"):  # a command that changes models: one at a time per server
+        # A command that changes models: one at a time per server (copy changes the --to
+        # server, whose lock it takes itself).
+        if hasattr(args, "wait") and args.command != "copy":
             from ..services.lock import acquire
 
             held = acquire(
@@ -68,7 +71,7 @@ async def _run_in_session(
     run: CommandRun, args: argparse.Namespace, settings: Settings, listing: EarlyGet | None
 ) -> int:
     async with open_session(settings, early=listing) as session:
-        await _first_poll(session)
+        await first_poll(session)
         _resolve_names(args, session)
         _require_models(args, session)
         if hasattr(args, "wait"):  # a writer: it writes History, and keeps it bounded
@@ -97,7 +100,7 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(kept)
 
 
-async def _first_poll(session: Session) -> None:
+async def first_poll(session: Session) -> None:
     """Ollama always answers /api/tags; a 404 there means some other server on that port."""
     try:
         await session.syncer.poll()
@@ -114,6 +117,7 @@ async def _first_poll(session: Session) -> None:
 _NEEDS_MODEL = {
     "track": ("child", "base"),
     "rebuild": ("names",),
+    "copy": ("name",),
     "rollback": ("name",),
     "compare": ("name",),
     "export": ("name",),

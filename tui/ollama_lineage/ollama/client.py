@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import httpx
 
 T = TypeVar("T")
+BLOB_PIECE = 1 << 20  # an upload is read and sent a MiB at a time
 
 
 class OllamaError(Exception):
@@ -212,6 +213,44 @@ class OllamaClient:
 
     async def delete(self, name: str) -> None:
         await self._json("DELETE", "/api/delete", {"model": name})
+
+    async def has_blob(self, digest: str) -> bool:
+        """``HEAD /api/blobs/:digest``: whether the server holds that blob already."""
+        try:
+            await self._plainly(self._plain.request("HEAD", f"/api/blobs/{digest}"))
+        except NotFound:
+            return False
+        return True
+
+    async def push_blob(
+        self, digest: str, path: str, size: int, on_sent: Callable[[int], None] | None = None
+    ) -> None:
+        """``POST /api/blobs/:digest`` with the file's bytes, read and sent a piece at a time;
+        Ollama keeps the blob only if its sha256 is ``digest``. ``on_sent``: bytes so far."""
+        import httpx
+
+        async def pieces() -> AsyncIterator[bytes]:
+            sent = 0
+            with open(path, "rb") as file:  # each read in a thread: the loop goes on meanwhile
+                while piece := await asyncio.to_thread(file.read, BLOB_PIECE):
+                    yield piece
+                    sent += len(piece)
+                    if on_sent:
+                        on_sent(sent)
+
+        # Ollama hashes the whole upload before it answers: no read timeout, as for streams.
+        timeout = httpx.Timeout(self._timeout, connect=min(self._timeout, 5.0), read=None)
+        try:
+            response = await self._http.post(
+                f"/api/blobs/{digest}",
+                content=pieces(),
+                headers={"Content-Length": str(size)},
+                timeout=timeout,
+            )
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if response.status_code >= 400:
+            self._raise_for(response)
 
     def create(self, request: Mapping[str, Any]) -> AsyncIterator[Progress]:
         return self._progress("/api/create", {**request, "stream": True})

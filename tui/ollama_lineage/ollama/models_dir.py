@@ -51,14 +51,35 @@ class ModelsDir:
         return found
 
     def read(self, name: str, digest: str) -> ModelSpec | None:
-        try:
-            parsed = parse_model_name(name)
-            raw = read_bytes(os.path.join(self._manifests, parsed.manifest_file()))
-            if hashlib.sha256(raw).hexdigest() != digest:
-                return None  # changed since the listing, or another server's file
-            return self._spec(json.loads(raw))
-        except (OSError, ValueError, KeyError, TypeError, InvalidModelName):
+        manifest = self.manifest(name, digest)  # None: changed since, or another server's
+        if manifest is None:
             return None
+        try:
+            return self._spec(manifest)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def manifest(self, name: str, digest: str) -> dict[str, Any] | None:
+        """``name``'s manifest, if the folder's file is the one the server listed as ``digest``."""
+        try:
+            raw = read_bytes(os.path.join(self._manifests, parse_model_name(name).manifest_file()))
+            if hashlib.sha256(raw).hexdigest() != digest:
+                return None
+            manifest = json.loads(raw)
+        except (OSError, ValueError, InvalidModelName):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def blob_path(self, digest: str) -> str:
+        return os.path.join(self._blobs, digest.replace(":", "-"))
+
+    def config(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        config = json.loads(self._blob(manifest["config"]["digest"]))
+        return config if isinstance(config, dict) else {}
+
+    def text(self, layer: Mapping[str, Any]) -> str:
+        """A small text layer (template, system, license, params, messages)."""
+        return self._text(layer)
 
     def _text(self, layer: Mapping[str, Any]) -> str:
         if int(layer.get("size") or 0) > MAX_TEXT_LAYER:
