@@ -279,6 +279,16 @@ def rewritten(header: GGUF, file_type: int | None = None) -> GGUF:
     return GGUF(kv, tensors)
 
 
+def is_quantize_output(header: GGUF) -> bool:
+    """A file llama-quantize wrote already (its metadata and tensor order): its copy of such
+    a file is the same bytes, as a real 0.33 showed for a layer sent to another server."""
+    again = rewritten(header)
+    skip = "general.parameter_count"  # counted when read, not where the file has it
+    return [k for k in header.kv if k != skip] == [k for k in again.kv if k != skip] and [
+        t["name"] for t in header.tensors
+    ] == [t["name"] for t in again.tensors]
+
+
 def has_compat_tensors(header: GGUF) -> bool:
     """Tensors Ollama patches in for vision/audio/MTP: such files skip llama-quantize."""
     return any(t["name"].startswith(("a.", "mm.", "mtp.", "s.", "v.")) for t in header.tensors)

@@ -647,11 +647,11 @@ class State:
         yield {"status": "verifying conversion"}
         new_header = gguf.rewritten(header, file_type)
         # header-only, plus the source's hash standing in for its tensor data
-        head, blob = gguf.write(new_header.kv, new_header.tensors), self.blobs[layer["digest"]]
-        if file_type is None and len(blob) == len(head) + 32 and blob.startswith(head):
+        blob = self.blobs[layer["digest"]]
+        if file_type is None and gguf.is_quantize_output(header):
             data = blob  # a copy of llama-quantize's own copy: the same bytes (seen on 0.33)
         else:
-            data = head + hashlib.sha256(blob).digest()
+            data = gguf.write(new_header.kv, new_header.tensors) + hashlib.sha256(blob).digest()
         real = len(self.blobs[layer["digest"]]) == size  # else a stand-in with a declared size
         if real:
             new_size = len(data)

@@ -128,8 +128,9 @@ class Copier:
         if there is not None:
             raise Refused(
                 f"{self.there} has {name} as {there[:12]}, not {digest[:12]} as {self.here} has"
-                " it: a base is never overwritten; pull it there, or rebuild there what is"
-                " built on it"
+                f" it: a base is never overwritten; update it there yourself (pull it there, or"
+                f" `ollama rm {name}` there and copy again), then rebuild there what is built"
+                " on it"
             )
         if registry is not None and registry.local:
             return Step(name, BLOBS, digest, f"made on {self.here}; no registry has it")
