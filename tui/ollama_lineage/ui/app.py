@@ -82,6 +82,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self._stack = AsyncExitStack()
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
+        self._keys_for: Kind | None = None  # the kind of row the footer's keys were set for
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -218,7 +219,12 @@ class LineageApp(App[None], inherit_bindings=False):
     def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
         if not self.screen_stack:  # a late highlight while quitting has no screen
             return
-        self.refresh_bindings()  # the footer greys out what does not apply to this row
+        # The footer greys out what does not apply to this kind of row; it is rebuilt only
+        # when the kind changes (a rebuild of its keys costs more than a cursor move).
+        node = self.selected()
+        if (node.kind if node else None) is not self._keys_for:
+            self._keys_for = node.kind if node else None
+            self.refresh_bindings()
         if event.name:
             self.load_detail(event.name)
         else:
