@@ -101,8 +101,10 @@ def fixed_app(fixed_fake: FakeOllama, tmp_path: Path) -> AppFactory:
     return build
 
 
-async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: float = 5.0) -> None:
-    """Let workers run until ``check()`` holds; fail with the condition if it never does."""
+async def wait_for(pilot: Pilot[None], check: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let workers run until ``check()`` holds; fail with the condition if it never does.
+    The bound only ends a test that is failing anyway: on a loaded 2-core machine a step that
+    takes 0.3 s alone took over 5 s, so it is generous."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check():

@@ -7,7 +7,8 @@ the box is text in its own column: a row that wraps goes on under its name, with
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -36,13 +37,8 @@ class TickList(OptionList):
         """The ticked values, in the list's order."""
         return [value for value in self._order if value in self._ticked]
 
-    def _prompt(self, value: str) -> Table:
-        box = Text("[x]" if value in self._ticked else "[ ]")  # text, not markup: "[x]" is a tag
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(width=3, no_wrap=True)
-        grid.add_column(ratio=1)
-        grid.add_row(box, self._texts[value])
-        return grid
+    def _prompt(self, value: str) -> Ticked:
+        return Ticked("[x]" if value in self._ticked else "[ ]", self._texts[value])
 
     def action_tick(self) -> None:
         index = self.highlighted
@@ -54,3 +50,23 @@ class TickList(OptionList):
         self._ticked ^= {option.id}
         self.replace_option_prompt_at_index(index, self._prompt(option.id))
         self.post_message(self.Changed())
+
+
+class Ticked:
+    """A box, then the row's text wrapped in the column after it. A rich Table did the same
+    at ~4 ms a row: `R` over 79 models took 0.3 s to lay out its list."""
+
+    def __init__(self, box: str, text: Text) -> None:
+        self.box = Text(box)  # text, not markup: "[x]" is a tag
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = len(self.box) + 1
+        lines = self.text.wrap(console, max(options.max_width - indent, 1))
+        for number, line in enumerate(lines):
+            head = self.box if number == 0 else Text(" " * len(self.box))
+            yield Text.assemble(head, " ", line, end="\n")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        width = len(self.box) + 1 + self.text.cell_len
+        return Measurement(len(self.box) + 2, min(width, options.max_width))
