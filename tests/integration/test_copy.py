@@ -246,3 +246,29 @@ def test_ctrl_c_during_a_copy_finishes_the_model_in_flight_and_stops(
     assert "stopped after 1 of 3; run again to continue" in out
     assert model_names(there) == [BASE]
     assert there.fake.digest(BASE) == here.fake.digest(BASE)
+
+
+def test_the_matrix_says_which_servers_still_run_the_old_one(
+    here: Server, there: Server, tmp_path: Path, capsys: Capture
+) -> None:
+    """The seed story across two servers: copy the child over, update the base here, look."""
+    db = tmp_path / "db"
+    assert copy(here, there, db, CHILD, "--yes") == 0
+    here.base(BASE, seed=2)  # the base moves on here only
+    capsys.readouterr()
+    hosts = ["--host", here.fake.host, "--host", there.fake.host]
+    where = ["--db", str(db), "--registry", here.fake.registry_url, "--models-dir", "none"]
+    assert main(["status", "--matrix", *hosts, *where]) == 1
+    a, b = (s.fake.host.split("//")[-1] for s in (here, there))
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    built = digest(here, CHILD)[:8]  # the same build on both: the copy
+    assert lines == [
+        ["model", a, b],
+        [CHILD, "!", "stale", built, "✓", "fresh", built],
+        [GRANDCHILD, "~", "stale", "upstream", digest(here, GRANDCHILD)[:8], "∅", "missing"],
+    ]
+    assert main(["status", "--matrix", "--json", *hosts, *where]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert found["hosts"] == [a, b]
+    child = next(m for m in found["models"] if m["name"] == CHILD)
+    assert {h: c["state"] for h, c in child["on"].items()} == {a: "stale", b: "fresh"}

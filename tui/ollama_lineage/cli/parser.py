@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="prometheus: gauges per host for node_exporter's textfile collector",
     )
     status.add_argument("--check-upstream", action="store_true", help="ask the registry first")
+    status.add_argument(
+        "--matrix",
+        action="store_true",
+        help="each derivative by name × each host: its state there, missing, or differs",
+    )
 
     track = sub.add_parser("track", parents=[writer], help="record what CHILD is built from")
     track.add_argument("child")

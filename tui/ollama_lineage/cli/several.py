@@ -7,10 +7,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..config import Settings
 from ..core.lineage import Snapshot
+from ..core.matrix import HostView
 from ..ollama.client import OllamaError
 from ..services.server_problem import server_problem
 from ..services.session import open_session
@@ -49,6 +51,7 @@ class _HostStatus:
     pins: frozenset[str] = frozenset()
     error: str | None = None
     polled_at: float | None = None
+    recipes: Mapping[str, str] = field(default_factory=dict)
 
 
 async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
@@ -58,7 +61,12 @@ async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
         found = await asyncio.gather(*(_status_of(args, s, store) for s in hosts))
     finally:
         await store.close()
-    if args.format == "prometheus":
+    if args.matrix:
+        from .matrix import print_matrix
+
+        views = [HostView(h.settings.label, h.snapshot, h.recipes) for h in found]
+        print_matrix(views, as_json=args.json or args.format == "json")
+    elif args.format == "prometheus":
         from .metrics import HostReading, prometheus
 
         readings = [
@@ -97,4 +105,7 @@ async def _status_of(args: argparse.Namespace, settings: Settings, store: Store)
             snapshot, pins = await settled(session, args)
         except OllamaError as exc:
             return _HostStatus(settings, error=server_problem(settings.host, exc).summary)
-        return _HostStatus(settings, snapshot, frozenset(pins), polled_at=time.time())
+        recipes = {n: r.text for n, r in (await store.recipes(settings.host_key)).items()}
+        return _HostStatus(
+            settings, snapshot, frozenset(pins), polled_at=time.time(), recipes=recipes
+        )

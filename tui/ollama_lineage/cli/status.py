@@ -17,7 +17,14 @@ from .common import EXIT_ATTENTION, EXIT_OK
 async def status(session: Session, args: argparse.Namespace) -> int:
     snapshot, pins = await settled(session, args)
     settings = session.settings
-    if args.json or args.format == "json":
+    if args.matrix:
+        from ..core.matrix import HostView
+        from .matrix import print_matrix
+
+        recipes = await session.store.recipes(settings.host_key)
+        view = HostView(settings.label, snapshot, {n: r.text for n, r in recipes.items()})
+        print_matrix([view], as_json=args.json or args.format == "json")
+    elif args.json or args.format == "json":
         print(json_listing(settings.host, as_json(snapshot, pins)))
     elif args.format == "prometheus":
         from .metrics import HostReading, prometheus
