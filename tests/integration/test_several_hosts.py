@@ -110,7 +110,6 @@ def test_one_host_keeps_todays_json_shape(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ((), "the TUI shows one server at a time so far: pass one --host (gpu, laptop)"),
         (("history", "--since", "1h", "--json"), "history --json reads one server"),
         (("status", "--models-dir", "/tmp"), "--models-dir is one server's folder"),
     ],

@@ -16,6 +16,7 @@ from textual.screen import Screen
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.app import LineageApp
+from ollama_lineage.ui.host_rows import shown
 
 AppFactory = Callable[..., LineageApp]
 ScreenT = TypeVar("ScreenT", bound=Screen[Any])
@@ -148,7 +149,7 @@ async def press_for(pilot: Pilot[None], key: str, kind: type[ScreenT]) -> Screen
 async def ready(pilot: Pilot[None]) -> LineageApp:
     app = pilot.app
     assert isinstance(app, LineageApp)
-    await wait_for(pilot, lambda: app._session and not app.main.lineage.loading and rows(app))
+    await wait_for(pilot, lambda: app._sessions and not app.main.lineage.loading and rows(app))
     await wait_for(pilot, lambda: app.main.detail.detail is not None)
     return app
 
@@ -163,5 +164,7 @@ async def select(pilot: Pilot[None], name: str) -> None:
         await pilot.press("j" if target > here else "k")
     await wait_for(
         pilot,
-        lambda: app.main.detail.detail is not None and app.main.detail.detail.node.name == name,
+        lambda: (
+            app.main.detail.detail is not None and app.main.detail.detail.node.name == shown(name)
+        ),
     )

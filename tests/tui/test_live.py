@@ -71,4 +71,4 @@ async def test_an_unusable_database_exits_with_one_line_not_a_traceback(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
     assert app.return_code == 2
-    assert app._session is None  # no poll, no request: nothing can be lost
+    assert not app._sessions  # no poll, no request: nothing can be lost

@@ -126,9 +126,12 @@ def report_error(exc: Exception, args: argparse.Namespace) -> int:
 
 
 def _on_several_hosts(args: argparse.Namespace, hosts: list[Settings]) -> int:
-    names = ", ".join(h.name for h in hosts)
-    if args.command is None:
-        raise UsageError(f"the TUI shows one server at a time so far: pass one --host ({names})")
+    if args.command is None:  # the TUI: a subtree per host
+        from ..ui.app import LineageApp
+
+        app = LineageApp(hosts[0], others=hosts[1:])
+        app.run()
+        return app.return_code or EXIT_OK
     from .several import run_on_hosts
 
     return run_on_hosts(args, hosts)

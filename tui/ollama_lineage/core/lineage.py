@@ -25,6 +25,7 @@ class Kind(Enum):
     DERIVATIVE = "derivative"
     BACKUP = "backup"
     MISSING = "missing"
+    HOST = "host"  # a server's row over its models, when the TUI shows several
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from functools import partial
@@ -25,7 +25,7 @@ from textual.widgets import TabbedContent
 
 from ..config import Settings
 from ..core.disk import backups_will_hold, frees, from_listing, human_bytes
-from ..core.lineage import Kind, Node
+from ..core.lineage import Kind, Node, Snapshot
 from ..core.modelfile import ModelfileError, parse_modelfile
 from ..ollama.client import OllamaError, Unreachable
 from ..ollama.plain_http import EarlyGet
@@ -41,6 +41,7 @@ from ..services.session import Session, open_session
 from ..services.store import StoreError
 from .actions import KINDS, bindings
 from .commands import ActionsProvider
+from .host_rows import HostTree, combined, key, split
 from .messages import FlowFailed, ModelsChanged
 from .screens.checks import ChecksScreen
 from .screens.compare import CompareScreen
@@ -72,13 +73,25 @@ class LineageApp(App[None], inherit_bindings=False):
     COMMANDS = {ActionsProvider}  # only our actions: not Textual's Keys/Maximize/Screenshot
 
     def __init__(
-        self, settings: Settings, *, clock: Clock = utc_now, early: EarlyGet | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        early: EarlyGet | None = None,
+        others: Sequence[Settings] = (),
     ) -> None:
+        """``others``: more servers, each a subtree under its host's row; keys act on the
+        host of the row under the cursor."""
         super().__init__()
         self.settings = settings
+        self.hosts = [settings, *others]
         self.clock = clock
         self._early = early  # the listing, asked for before Textual was imported
-        self._session: Session | None = None
+        self._sessions: dict[str, Session] = {}
+        self._current = settings.label  # the host of the row under the cursor
+        self._problems: dict[str, str] = {}  # hosts that cannot be read now, and why
+        self._pins: dict[str, frozenset[str]] = {}
+        self._shown: dict[str, Snapshot] = {}  # each host's snapshot the tree last showed
         self._stack = AsyncExitStack()
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
@@ -87,7 +100,11 @@ class LineageApp(App[None], inherit_bindings=False):
     # --- wiring ----------------------------------------------------------------------------
 
     def get_default_screen(self) -> MainScreen:
-        return MainScreen(self.clock, self.settings.host)
+        return MainScreen(self.clock, " · ".join(h.host for h in self.hosts))
+
+    @property
+    def several(self) -> bool:
+        return len(self.hosts) > 1
 
     @property
     def main(self) -> MainScreen:
@@ -97,14 +114,18 @@ class LineageApp(App[None], inherit_bindings=False):
 
     @property
     def session(self) -> Session:
-        assert self._session is not None, "the session opens on mount"
-        return self._session
+        """The session of the host whose row is under the cursor (the one host's, alone)."""
+        assert self._sessions, "the sessions open on mount"
+        return self._sessions[self._current]
 
     async def on_mount(self) -> None:
         try:
-            session = open_session(self.settings, early=self._early)
-            self._session = await self._stack.enter_async_context(session)
-            await self._session.prune_history()
+            for number, settings in enumerate(self.hosts):
+                early = self._early if number == 0 else None
+                session = open_session(settings, early=early)
+                opened = await self._stack.enter_async_context(session)
+                self._sessions[settings.label] = opened
+                await opened.prune_history()
         except StoreError as exc:
             self.exit(return_code=2, message=f"error: {exc}")
             return
@@ -115,35 +136,57 @@ class LineageApp(App[None], inherit_bindings=False):
 
     def _start_loops(self) -> None:
         """Owned by the main screen, so they stop before its widgets go away on exit."""
-        self.main.run_worker(self.poll_loop, group="poll")  # type: ignore[arg-type]
-        self.main.run_worker(self.upstream_loop, group="upstream")  # type: ignore[arg-type]
+        for label in self._sessions:
+            poll, upstream = partial(self.poll_loop, label), partial(self.upstream_loop, label)
+            self.main.run_worker(poll, group="poll")  # type: ignore[arg-type]
+            self.main.run_worker(upstream, group="upstream")  # type: ignore[arg-type]
 
     async def on_unmount(self) -> None:
         await self._stack.aclose()
 
     def selected(self) -> Node | None:
-        return self.main.lineage.selected
+        """The model under the cursor, as its own host's snapshot has it (a host row: None)."""
+        node = self.main.lineage.selected
+        if node is None or not self.several:
+            return node
+        host, name = split(node.name)
+        return None if name is None else self._sessions[host].syncer.snapshot.nodes.get(name)
+
+    def _tree_snapshot(self) -> Snapshot:
+        if not self.several:
+            return self.session.syncer.snapshot
+        trees = []
+        for settings in self.hosts:
+            snapshot = self._sessions[settings.label].syncer.snapshot
+            self._shown[settings.label] = snapshot
+            problem = self._problems.get(settings.label)
+            trees.append(HostTree(settings.label, settings.host, snapshot, problem))
+        return combined(trees)
 
     def apply_snapshot(self) -> None:
-        """Push the syncer's snapshot into the tree, and reload the detail if its model moved."""
+        """Push the syncers' snapshots into the tree, and reload the detail if its model moved."""
         if not self.is_running:  # a worker finishing while the app quits: no widgets left
             return
         tree = self.main.lineage
         before = tree.selected
-        tree.show(self.session.syncer.snapshot)  # a different model under the cursor is
-        after = tree.selected  # announced by the tree itself (ModelHighlighted)
+        tree.show(self._tree_snapshot())
+        after = tree.selected  # a different model under the cursor is announced by the tree
         same_model = after is not None and before is not None and after.name == before.name
         if same_model and after != before:  # same model, new state: its detail changed too
-            self.load_detail(after.name)  # type: ignore[union-attr]
+            name = split(after.name)[1] if self.several else after.name  # type: ignore[union-attr]
+            if name is not None:
+                self.load_detail(name)
         self.main.update_status()
 
     # --- background loops ------------------------------------------------------------------
 
-    async def poll_loop(self) -> None:
-        syncer = self.session.syncer
+    async def poll_loop(self, label: str) -> None:
+        session = self._sessions[label]
+        syncer = session.syncer
         await syncer.load()
         with contextlib.suppress(Exception):  # the poll below reads them again, and says why
-            self.main.lineage.pins = frozenset(await pins_of(self.session))
+            self._pins[label] = frozenset(await pins_of(session))
+            self.main.lineage.pins = self._all_pins()
         if syncer.snapshot.nodes:
             self._loaded()
         while True:
@@ -151,25 +194,32 @@ class LineageApp(App[None], inherit_bindings=False):
             pins: frozenset[str] | None = None
             try:
                 changed = await syncer.poll()
-                pins = frozenset(await pins_of(self.session))  # `pin` may run beside the app
+                pins = frozenset(await pins_of(session))  # `pin` may run beside the app
             except OllamaError as exc:
-                problem = server_problem(self.settings.host, exc)
+                problem = server_problem(session.settings.host, exc)
             except sqlite3.Error as exc:  # disk full, file removed: say so, keep the tree
                 problem = f"database {self.settings.db_path}: {exc}"
             except Exception as exc:  # an answer nobody foresaw: say so, keep polling
                 problem = f"poll failed: {describe(exc)}"
             if not self.is_running:  # quitting: the widgets are going away
                 return
-            self._set_unreachable(problem)
+            self._set_unreachable(problem, label)
             if pins is not None:
-                self._set_pins(pins)
+                self._set_pins(pins, label)
             if problem is None:
                 self.main.polled_at = self.clock()
             # A flow's worker can end with its screen before it says what it changed.
-            behind = self.main.lineage.snapshot is not syncer.snapshot
+            shown = self._shown.get(label) if self.several else self.main.lineage.snapshot
+            behind = shown is not syncer.snapshot
             if problem is None and (changed or behind or self.main.lineage.loading):
                 self._loaded()
             await asyncio.sleep(self.settings.poll_seconds)
+
+    def _all_pins(self) -> frozenset[str]:
+        """The tree's pins: each host's, under the row keys the tree uses."""
+        if not self.several:
+            return self._pins.get(self._current, frozenset())
+        return frozenset(key(host, name) for host, pins in self._pins.items() for name in pins)
 
     def _loaded(self) -> None:
         if not self.is_running:  # quitting: the widgets are going away
@@ -180,15 +230,21 @@ class LineageApp(App[None], inherit_bindings=False):
             tree.focus()
         self.apply_snapshot()
 
-    def _set_pins(self, pins: frozenset[str]) -> None:
+    def _set_pins(self, pins: frozenset[str], label: str | None = None) -> None:
         """The store owns the pins; the tree shows the copy it last read, with their marks."""
+        self._pins[label or self._current] = pins
+        pins = self._all_pins()
         if not self.is_running or pins == self.main.lineage.pins:
             return
         self.main.lineage.set_pins(pins)
         self.main.update_status()
         self._reload_selected()  # its Overview says whether it is held
 
-    def _set_unreachable(self, problem: ServerProblem | str | None) -> None:
+    def _set_unreachable(self, problem: ServerProblem | str | None, label: str = "") -> None:
+        label = label or self._current
+        if self.several:
+            self._host_problem(problem, label)
+            return
         message = None if problem is None else str(problem)
         if message == self.unreachable or not self.is_running:
             return
@@ -200,15 +256,29 @@ class LineageApp(App[None], inherit_bindings=False):
         if message is not None and self.main.lineage.loading:
             self._loaded()
 
-    async def upstream_loop(self) -> None:
+    def _host_problem(self, problem: ServerProblem | str | None, label: str) -> None:
+        """With several hosts, one that cannot be read says why on its own row; the others'
+        trees go on."""
+        summary = problem.summary if isinstance(problem, ServerProblem) else problem
+        if summary == self._problems.get(label) or not self.is_running:
+            return
+        if summary is None:
+            self._problems.pop(label, None)
+        else:
+            self._problems[label] = summary
+        self._loaded()
+
+    async def upstream_loop(self, label: str) -> None:
+        session = self._sessions[label]
         while True:
-            if self.unreachable is None and self.session.syncer.snapshot.nodes:
-                before = self.session.syncer.snapshot
+            down = self._problems.get(label) if self.several else self.unreachable
+            if down is None and session.syncer.snapshot.nodes:
+                before = session.syncer.snapshot
                 try:
-                    await self.session.upstream.check_all()
+                    await session.upstream.check_all()
                 except Exception as exc:  # the registry check is extra: never the app's end
                     await self.record_problem("registry check", None, exc)
-                if self.session.syncer.snapshot != before:
+                if session.syncer.snapshot != before:
                     self.apply_snapshot()
                 await asyncio.sleep(self.settings.upstream_every)
             else:
@@ -219,14 +289,17 @@ class LineageApp(App[None], inherit_bindings=False):
     def on_lineage_tree_model_highlighted(self, event: LineageTree.ModelHighlighted) -> None:
         if not self.screen_stack:  # a late highlight while quitting has no screen
             return
+        name = event.name
+        if self.several and name is not None:
+            self._current, name = split(name)  # keys act on this row's host from now on
         # The footer greys out what does not apply to this kind of row; it is rebuilt only
         # when the kind changes (a rebuild of its keys costs more than a cursor move).
         node = self.selected()
         if (node.kind if node else None) is not self._keys_for:
             self._keys_for = node.kind if node else None
             self.refresh_bindings()
-        if event.name:
-            self.load_detail(event.name)
+        if name:
+            self.load_detail(name)
         else:
             self.workers.cancel_group(self.main, "detail")
             self.main.detail.clear()
@@ -244,7 +317,7 @@ class LineageApp(App[None], inherit_bindings=False):
             detail = await load_detail(self.session, node, self.clock())
             detail = await self._checks_and_pins(detail)
         except Unreachable as exc:
-            self._set_unreachable(server_problem(self.settings.host, exc))
+            self._set_unreachable(server_problem(self.session.settings.host, exc))
             return
         except Exception as exc:
             await self.record_problem("detail", name, exc)
@@ -452,7 +525,7 @@ class LineageApp(App[None], inherit_bindings=False):
     async def ask_rollback(self, name: str) -> None:
         """Say at once when there is nothing to roll back to, before asking anything."""
         try:
-            backups = await self.session.store.backups_of(self.settings.host_key, name)
+            backups = await self.session.store.backups_of(self.session.settings.host_key, name)
         except Exception as exc:
             await self.record_problem("roll back", name, exc)
             return
@@ -562,7 +635,7 @@ class LineageApp(App[None], inherit_bindings=False):
     async def open_checks(self, name: str) -> None:
         try:
             checks = self.checks_file()
-            backups = await self.session.store.backups_of(self.settings.host_key, name)
+            backups = await self.session.store.backups_of(self.session.settings.host_key, name)
         except ChecksError as exc:  # the user's file: said with its line, not a model's event
             self.notify(f"{exc}; fix the file and press C again", severity="error", timeout=10)
             return
@@ -585,7 +658,7 @@ class LineageApp(App[None], inherit_bindings=False):
     async def open_compare(self, name: str) -> None:
         try:
             backup = await latest_backup(self.session, name)
-            prompts = await self.session.store.prompts(self.settings.host_key, name)
+            prompts = await self.session.store.prompts(self.session.settings.host_key, name)
         except Exception as exc:
             await self.record_problem("compare", name, exc)
             return

@@ -24,10 +24,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ...core.lineage import Node, Snapshot
+from ...core.lineage import Kind, Node, Snapshot
 from ...core.states import State
 from ...services.pins import PIN_MARK
 from ..actions import bindings
+from ..host_rows import shown
 from . import format as fmt
 
 PREFIX = 4  # fold icon + state symbol
@@ -166,7 +167,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
     def matches_query(self, node: Node) -> bool:
         """The filter matches a model's name or its state's word (``stale``, ``update``)."""
         query = self.query_text.strip().lower()
-        return not query or query in node.name.lower() or query in node.state.word
+        return not query or query in shown(node.name).lower() or query in node.state.word
 
     def _filtered(self, snapshot: Snapshot) -> tuple[set[str] | None, int]:
         """The models the filter shows, with the ancestors that place them (None: all of
@@ -268,7 +269,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         """
         pins, mark = self.pins, len(PIN_MARK) + 1
         needs = [
-            (len(r.name) + (mark if r.name in pins else 0), GUIDE * (len(r.path) - 1))
+            (len(shown(r.name)) + (mark if r.name in pins else 0), GUIDE * (len(r.path) - 1))
             for r in self._rows
         ]
         widest = max((name + indent for name, indent in needs), default=0)
@@ -292,7 +293,8 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
     # --- labels and lines ---------------------------------------------------------------------
 
     def _shown_name(self, node: Node) -> str:
-        return f"{node.name} {PIN_MARK}" if node.name in self.pins else node.name
+        name = shown(node.name)  # a model's own name: a row key may carry its host's
+        return f"{name} {PIN_MARK}" if node.name in self.pins else name
 
     def _row_text(self, name: str) -> Text:
         """A row's label, made when it first shows on screen and kept until the rows change."""
@@ -303,13 +305,24 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         width, facts_shown = self._columns
         state, styles = node.state, self._styles()
         style = styles[state.css_class]
-        shown = self._shown_name(node)
+        if node.kind is Kind.HOST:  # a server's row: its name, then what it holds or why not
+            label = Text.assemble(
+                (f"{state.symbol} ", style),
+                (node.name, Style(bold=True)),
+                "  ",
+                (node.reason, style),
+            )
+            label.truncate(width + WORD + META[facts_shown], overflow="ellipsis")
+            self._labels[name] = label
+            return label
+        own = shown(node.name)
+        printed = self._shown_name(node)
         depth = len(self._rows[self._line_of[name]].path) - 1
         room = width - GUIDE * depth
-        mark = shown[len(node.name) :]
-        cut = node.name
-        if len(shown) > room:  # keep the start, which says which model it is, and the pin
-            cut = node.name[: max(room - len(mark) - len(CUT), 1)] + CUT
+        mark = printed[len(own) :]
+        cut = own
+        if len(printed) > room:  # keep the start, which says which model it is, and the pin
+            cut = own[: max(room - len(mark) - len(CUT), 1)] + CUT
         pad = max(room - len(cut) - len(mark), 0)
         label = Text.assemble(
             (f"{state.symbol} ", style),

@@ -5,13 +5,14 @@ new state shows up here with its own word without touching this file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from rich.markup import escape
 from textual.widgets import Static
 
 from ...core.disk import human_bytes, kept_by_backups
-from ...core.lineage import Kind, Snapshot
+from ...core.lineage import Kind, Node, Snapshot
 from ...core.states import State
 from ...services.pins import PIN_MARK
 from ...services.server_problem import host_label
@@ -22,10 +23,11 @@ QUIET = frozenset({State.CURRENT, State.FRESH, State.BACKUP})
 PLURAL = {State.UPDATE_AVAILABLE: "updates available"}
 
 
-def state_counts(snapshot: Snapshot) -> str:
-    """``1 stale · 1 stale upstream · 3 updates available``, worst first, in the enum's words."""
+def state_counts(snapshot: Snapshot, nodes: Iterable[Node] | None = None) -> str:
+    """``1 stale · 1 stale upstream · 3 updates available``, worst first, in the enum's words
+    (of ``nodes``, else of the whole snapshot)."""
     counts: dict[State, int] = {}
-    for node in snapshot.nodes.values():
+    for node in snapshot.nodes.values() if nodes is None else nodes:
         counts[node.state] = counts.get(node.state, 0) + 1
     ordered = sorted(
         (s for s in State if counts.get(s) and s not in QUIET),
@@ -82,6 +84,11 @@ class StatusLine(Static):
     ) -> None:
         """With a ``problem`` the counts are the last known tree's, and say so: a server that
         is down never reads as an empty, healthy one."""
+        if hosts := [
+            snapshot.nodes[r] for r in snapshot.roots if snapshot.nodes[r].kind is Kind.HOST
+        ]:
+            self._show(" · ".join(self._host_part(snapshot, h) for h in hosts), query, shown)
+            return
         models, counts = self._counts(snapshot)
         parts = [f"[b]{escape(host_label(host))}[/b]"]
         count = f"{models} model{'s' if models != 1 else ''}"
@@ -101,9 +108,21 @@ class StatusLine(Static):
                 parts.append(f"≡ backups hold {human_bytes(held)}")
         if polled is not None:
             parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
+        self._show(" · ".join(parts), query, shown)
+
+    def _show(self, text: str, query: str, shown: int) -> None:
         if query:
-            parts.append(f"[reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]")
-        text = " · ".join(parts)
+            text += f" · [reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]"
         if text != self._text:
             self._text = text
             self.update(text)
+
+    @staticmethod
+    def _host_part(snapshot: Snapshot, host: Node) -> str:
+        """One server of several: its name, and its counts or why it cannot be read."""
+        if host.state is State.UNREADABLE:
+            return f"[b]{escape(host.name)}[/b] [reverse]⚠ unreadable[/]"
+        nodes = snapshot.descendants(host.name)
+        models = sum(1 for n in nodes if n.kind in (Kind.BASE, Kind.DERIVATIVE))
+        counts = state_counts(snapshot, nodes) or "all up to date"
+        return f"[b]{escape(host.name)}[/b] {models} model{'s' if models != 1 else ''}, {counts}"
