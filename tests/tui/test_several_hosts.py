@@ -13,12 +13,14 @@ from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.ui.app import LineageApp
 from ollama_lineage.ui.host_rows import key
+from ollama_lineage.ui.screens.matrix import MatrixScreen
 from ollama_lineage.ui.screens.rebuild import RebuildScreen
 from ollama_lineage.ui.widgets.status_line import StatusLine
 
 from .conftest import names, press_for, row, rows, select, wait_for
 
 MARIO = "llama3.2:latest-mario"
+HOSTS = ("gpu", "laptop")
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ async def test_each_host_has_its_row_and_its_models_beneath_it(
     laptop.delete("qwq:latest_20K-coder")
     async with two_hosts(fake, laptop, tmp_path).run_test(size=(120, 40)) as pilot:
         app = await ready(pilot)
-        await wait_for(pilot, lambda: key("laptop", "qwq:latest_20K") in names(app))
+        await wait_for(pilot, lambda: {key(h, "qwq:latest_20K") for h in HOSTS} <= set(names(app)))
         shown = names(app)
         assert shown[0] == "gpu" and "laptop" in shown
         gpu_rows, laptop_rows = shown[1 : shown.index("laptop")], shown[shown.index("laptop") + 1 :]
@@ -64,8 +66,9 @@ async def test_each_host_has_its_row_and_its_models_beneath_it(
         gpu, laptop_row = row(app, "gpu"), row(app, "laptop")
         assert gpu.startswith(f"● gpu  {fake.url} · ") and " models · " in gpu
         assert laptop_row.startswith(f"● laptop  {laptop.url} · ")
-        status = str(app.main.query_one(StatusLine).render())
-        assert status.startswith("gpu 8 models, ") and " · laptop 7 models, " in status
+        status = app.main.query_one(StatusLine)
+        await wait_for(pilot, lambda: " │ laptop 7 models, " in str(status.render()))
+        assert str(status.render()).startswith("gpu 8 models, ")
 
 
 async def test_keys_act_on_the_host_of_the_row_under_the_cursor(
@@ -73,7 +76,7 @@ async def test_keys_act_on_the_host_of_the_row_under_the_cursor(
 ) -> None:
     async with two_hosts(fake, laptop, tmp_path).run_test(size=(120, 40)) as pilot:
         app = await ready(pilot)
-        await wait_for(pilot, lambda: key("laptop", MARIO) in names(app))
+        await wait_for(pilot, lambda: {key(h, MARIO) for h in HOSTS} <= set(names(app)))
         fake.clear_requests()
         laptop.clear_requests()
         await select(pilot, key("laptop", MARIO))
@@ -108,10 +111,25 @@ async def test_h_folds_a_host_and_l_unfolds_it(
 ) -> None:
     async with two_hosts(fake, laptop, tmp_path).run_test(size=(120, 40)) as pilot:
         app = await ready(pilot)
-        await wait_for(pilot, lambda: "laptop" in names(app))
+        await wait_for(pilot, lambda: {key(h, MARIO) for h in HOSTS} <= set(names(app)))
         assert app.main.lineage.cursor_line == 0  # on the first host's row
         await pilot.press("h")
         await wait_for(pilot, lambda: names(app)[:2] == ["gpu", "laptop"])
         await pilot.press("l")
         await wait_for(pilot, lambda: names(app)[1].startswith("gpu\t"))
         assert rows(app)
+
+
+async def test_m_shows_each_derivative_on_each_server(
+    fake: FakeOllama, laptop: FakeOllama, tmp_path: Path
+) -> None:
+    laptop.delete("qwq:latest_20K-coder")
+    async with two_hosts(fake, laptop, tmp_path).run_test(size=(120, 40)) as pilot:
+        app = await ready(pilot)
+        await wait_for(pilot, lambda: {key(h, "qwq:latest_20K") for h in HOSTS} <= set(names(app)))
+        screen = await press_for(pilot, "m", MatrixScreen)
+        await wait_for(pilot, lambda: screen.rows)
+        coder = next(r for r in screen.rows if r[0] == "qwq:latest_20K-coder")
+        assert coder[1].startswith("✓ fresh ") and coder[2] == "∅ missing"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, MatrixScreen))

@@ -55,6 +55,11 @@ REBUILD_ALL_HELP = (
 PIN_HELP = "pin or unpin: R and autopilot leave the model and what is built on it alone"
 CHECKS_HELP = "run the model's checks on its newest backup, then on it, each loaded alone"
 
+MATRIX_HELP = (
+    "each derivative by name × each server: its state and build there, missing, or differs"
+    " (another recipe of that name)"
+)
+
 ACTIONS: tuple[Action, ...] = (
     Action("cursor_down", "j,down", "Down", "move to the next model", scope="tree"),
     Action("cursor_up", "k,up", "Up", "move to the previous model", scope="tree"),
@@ -114,6 +119,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("pin", "P", "Pin", PIN_HELP, kinds=(BASE, DERIVATIVE)),
     Action("run_checks", "C", "Checks", CHECKS_HELP, kinds=(BASE, DERIVATIVE, BACKUP)),
     Action("disk", "D", "Disk", "what each model, the backups and orphans hold on disk"),
+    Action("matrix", "m", "Servers", MATRIX_HELP),
     Action(
         "filter",
         "slash",

@@ -49,6 +49,7 @@ from .screens.confirm import ConfirmScreen
 from .screens.disk import DiskScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
+from .screens.matrix import MatrixScreen
 from .screens.pick_base import PickBaseScreen
 from .screens.pull import PullScreen
 from .screens.rebuild import BatchEntry, RebuildScreen, plan_warnings
@@ -67,7 +68,8 @@ class LineageApp(App[None], inherit_bindings=False):
 
     TITLE = "ollama-lineage"
     CSS_PATH = [
-        styles_dir() / name for name in ("states.tcss", "app.tcss", "dialogs.tcss", "disk.tcss")
+        styles_dir() / name
+        for name in ("states.tcss", "app.tcss", "dialogs.tcss", "disk.tcss", "matrix.tcss")
     ]
     BINDINGS = bindings("app")
     COMMANDS = {ActionsProvider}  # only our actions: not Textual's Keys/Maximize/Screenshot
@@ -504,6 +506,19 @@ class LineageApp(App[None], inherit_bindings=False):
         node = self.selected()
         if node is not None:
             self.load_detail(node.name)
+
+    def action_matrix(self) -> None:
+        hosts = [
+            (
+                settings.label,
+                self._sessions.get(settings.label),
+                None
+                if settings.label in self._problems
+                else self._sessions[settings.label].syncer.snapshot,
+            )
+            for settings in self.hosts
+        ]
+        self.push_screen(MatrixScreen(hosts))
 
     def action_disk(self) -> None:
         self.push_screen(DiskScreen(self.session))

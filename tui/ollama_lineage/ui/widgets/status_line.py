@@ -87,7 +87,7 @@ class StatusLine(Static):
         if hosts := [
             snapshot.nodes[r] for r in snapshot.roots if snapshot.nodes[r].kind is Kind.HOST
         ]:
-            self._show(" · ".join(self._host_part(snapshot, h) for h in hosts), query, shown)
+            self._show(" │ ".join(self._host_part(snapshot, h) for h in hosts), query, shown)
             return
         models, counts = self._counts(snapshot)
         parts = [f"[b]{escape(host_label(host))}[/b]"]
