@@ -54,7 +54,32 @@ async def main() -> None:
             assert isinstance(modal, RebuildScreen)
             await wait_for(pilot, lambda: modal.finished)
             app.save_screenshot("rebuild-done.svg", str(out))
+    await several_servers(out)
     print(f"wrote {out}")
+
+
+async def several_servers(out: Path) -> None:
+    """Two servers: the laptop never got the coder model and never pulled the new qwq."""
+    with (
+        FakeOllama(scenario="demo") as gpu,
+        FakeOllama(scenario="demo") as laptop,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        laptop.delete("qwq:latest_20K-coder")
+        gpu.publish("qwq:latest")
+        gpu.pull("qwq:latest")
+        common = {"db_path": Path(tmp) / "demo.sqlite3", "poll_seconds": 0.2}
+        first = Settings(host=gpu.url, registry=gpu.registry_url, name="gpu", **common)  # type: ignore[arg-type]
+        second = Settings(host=laptop.url, registry=gpu.registry_url, name="laptop", **common)  # type: ignore[arg-type]
+        app = LineageApp(first, others=[second])
+        async with app.run_test(size=(120, 36)) as pilot:
+            await wait_for(pilot, lambda: "stale" in row(app, "gpu\tqwq:latest_20K"))
+            await wait_for(pilot, lambda: "fresh" in row(app, "laptop\tqwq:latest_20K"))
+            app.save_screenshot("several-servers.svg", str(out))
+            await pilot.press("m")
+            await wait_for(pilot, lambda: getattr(app.screen, "rows", None))
+            await pilot.pause(0.3)
+            app.save_screenshot("servers-view.svg", str(out))
 
 
 if __name__ == "__main__":
