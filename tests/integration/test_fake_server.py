@@ -86,12 +86,12 @@ def test_missing_body_is_400(http: httpx.Client) -> None:
         assert response.json() == {"error": "missing request body"}
 
 
-def test_keep_alive_requests_are_not_delayed_by_nagle(http: httpx.Client) -> None:
-    http.get("/api/version")
-    started = time.perf_counter()
-    for _ in range(30):
-        http.get("/api/version")
-    assert time.perf_counter() - started < 0.6  # 30 x 40 ms delayed ACK would be 1.2 s
+def test_keep_alive_requests_are_not_delayed_by_nagle() -> None:
+    """Go's net/http sets TCP_NODELAY; without it each kept-alive answer waits ~40 ms for a
+    delayed ACK (the benchmarks measure what that costs: no timed test here)."""
+    from ollama_lineage.fake_ollama.handler import Handler
+
+    assert Handler.disable_nagle_algorithm is True
 
 
 # tags ----------------------------------------------------------------------------------------
