@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from rich.markup import escape
+from rich.text import Text
 from textual.widgets import Static
 
 from ...core.disk import human_bytes, kept_by_backups
@@ -53,6 +54,7 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._text = ""
+        self._lines = 0
         self._counted: tuple[Snapshot, int, str] | None = None
         self._held: tuple[Snapshot, int] | None = None
 
@@ -115,7 +117,11 @@ class StatusLine(Static):
             text += f" · [reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]"
         if text != self._text:
             self._text = text
-            self.update(text)
+            # A layout pass costs more than the line: only when its height (1 or 2 lines)
+            # may change, e.g. not for each letter typed into the filter.
+            lines = 1 + (Text.from_markup(text).cell_len > max(self.content_size.width, 1))
+            self.update(text, layout=lines != self._lines)
+            self._lines = lines
 
     @staticmethod
     def _host_part(snapshot: Snapshot, host: Node) -> str:
