@@ -119,9 +119,13 @@ class StatusLine(Static):
             self._text = text
             # A layout pass costs more than the line: only when its height (1 or 2 lines)
             # may change, e.g. not for each letter typed into the filter.
-            lines = 1 + (Text.from_markup(text).cell_len > max(self.content_size.width, 1))
-            self.update(text, layout=lines != self._lines)
+            width = self.content_region.width
+            lines = len(Text.from_markup(text).wrap(self.app.console, width)) if width else 0
+            self.update(text, layout=not lines or lines != self._lines)
             self._lines = lines
+
+    def on_resize(self) -> None:
+        self._lines = 0  # the next change lays out again: the wrap may differ at this width
 
     @staticmethod
     def _host_part(snapshot: Snapshot, host: Node) -> str:
