@@ -12,7 +12,6 @@ from dataclasses import replace
 from ..config import Settings
 from ..hosts import choose_hosts
 from ..services.copy import Copier
-from ..services.lock import acquire
 from ..services.rebuild import RebuildError, Refused
 from ..services.session import Session, open_session
 from .common import (
@@ -30,16 +29,9 @@ async def copy(session: Session, args: argparse.Namespace) -> int:
     target = _target(session.settings, args)
     if target.host_key == session.settings.host_key:
         raise UsageError(f"--to {args.to} is the server {args.name} is on")
-    from .run import command_line, first_poll
+    from .run import first_poll, writer_lock
 
-    held = acquire(
-        target.db_path,
-        target.host_key,
-        command_line(args),
-        args.wait,
-        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
-    )
-    async with held, open_session(target, store=session.store) as there:
+    async with writer_lock(target, args), open_session(target, store=session.store) as there:
         await first_poll(there)
         return await _copy(Copier(session, there), args)
 

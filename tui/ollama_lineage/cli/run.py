@@ -9,6 +9,7 @@ import importlib
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from ..config import Settings
 from ..core.lineage import Kind
@@ -51,20 +52,26 @@ async def _run(args: argparse.Namespace, settings: Settings, listing: EarlyGet |
         # A command that changes models: one at a time per server (copy changes the --to
         # server, whose lock it takes itself).
         if hasattr(args, "wait") and args.command != "copy":
-            from ..services.lock import acquire
-
-            held = acquire(
-                settings.db_path,
-                settings.host_key,
-                command_line(args),
-                args.wait,
-                on_wait=lambda line: print(line, file=sys.stderr, flush=True),
-            )
-            await stack.enter_async_context(held)
+            await stack.enter_async_context(writer_lock(settings, args))
         # A writer that may have waited for another reads the server afresh: the listing
         # sent at start predates the other's changes (it would rebuild a model again).
         early = None if getattr(args, "wait", 0) > 0 else listing
         return await _run_in_session(run, args, settings, early)
+
+
+def writer_lock(
+    settings: Settings, args: argparse.Namespace
+) -> AbstractAsyncContextManager[object]:
+    """The server's writer lock for this run, waiting up to ``--wait`` and saying for whom."""
+    from ..services.lock import acquire
+
+    return acquire(
+        settings.db_path,
+        settings.host_key,
+        command_line(args),
+        args.wait,
+        on_wait=lambda line: print(line, file=sys.stderr, flush=True),
+    )
 
 
 async def _run_in_session(
