@@ -20,6 +20,12 @@ GOOD = [
     "{{ with .Tools }}{{ . }}{{ else }}none{{ end }}",
     "{{-3}}",
     "no actions at all",
+    "{{/**/}}",  # "*/" is looked for after the "/*"
+    "{{/* one */}}{{ if .X }}{{/* two */}}{{ end }}",
+    "{{- /* don't */ -}}",  # a quote inside a comment is no string
+    '{{ if eq .Role "user"}}u{{ end }}{{ or .System "" }}',
+    r'{{ "say \"hi\" \\" }}',  # escapes, an escaped quote among them
+    r"{{ '\'' }}",
 ]
 
 BAD = [
@@ -30,6 +36,10 @@ BAD = [
     ('{{ define "x" }}{{ else }}{{ end }}', "unexpected {{else}}"),
     ("{{ range .Messages }}{{ if .Content }}{{ end }}", "unexpected EOF"),
     ('{{ "abc }}', "unterminated quoted string"),
+    ('{{ "a\nb" }}', "unterminated quoted string"),  # a quoted string ends at its line
+    ("{{ 'a }}", "unterminated character constant"),
+    ("{{/* one */}}{{ if .X }}{{/* two */}}", "unexpected EOF"),
+    ("{{- /*/ -}}", "unclosed comment"),
     ("{{/* never closed }}", "unclosed comment"),
     ("{{ }}", "missing value for command"),
 ]
@@ -51,3 +61,9 @@ def test_a_modelfile_names_the_line_of_the_template_at_fault() -> None:
     with pytest.raises(ModelfileError) as caught:
         parse_modelfile(text)
     assert "line 4" in str(caught.value) and "unclosed action" in str(caught.value)
+
+
+def test_an_unterminated_string_is_placed_on_its_own_line() -> None:
+    with pytest.raises(TemplateError) as caught:
+        check_template('{{ .Prompt }}\n{{ "abc }}')
+    assert caught.value.line == 2 and str(caught.value).startswith("template line 2: ")
