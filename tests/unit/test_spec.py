@@ -65,6 +65,16 @@ def test_a_modelfile_ollama_quoted_ambiguously_gives_way_to_the_fields() -> None
     assert spec.system == "field system"
     assert spec.licenses == ("MIT", "own")
     assert parse_show(show(modelfile=broken, license="MIT")).licenses == ("MIT",)
+    bare = parse_show({"modelfile": broken, "license": ""})
+    assert (bare.template, bare.system, bare.licenses) == (None, None, ())
+
+
+def test_a_show_with_nothing_in_it_is_an_empty_spec() -> None:
+    """parse_show never raises on what a server sends: an old or odd server leaves things out."""
+    assert parse_show({}) == ModelSpec()
+    assert parse_show({"details": None, "modelfile": None, "parameters": None}) == ModelSpec()
+    empty_template = f'FROM /blobs/sha256-{WEIGHTS}\nTEMPLATE ""\n'
+    assert parse_show({"modelfile": empty_template}).template is None
 
 
 def test_unknown_quantization_is_none_and_the_shape_only_on_request() -> None:
@@ -77,6 +87,7 @@ def test_unknown_quantization_is_none_and_the_shape_only_on_request() -> None:
         show(tensors=[{"name": "token_embd.weight", "shape": [4096, 1]}]), with_shape=True
     )
     assert other.shape != shaped.shape
+    assert parse_show(show(), with_shape=True).shape == ""  # no tensors listed: no shape
 
 
 def test_a_blob_path_gives_its_digest_spaces_and_all() -> None:
