@@ -88,6 +88,11 @@ def test_unknown_quantization_is_none_and_the_shape_only_on_request() -> None:
     )
     assert other.shape != shaped.shape
     assert parse_show(show(), with_shape=True).shape == ""  # no tensors listed: no shape
+    assert parse_show(show(tensors=[]), with_shape=True).shape == ""
+    renamed = parse_show(
+        show(tensors=[{"name": "output.weight", "shape": [4096, 151936]}]), with_shape=True
+    )
+    assert renamed.shape != shaped.shape  # the names count, not only the sizes
 
 
 def test_a_blob_path_gives_its_digest_spaces_and_all() -> None:
