@@ -426,6 +426,30 @@ def test_parse_show_parameters_reads_octal_escapes_and_bad_bytes_as_go_does() ->
     assert parse_show_parameters(text) == {"stop": ["A0", "a\ufffdb", ""]}
 
 
+def test_parse_show_parameters_never_raises_on_surrogates_or_unknown_escapes() -> None:
+    # A server's JSON may carry a lone surrogate; Go never writes "\\q", but a show is not
+    # to be trusted: neither may raise.
+    text = _show(("stop", '"a\ud800\\x41\ud800"'), ("stop", r'"\ud800\u4e2d\q"'))
+    assert parse_show_parameters(text) == {
+        "stop": ["a" + "\ufffd" * 3 + "A" + "\ufffd" * 3, "\ufffd" * 3 + "中\\q"]
+    }
+
+
+def test_parse_show_parameters_types_big_numbers_and_repeats() -> None:
+    text = _show(
+        ("seed", "9.223372036854775808e+18"),  # 2**63: past int64, so a float
+        ("num_predict", "1e+19"),
+        ("future_n", "1"),
+        ("", ""),
+        ("future_n", "2"),  # a name given twice becomes a list, whatever its type
+        ("future_n", "true"),
+    )
+    parsed = parse_show_parameters(text)
+    assert parsed == {"seed": 2.0**63, "num_predict": 1e19, "future_n": ["1", "2", "true"]}
+    assert type(parsed["seed"]) is float and type(parsed["num_predict"]) is float
+    assert parse_show_parameters(_show(("stop", '"x"'))) == {"stop": ["x"]}  # one stop: a list
+
+
 def test_parse_show_parameters_empty() -> None:
     assert parse_show_parameters("") == {}
 
