@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ollama_lineage.core.lineage import Link, ModelFacts, Upstream
+from ollama_lineage.core.modelfile import Message
 from ollama_lineage.core.spec import ModelSpec, parse_show
 from ollama_lineage.services.store import MIGRATIONS, Store, StoredRecipe, StoreError
 
@@ -64,6 +65,34 @@ async def test_models_history_and_show_cache_survive_a_restart(tmp_path: Path) -
     await store.save_models(HOST, [], ["qwq:latest"])
     assert await store.models(HOST) == {}
     await store.close()
+
+
+async def test_every_field_of_a_cached_spec_reads_back_after_a_restart(tmp_path: Path) -> None:
+    """A field the cache dropped would read as changed on the next start (a false drift)."""
+    spec = ModelSpec(
+        weights="w" * 64,
+        adapters=("sha256:" + "a" * 64,),
+        template="{{ .Prompt }}",
+        system="You are terse.",
+        parameters={"num_ctx": 8192, "stop": ["<|im_end|>"]},
+        licenses=("MIT",),
+        messages=(Message("user", "hi"), Message("assistant", "hello")),
+        renderer="qwen3-coder",
+        parser="qwen3-coder",
+        requires="0.12.0",
+        quantization="Q4_K_M",
+        parent_model="qwen3:latest",
+        capabilities=("completion", "tools"),
+        shape="0123456789abcdef",
+    )
+    store = await Store.open(tmp_path / "db")
+    await store.cache_specs({"e" * 64: spec})
+    await store.close()
+    store = await Store.open(tmp_path / "db")
+    try:  # closed either way: an open store's thread would hold pytest at exit
+        assert await store.cached_specs(["e" * 64]) == {"e" * 64: spec}
+    finally:
+        await store.close()
 
 
 async def test_failed_build_shows_until_a_later_build_succeeds(tmp_path: Path) -> None:

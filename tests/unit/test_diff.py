@@ -91,6 +91,18 @@ def test_summary_counts_and_wording() -> None:
     assert str(summarize(rows)) == "2 changed, 1 added"
     assert str(DiffSummary(added=0, removed=3, changed=0)) == "3 removed"
     assert str(DiffSummary(added=1, removed=1, changed=1)) == "1 changed, 1 added, 1 removed"
+    assert str(summarize(side_by_side("a\nb\nc", "a\nc"))) == "1 removed"
+
+
+def test_a_long_text_of_repeated_lines_shows_only_the_edited_line() -> None:
+    # Past 200 lines difflib's autojunk would treat lines that repeat often as junk and match
+    # nothing around them: every line of the template would show as changed.
+    lines = ["{{ end }}", ""] * 60 + ["{{ .System }}"] + ["{{ end }}", ""] * 60
+    edited = ["{{ .Prompt }}" if line == "{{ .System }}" else line for line in lines]
+    rows = side_by_side("\n".join(lines), "\n".join(edited))
+    assert [row for row in rows if row.kind != "same"] == [
+        DiffRow(121, "{{ .System }}", 121, "{{ .Prompt }}", "changed")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -174,6 +186,14 @@ def test_changed_spans_mark_the_edited_value_whole() -> None:
     assert old[slice(*left)] == "2048" and new[slice(*right)] == "20000"
     assert changed_spans("", "abc") == ([], [(0, 3)])
     assert changed_spans("same", "same") == ([], [])
+
+
+def test_changed_spans_of_a_long_line_of_repeated_words_mark_only_the_edit() -> None:
+    # Past 200 words autojunk would drop the repeated words and highlight the rest of the line.
+    old = "SYSTEM " + "yes no " * 60 + "maybe" + " yes no" * 60
+    new = old.replace("maybe", "never")
+    at = old.index("maybe")
+    assert changed_spans(old, new) == ([(at, at + 5)], [(at, at + 5)])
 
 
 @given(st.text(max_size=30), st.text(max_size=30))

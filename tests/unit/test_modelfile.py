@@ -14,6 +14,7 @@ from ollama_lineage.core.modelfile import (
     ParamValue,
     Recipe,
     coerce_parameter,
+    format_scalar,
     parse_modelfile,
     parse_show_parameters,
 )
@@ -420,6 +421,35 @@ def test_parse_show_parameters_keeps_old_and_unknown_names() -> None:
     }
 
 
+def test_parse_show_parameters_reads_octal_escapes_and_bad_bytes_as_go_does() -> None:
+    text = _show(("stop", r'"\101\060"'), ("stop", r'"a\xffb"'), ("stop", '""'))
+    assert parse_show_parameters(text) == {"stop": ["A0", "a\ufffdb", ""]}
+
+
+def test_parse_show_parameters_never_raises_on_surrogates_or_unknown_escapes() -> None:
+    # A server's JSON may carry a lone surrogate; Go never writes "\\q", but a show is not
+    # to be trusted: neither may raise.
+    text = _show(("stop", '"a\ud800\\x41\ud800"'), ("stop", r'"\ud800\u4e2d\q"'))
+    assert parse_show_parameters(text) == {
+        "stop": ["a" + "\ufffd" * 3 + "A" + "\ufffd" * 3, "\ufffd" * 3 + "中\\q"]
+    }
+
+
+def test_parse_show_parameters_types_big_numbers_and_repeats() -> None:
+    text = _show(
+        ("seed", "9.223372036854775808e+18"),  # 2**63: past int64, so a float
+        ("num_predict", "1e+19"),
+        ("future_n", "1"),
+        ("", ""),
+        ("future_n", "2"),  # a name given twice becomes a list, whatever its type
+        ("future_n", "true"),
+    )
+    parsed = parse_show_parameters(text)
+    assert parsed == {"seed": 2.0**63, "num_predict": 1e19, "future_n": ["1", "2", "true"]}
+    assert type(parsed["seed"]) is float and type(parsed["num_predict"]) is float
+    assert parse_show_parameters(_show(("stop", '"x"'))) == {"stop": ["x"]}  # one stop: a list
+
+
 def test_parse_show_parameters_empty() -> None:
     assert parse_show_parameters("") == {}
 
@@ -445,3 +475,64 @@ def test_renderer_parser_requires_and_quantize_round_trip_into_the_create_reques
         "requires": "0.12.0",
         "quantize": "Q4_K_M",
     }
+
+
+# --- what mutation testing found untested (issue 20) -----------------------------------------
+
+
+def test_requires_takes_a_leading_v_off_and_refuses_what_is_no_version() -> None:
+    assert parse_modelfile("FROM qwq\nREQUIRES v0.14.0\n").requires == "0.14.0"
+    assert parse_modelfile("FROM qwq\nRENDERER v2\n").renderer == "v2"  # only REQUIRES's v
+    error = error_of("FROM qwq\nREQUIRES soon\n")
+    assert str(error) == "line 2: REQUIRES must be a valid semver (e.g. 0.14.0)"
+    assert (error.line, error.message) == (2, "REQUIRES must be a valid semver (e.g. 0.14.0)")
+
+
+def test_text_at_the_size_limit_and_old_mac_line_ends_are_read() -> None:
+    assert parse_modelfile("FROM qwq\n" + "#" * 91, max_bytes=100).base == "qwq:latest"
+    assert parse_modelfile("FROM qwq\rSYSTEM hi\r").system == "hi"
+    assert parse_modelfile('FROM qwq\nSYSTEM """a\nb"""  \n').system == "a\nb"  # blanks after
+    assert parse_modelfile('FROM qwq\nTEMPLATE """"""\n').template == ""
+    assert str(error_of("XFROM qwq")) == f"line 1: {INVALID_COMMAND}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("FROM qwq\nSYSTEM a\x00b\nPARAMETER num_ctx 1\n", "line 2: control character U+0000"),
+        ("\nFROM qwq\nSYSTEM a\x00b\n", "line 3: control character U+0000"),
+    ],
+)
+def test_a_control_character_is_placed_on_its_own_line(text: str, message: str) -> None:
+    assert str(error_of(text)) == f"{message} is not allowed"
+
+
+def test_parameter_values_at_the_edges() -> None:
+    assert coerce_parameter("seed", str(-(2**63))) == -(2**63)
+    with pytest.raises(ModelfileError, match="is out of range"):
+        coerce_parameter("seed", str(-(2**63) - 1))
+    with pytest.raises(ModelfileError, match=r'"1\.5" is not'):
+        coerce_parameter("use_mmap", "1.5")  # a number, but never a bool: not "out of range"
+
+
+def test_scalars_format_as_the_modelfile_writes_them() -> None:
+    assert [format_scalar(v) for v in (True, False, 1e15, 1e16)] == [
+        "true",
+        "false",
+        "1000000000000000",
+        "1e+16",
+    ]
+
+
+def test_a_template_goes_into_the_create_request() -> None:
+    recipe = parse_modelfile("FROM qwq\nTEMPLATE {{ .Prompt }}\n")
+    assert recipe.create_request("x")["template"] == "{{ .Prompt }}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a model whose tag ends in .gguf, .bin or .safetensors (qwq:q4.gguf, a valid "
+    "Ollama name) is refused in FROM as a file path; test_round_trip can draw such a name",
+)
+def test_a_model_whose_tag_ends_like_a_file_is_still_a_model() -> None:
+    assert parse_modelfile("FROM qwq:q4.gguf\n").base == "qwq:q4.gguf"
