@@ -529,10 +529,10 @@ def test_a_template_goes_into_the_create_request() -> None:
     assert recipe.create_request("x")["template"] == "{{ .Prompt }}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a model whose tag ends in .gguf, .bin or .safetensors (qwq:q4.gguf, a valid "
-    "Ollama name) is refused in FROM as a file path; test_round_trip can draw such a name",
-)
 def test_a_model_whose_tag_ends_like_a_file_is_still_a_model() -> None:
+    """`qwq:q4.gguf` is a valid Ollama name (test_round_trip could draw one); a bare
+    `model.gguf` is still a file."""
     assert parse_modelfile("FROM qwq:q4.gguf\n").base == "qwq:q4.gguf"
+    assert parse_modelfile("FROM qwq:weights.SafeTensors\n").base == "qwq:weights.SafeTensors"
+    with pytest.raises(ModelfileError, match="not a file path"):
+        parse_modelfile("FROM model.gguf\n")

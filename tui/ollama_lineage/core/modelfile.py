@@ -105,7 +105,10 @@ _FLOAT32_MAX = 3.4028234663852886e38
 _DIGEST = re.compile(r"(?:.*[/\\])?sha256[:-]([0-9a-f]{64})")
 _SEMVER = re.compile(r"v?[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
 _QUANTIZE = re.compile(r"^[ \t]*#[ \t]*quantize[ \t]+([A-Za-z0-9_]+)", re.MULTILINE)
-_PATH_LIKE = re.compile(r"[./~\\]|[A-Za-z]:[\\/]|.*\\|.*/blobs/|.*\.(gguf|safetensors|bin)$", re.I)
+# A file's name ends in its format; a model's tag may too (`qwq:q4.gguf`), after its colon.
+_PATH_LIKE = re.compile(
+    r"[./~\\]|[A-Za-z]:[\\/]|.*\\|.*/blobs/|[^:]*\.(gguf|safetensors|bin)$", re.I
+)
 
 
 class ModelfileError(ValueError):
