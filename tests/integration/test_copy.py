@@ -5,6 +5,7 @@ blobs, then `/api/create`), so a base sent by its blobs can be compared digest f
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -272,3 +273,38 @@ def test_the_matrix_says_which_servers_still_run_the_old_one(
     assert found["hosts"] == [a, b]
     child = next(m for m in found["models"] if m["name"] == CHILD)
     assert {h: c["state"] for h, c in child["on"].items()} == {a: "stale", b: "fresh"}
+
+
+def test_blobs_the_other_folder_has_no_room_for_are_refused_before_a_byte_moves(
+    here: Server, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Free space first (issue 24) for a copy too: the other server's folder named in the
+    hosts file, with 4 KB free, is not sent a 5 KB weights blob."""
+    with FakeOllama(scenario="empty", version="0.33.0-rc2", manifests_on_disk=True) as target:
+        folder = os.path.realpath(target.models_dir)
+        real = os.statvfs
+
+        def statvfs(path: str | os.PathLike[str]) -> os.statvfs_result:
+            got = real(path)
+            if os.path.realpath(path) != folder:
+                return got
+            return os.statvfs_result((got.f_bsize, 1, got.f_blocks, 4096, 4096, *list(got)[5:10]))
+
+        monkeypatch.setattr(os, "statvfs", statvfs)
+        target.create_from_file("seed:latest")  # a listed model: its folder provably its own
+        hosts = tmp_path / "hosts.toml"
+        hosts.write_text(
+            f'[[host]]\nname = "laptop"\nurl = "{target.host}"\nmodels_dir = "{folder}"\n',
+            encoding="utf-8",
+        )
+        where = ["--host", here.fake.host, "--db", str(tmp_path / "db")]
+        more = ["--registry", here.fake.registry_url, "--models-dir", here.fake.models_dir]
+        target.clear_requests()
+        code = main(
+            ["copy", CHILD, "--to", "laptop", "--hosts", str(hosts), "--yes", *where, *more]
+        )
+        assert code == 2
+        err = capsys.readouterr().err
+        assert "not enough free space for sending 1 blob(s) to laptop" in err
+        assert "has 4.1 KB free; nothing was sent" in err
+        assert [r.path for r in target.requests if r.method == "POST"] == []

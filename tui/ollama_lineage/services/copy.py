@@ -219,9 +219,13 @@ class Copier:
     ) -> None:
         """Only the blobs the target lacks (``HEAD`` first); each checked by Ollama on arrival."""
         client = self.target.client
-        for digest, size in blobs.items():
-            if await client.has_blob(digest):
-                continue
+        lacking = {d: size for d, size in blobs.items() if not await client.has_blob(d)}
+        space = self.target.rebuilder.space
+        if space is not None:  # the other server's folder, when it is here too
+            await space.ensure(
+                sum(lacking.values()), f"sending {len(lacking)} blob(s) to {self.there}"
+            )
+        for digest, size in lacking.items():
             sent = 0
 
             def progress(count: int, digest: str = digest, size: int = size) -> None:
