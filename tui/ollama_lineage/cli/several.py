@@ -105,7 +105,8 @@ async def _status_of(args: argparse.Namespace, settings: Settings, store: Store)
             snapshot, pins = await settled(session, args)
         except OllamaError as exc:
             return _HostStatus(settings, error=server_problem(settings.host, exc).summary)
-        recipes = {n: r.text for n, r in (await store.recipes(settings.host_key)).items()}
+        # Only the matrix compares recipes: a plain status over several hosts reads none.
+        recipes = await store.recipe_texts(settings.host_key) if args.matrix else {}
         return _HostStatus(
             settings, snapshot, frozenset(pins), polled_at=time.time(), recipes=recipes
         )

@@ -21,8 +21,8 @@ async def status(session: Session, args: argparse.Namespace) -> int:
         from ..core.matrix import HostView
         from .matrix import print_matrix
 
-        recipes = await session.store.recipes(settings.host_key)
-        view = HostView(settings.label, snapshot, {n: r.text for n, r in recipes.items()})
+        recipes = await session.store.recipe_texts(settings.host_key)
+        view = HostView(settings.label, snapshot, recipes)
         print_matrix([view], as_json=args.json or args.format == "json")
     elif args.json or args.format == "json":
         print(json_listing(settings.host, as_json(snapshot, pins)))

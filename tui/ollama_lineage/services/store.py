@@ -359,6 +359,11 @@ class Store:
         rows = await self._rows(f"SELECT {_RECIPE_COLUMNS} FROM links WHERE host = ?", (host,))
         return {r[0]: _recipe(r) for r in rows}
 
+    async def recipe_texts(self, host: str) -> dict[str, str]:
+        """Each model's recipe text alone: what comparing servers' recipes needs."""
+        rows = await self._rows("SELECT child, recipe FROM links WHERE host = ?", (host,))
+        return {r[0]: r[1] for r in rows}
+
     async def links(self, host: str) -> dict[str, Link]:
         """Every model's link without its recipe text: what the tree is built from."""
         columns = "child, base, base_digest, source, guessed, '', edited"

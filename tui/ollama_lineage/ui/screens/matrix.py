@@ -55,8 +55,7 @@ class MatrixScreen(ModalScreen[None]):
         for name, session, snapshot in self.hosts:
             recipes: dict[str, str] = {}
             if session is not None and snapshot is not None:
-                stored = await session.store.recipes(session.settings.host_key)
-                recipes = {model: r.text for model, r in stored.items()}
+                recipes = await session.store.recipe_texts(session.settings.host_key)
             views.append(HostView(name, snapshot, recipes))
         found = matrix(views)
         self.rows = [(row.name, *(cell.text for cell in row.cells)) for row in found]
