@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 
 from ..config import Settings
+from ..core.disk import human_bytes
 from ..hosts import choose_hosts
 from ..services.copy import Copier
 from ..services.rebuild import RebuildError, Refused
@@ -73,16 +74,14 @@ class _Sending:
         self._said = 0.0
 
     def __call__(self, digest: str, sent: int, size: int) -> None:
-        from ..core.disk import human_bytes
-        from ..services.copy import rate
-
         started = self._started.setdefault(digest, time.monotonic())
         now = time.monotonic()
         if sent < size and now - self._said < 1.0:
             return
         self._said = now
+        rate = human_bytes(int(sent / max(now - started, 1e-3)))
         line = f"  sending {digest[:19]}: {human_bytes(sent)} of {human_bytes(size)}"
-        print(f"{line}, {rate(sent, started)}", flush=True)
+        print(f"{line}, {rate}/s", flush=True)
 
 
 def _target(source: Settings, args: argparse.Namespace) -> Settings:

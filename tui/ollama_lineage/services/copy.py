@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +66,8 @@ class Copier:
     def __init__(self, source: Session, target: Session) -> None:
         self.source, self.target = source, target
         self.here, self.there = source.settings.label, target.settings.label
+        self._models: ModelsDir | None = None
+        self._models_known = False  # whether ``_models`` was worked out yet (None is an answer)
 
     async def plan(self, name: str, *, with_children: bool = False) -> CopyPlan:
         """Bases before derivatives; refused (nothing sent) when a step cannot be done."""
@@ -146,9 +147,14 @@ class Copier:
         return node.facts.digest if node is not None and node.facts is not None else None
 
     async def _folder(self) -> ModelsDir | None:
-        space = self.source.rebuilder.space
-        folder = await space.local() if space is not None else None
-        return ModelsDir(folder) if folder is not None else None
+        """This server's models folder, if provably its own: proving it reads every listed
+        manifest, so it is done once a run, not at each step that may send blobs."""
+        if not self._models_known:
+            space = self.source.rebuilder.space
+            folder = await space.local() if space is not None else None
+            self._models = ModelsDir(folder) if folder is not None else None
+            self._models_known = True
+        return self._models
 
     async def do(self, step: Step, on_sent: OnSent | None = None) -> Done:
         """One step; a failure raises RebuildError with what is left as it was."""
@@ -310,8 +316,3 @@ def base_request(
     if adapters:
         request["adapters"] = adapters
     return request, blobs
-
-
-def rate(sent: int, started: float) -> str:
-    """Bytes per second so far, for a progress line."""
-    return f"{human_bytes(int(sent / max(time.monotonic() - started, 1e-3)))}/s"
