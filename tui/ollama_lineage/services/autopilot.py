@@ -29,7 +29,7 @@ from ..core.lineage import NEEDS_REBUILD, Kind, Snapshot
 from ..core.states import State
 from ..ollama.client import OllamaError, Unreachable
 from .checks import REPLY_KEPT, Check, CheckResult, ChecksError, ChecksFile, run_check
-from .pins import UNPROVEN, bulk_selection, unproven_reason
+from .pins import bulk_selection, unproven_doubt, unproven_reason
 from .rebuild import RebuildError, Refused
 from .session import Session
 from .space import NoSpace
@@ -371,12 +371,12 @@ class Autopilot:
         return plan
 
     def _held(self, name: str, why: str) -> Outcome:
-        if why in UNPROVEN:
-            doubt = why.partition("; read its plan")[0]
+        node = self.snapshot.nodes.get(name)
+        if node is not None and node.unproven and why == unproven_reason(node):
             return Outcome(
                 name,
                 "skipped",
-                f"{name}: skipped; {doubt},"
+                f"{name}: skipped; {unproven_doubt(node)},"
                 f" so read its plan and run `ollama-lineage rebuild {name}` alone",
             )
         line = f"{name}: held ({why})"

@@ -9,12 +9,11 @@ from ..core.lineage import NEEDS_REBUILD, Kind, Node, Snapshot
 from .session import Session
 
 PIN_MARK = "⚑"  # after a pinned model's name, in ``status`` and in the TUI's tree
-GUESSED = "its lineage is a guess the registry could not settle; read its plan and rebuild it alone"
+GUESSED = "its lineage is a guess the registry could not settle"
 UNCONFIRMED = (
     "its base is known only from Ollama's parent_model, which the registry could not confirm"
-    " (a pulled model keeps its publisher's); read its plan and rebuild it alone"
+    " (a pulled model keeps its publisher's)"
 )
-UNPROVEN = (GUESSED, UNCONFIRMED)
 
 
 @dataclass
@@ -71,9 +70,14 @@ def bulk_selection(snapshot: Snapshot, pins: Collection[str], *, guesses: bool =
     return selection
 
 
+def unproven_doubt(node: Node) -> str:
+    """What is not known of a lineage taken on trust."""
+    return GUESSED if node.guessed else UNCONFIRMED
+
+
 def unproven_reason(node: Node) -> str:
     """Why a lineage taken on trust keeps a model out of bulk work."""
-    return GUESSED if node.guessed else UNCONFIRMED
+    return f"{unproven_doubt(node)}; read its plan and rebuild it alone"
 
 
 def folder_selection(
