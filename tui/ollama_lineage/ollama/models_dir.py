@@ -33,7 +33,7 @@ class ModelsDir:
     def __init__(self, root: Path) -> None:
         self.root = root
         # Plain strings, not Paths: pathlib's joins are slow (tests/benchmarks/README.md).
-        self._manifests = os.path.join(root, "manifests")
+        self._root = os.fspath(root)
         self._blobs = os.path.join(root, "blobs")
 
     async def specs(self, entries: Sequence[TagEntry]) -> dict[str, ModelSpec]:
@@ -62,7 +62,7 @@ class ModelsDir:
     def manifest(self, name: str, digest: str) -> dict[str, Any] | None:
         """``name``'s manifest, if the folder's file is the one the server listed as ``digest``."""
         try:
-            raw = read_bytes(os.path.join(self._manifests, parse_model_name(name).manifest_file()))
+            raw = read_bytes(manifest_path(self._root, name))
             if hashlib.sha256(raw).hexdigest() != digest:
                 return None
             manifest = json.loads(raw)
@@ -136,6 +136,11 @@ class ModelsDir:
             quantization="" if quantization == "unknown" else quantization,
             parent_model=parent,
         )
+
+
+def manifest_path(root: str | os.PathLike[str], name: str) -> str:
+    """Where Ollama keeps ``name``'s manifest under its models folder ``root``."""
+    return os.path.join(root, "manifests", parse_model_name(name).manifest_file())
 
 
 def read_bytes(path: str) -> bytes:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ..core.disk import human_bytes
 from ..core.lineage import Kind, Snapshot
-from ..core.names import InvalidModelName, parse_model_name
+from ..core.names import InvalidModelName
 from ..ollama import folder_scan
-from ..ollama.models_dir import read_bytes
+from ..ollama.models_dir import manifest_path, read_bytes
 from .rebuild import Layers, Refused
 
 # A backup writes one manifest; a rebuild's create a config blob, a manifest and its small
@@ -62,7 +62,7 @@ class Space:
         folder = await self.local()
         if folder is None:
             return None
-        path = os.path.join(folder, "manifests", parse_model_name(name).manifest_file())
+        path = manifest_path(folder, name)
         try:
             if os.path.getsize(path) != 0:
                 return None
@@ -112,7 +112,7 @@ def _belongs(folder: Path, listed: Mapping[str, str]) -> bool:
     """Every listed model's manifest is in the folder with the listed digest."""
     try:
         for name, digest in listed.items():
-            path = os.path.join(folder, "manifests", parse_model_name(name).manifest_file())
+            path = manifest_path(folder, name)
             if sha256(read_bytes(path)).hexdigest() != digest:
                 return False
     except (OSError, InvalidModelName):
