@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from ..core.lineage import Kind, Node, Snapshot
 from ..core.states import State
-from .widgets.status_line import state_counts
+from .widgets.status_line import tally
 
 SEP = "\t"
 
@@ -45,9 +45,8 @@ def combined(hosts: Sequence[HostTree]) -> Snapshot:
     nodes: dict[str, Node] = {}
     for host in hosts:
         snapshot = host.snapshot
-        models = sum(1 for n in snapshot.nodes.values() if n.kind in (Kind.BASE, Kind.DERIVATIVE))
-        counts = state_counts(snapshot) or "all up to date"
-        summary = f"{models} model{'s' if models != 1 else ''} · {counts}"
+        models, counts = tally(snapshot.nodes.values())
+        summary = f"{models} model{'s' if models != 1 else ''} · {counts or 'all up to date'}"
         reason = f"{host.problem} (last known: {summary})" if host.problem else summary
         nodes[host.label] = Node(
             host.label,

@@ -24,11 +24,16 @@ QUIET = frozenset({State.CURRENT, State.FRESH, State.BACKUP})
 PLURAL = {State.UPDATE_AVAILABLE: "updates available"}
 
 
-def state_counts(snapshot: Snapshot, nodes: Iterable[Node] | None = None) -> str:
-    """``1 stale · 1 stale upstream · 3 updates available``, worst first, in the enum's words
-    (of ``nodes``, else of the whole snapshot)."""
+def tally(nodes: Iterable[Node]) -> tuple[int, str]:
+    """How many models (bases and derivatives) there are, and their states in words."""
+    nodes = list(nodes)
+    return sum(1 for n in nodes if n.kind in (Kind.BASE, Kind.DERIVATIVE)), state_counts(nodes)
+
+
+def state_counts(nodes: Iterable[Node]) -> str:
+    """``1 stale · 1 stale upstream · 3 updates available``, worst first, in the enum's words."""
     counts: dict[State, int] = {}
-    for node in snapshot.nodes.values() if nodes is None else nodes:
+    for node in nodes:
         counts[node.state] = counts.get(node.state, 0) + 1
     ordered = sorted(
         (s for s in State if counts.get(s) and s not in QUIET),
@@ -56,13 +61,12 @@ class StatusLine(Static):
         self._text = ""
         self._lines = 0
         self._counted: tuple[Snapshot, int, str] | None = None
+        self._hosts: tuple[Snapshot, str] | None = None
         self._held: tuple[Snapshot, int] | None = None
 
     def _counts(self, snapshot: Snapshot) -> tuple[int, str]:
         if self._counted is None or self._counted[0] is not snapshot:
-            kinds = (Kind.BASE, Kind.DERIVATIVE)
-            models = sum(1 for n in snapshot.nodes.values() if n.kind in kinds)
-            self._counted = (snapshot, models, state_counts(snapshot))
+            self._counted = (snapshot, *tally(snapshot.nodes.values()))
         return self._counted[1], self._counted[2]
 
     def _backups_hold(self, snapshot: Snapshot) -> int:
@@ -86,10 +90,8 @@ class StatusLine(Static):
     ) -> None:
         """With a ``problem`` the counts are the last known tree's, and say so: a server that
         is down never reads as an empty, healthy one."""
-        if hosts := [
-            snapshot.nodes[r] for r in snapshot.roots if snapshot.nodes[r].kind is Kind.HOST
-        ]:
-            self._show(" │ ".join(self._host_part(snapshot, h) for h in hosts), query, shown)
+        if hosts := self._per_host(snapshot):
+            self._show(hosts, query, shown)
             return
         models, counts = self._counts(snapshot)
         parts = [f"[b]{escape(host_label(host))}[/b]"]
@@ -127,12 +129,21 @@ class StatusLine(Static):
     def on_resize(self) -> None:
         self._lines = 0  # the next change lays out again: the wrap may differ at this width
 
-    @staticmethod
-    def _host_part(snapshot: Snapshot, host: Node) -> str:
-        """One server of several: its name, and its counts or why it cannot be read."""
-        if host.state is State.UNREADABLE:
-            return f"[b]{escape(host.name)}[/b] [reverse]⚠ unreadable[/]"
-        nodes = snapshot.descendants(host.name)
-        models = sum(1 for n in nodes if n.kind in (Kind.BASE, Kind.DERIVATIVE))
-        counts = state_counts(snapshot, nodes) or "all up to date"
-        return f"[b]{escape(host.name)}[/b] {models} model{'s' if models != 1 else ''}, {counts}"
+    def _per_host(self, snapshot: Snapshot) -> str:
+        """Several servers in one tree: each one's name, and its counts or why it cannot be
+        read; "" for one server. Worked out once a snapshot, as the counts are."""
+        if self._hosts is None or self._hosts[0] is not snapshot:
+            parts = []
+            for root in snapshot.roots:
+                host = snapshot.nodes[root]
+                if host.kind is not Kind.HOST:
+                    continue
+                if host.state is State.UNREADABLE:
+                    parts.append(f"[b]{escape(host.name)}[/b] [reverse]⚠ unreadable[/]")
+                    continue
+                models, counts = tally(snapshot.descendants(host.name))
+                plural = "s" if models != 1 else ""
+                line = f"{models} model{plural}, {counts or 'all up to date'}"
+                parts.append(f"[b]{escape(host.name)}[/b] {line}")
+            self._hosts = (snapshot, " │ ".join(parts))
+        return self._hosts[1]
