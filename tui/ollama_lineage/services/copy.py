@@ -88,7 +88,11 @@ class Copier:
             chain += [n.name for n in snapshot.descendants(name) if n.kind is Kind.DERIVATIVE]
         recipes = await self.source.store.recipes(self.source.settings.host_key)
         folder = await self._folder()
-        bases = [n for n in chain if n not in recipes and self._digest_there(n) is None]
+        bases = [  # what a pull might bring: a derivative without a recipe is refused below
+            n
+            for n in chain
+            if snapshot.nodes[n].kind is not Kind.DERIVATIVE and self._digest_there(n) is None
+        ]
         upstream = await self.source.upstream.check(bases) if bases else {}
         steps = [self._step(n, recipes, upstream.get(n), folder is not None) for n in chain]
         if any(s.how == BLOBS for s in steps) and folder is None:
