@@ -652,7 +652,7 @@ class State:
             data = blob  # a copy of llama-quantize's own copy: the same bytes (seen on 0.33)
         else:
             data = gguf.write(new_header.kv, new_header.tensors) + hashlib.sha256(blob).digest()
-        real = len(self.blobs[layer["digest"]]) == size  # else a stand-in with a declared size
+        real = len(blob) == size  # else a stand-in with a declared size
         if real:
             new_size = len(data)
         elif file_type is None:
