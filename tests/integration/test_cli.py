@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -541,3 +543,23 @@ def test_a_model_known_only_from_parent_model_is_held_back_as_unconfirmed_not_gu
     assert models[pirate]["state"] == "stale"
     assert (models[pirate]["guessed"], models[pirate]["unconfirmed"]) == (False, True)
     assert models[pirate]["held"] == why
+
+
+def test_a_warm_status_whose_registry_answers_are_stored_never_loads_httpx(
+    demo: FakeOllama, tmp_path: Path
+) -> None:
+    """The demo's guessed derivative is asked of a registry out of reach once (the answer is
+    stored); the next `status` has nothing to ask, yet making the registry client imported
+    httpx anyway (80 ms of a 0.4 s start at 1,000 models)."""
+    args = ["status", "--host", demo.host, "--db", str(tmp_path / "db")]
+    args += ["--registry", "http://127.0.0.1:9"]
+    probe = (
+        "import sys; from ollama_lineage.cli import main; main(sys.argv[1:]);"
+        " print('httpx' in sys.modules, file=sys.stderr)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    first, warm = (r.stderr.strip().splitlines()[-1] for r in runs)
+    assert (first, warm) == ("True", "False")  # the first run asked; the second had nothing to ask
