@@ -339,3 +339,37 @@ async def test_history_tab_shows_a_page_and_says_where_the_rest_is(make_app: App
         await wait_for(pilot, lambda: table.row_count == HISTORY_PAGE + 1)
         last = [str(cell) for cell in table.get_row_at(HISTORY_PAGE)]
         assert last[-1] == "older events: ollama-lineage history phi4:latest"
+
+
+async def test_the_overview_is_whole_on_every_row_as_the_cursor_moves(
+    make_app: AppFactory,
+) -> None:
+    """The Overview's texts are redrawn in place unless their height changes: moving between
+    a short reason and one that wraps, each text still gets every line it needs, and the
+    facts start below the state, never over it."""
+    async with make_app().run_test(size=(80, 30)) as pilot:
+        app = await ready(pilot)
+        overview = app.main.query_one("#overview")
+        heights = set()
+        for name in [*names(app), *reversed(names(app))]:
+            await select(pilot, name)
+            await pilot.pause()
+            for part in ("title", "state", "facts"):
+                text = overview.query_one(f"#overview-{part}")
+                region = text.content_region
+                needs = text.get_content_height(region.size, app.size, region.width)
+                assert region.height == needs, (name, part, region.height, needs)
+            state, facts = (overview.query_one(f"#overview-{p}").region for p in ("state", "facts"))
+            assert facts.y >= state.bottom, name
+            heights.add(state.height)
+        assert len(heights) > 1  # some reason wrapped and some did not: both ways were tried
+
+        # The parameters changed while their tab was hidden: shown, they are measured anew.
+        tall = max(names(app), key=lambda n: len(app.main.lineage.snapshot.nodes[n].children))
+        await select(pilot, tall)
+        await pilot.press("a")
+        await pilot.pause()
+        table = app.main.query_one("#params-table")
+        region = table.content_region
+        assert region.height > 1
+        assert region.height == table.get_content_height(region.size, app.size, region.width)

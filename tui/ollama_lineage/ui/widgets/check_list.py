@@ -15,6 +15,7 @@ from textual.widget import Widget
 
 from ...services.autopilot import CheckStatus
 from . import format as fmt
+from . import steady
 
 
 class CheckList(Widget, can_focus=False):
@@ -46,7 +47,7 @@ class CheckList(Widget, can_focus=False):
         self.statuses, self.path, self.problem = statuses, path, problem
         self.digest, self.now = digest, now
         self.display = bool(statuses or problem)
-        self.refresh(layout=True)
+        steady.repaint(self)
 
     def clear(self) -> None:
         self.show_checks([], path=None, problem=None, digest=None, now=self.now)

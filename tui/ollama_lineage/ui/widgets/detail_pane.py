@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from ...services.detail import HISTORY_PAGE, Detail
+from . import steady
 from .diff_view import DiffView
 from .history_table import HistoryTable
 from .overview import Overview
@@ -83,7 +84,7 @@ class DetailPane(Vertical):
             return
         self.query_one(Overview).clear()
         self.query_one(DiffView).show_text("", "")
-        self.query_one("#diff-summary", Static).update("")
+        steady.update(self.query_one("#diff-summary", Static), "")
         self.query_one(ParamsTable).show_rows([], with_plan=False)
         self.query_one(HistoryTable).show_events([], self._now)
 
@@ -122,10 +123,10 @@ class DetailPane(Vertical):
         view = self.query_one(DiffView)
         summary = self.query_one("#diff-summary", Static)
         if detail is None:
-            summary.update("")
+            steady.update(summary, "")
         elif (detail.base_text if self.against_base else detail.after) is None:
-            summary.update(escape(detail.problem or "not a derivative: nothing to rebuild"))
+            steady.update(summary, escape(detail.problem or "not a derivative: nothing to rebuild"))
         else:
             switch = "after rebuild" if self.against_base else "the base"
             where = f"{view.summary} {view.position}".strip()
-            summary.update(escape(f"{where} · v: vs {switch}"))
+            steady.update(summary, escape(f"{where} · v: vs {switch}"))

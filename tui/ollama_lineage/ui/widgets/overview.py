@@ -15,13 +15,14 @@ from ...core.states import State
 from ...services.detail import Detail
 from ...services.pins import PIN_MARK
 from . import format as fmt
+from . import steady
 from .check_list import CheckList
 
 
 class Overview(VerticalScroll, can_focus=False):
     def clear(self) -> None:
         for part in ("title", "state", "facts"):
-            self.query_one(f"#overview-{part}", Static).update("")
+            steady.update(self.query_one(f"#overview-{part}", Static), "")
         self.query_one(CheckList).clear()
 
     def compose(self) -> ComposeResult:
@@ -32,12 +33,12 @@ class Overview(VerticalScroll, can_focus=False):
 
     def show_detail(self, detail: Detail, now: datetime) -> None:
         node = detail.node
-        self.query_one("#overview-title", Static).update(f"[b]{escape(node.name)}[/b]")
+        steady.update(self.query_one("#overview-title", Static), f"[b]{escape(node.name)}[/b]")
         state = self.query_one("#overview-state", Static)
         for other in State:
             state.remove_class(other.css_class)
         state.add_class(node.state.css_class)
-        state.update(f"{node.state.symbol} {node.state.word} — {escape(node.reason)}")
+        steady.update(state, f"{node.state.symbol} {node.state.word} — {escape(node.reason)}")
         facts = node.facts
         lines = [f"kind        {node.kind.value}"]
         if facts:
@@ -64,7 +65,7 @@ class Overview(VerticalScroll, can_focus=False):
             lines.append(f"rebuild     {summarize(rows)} (r to rebuild, d for the diff)")
         elif detail.problem and detail.problem != node.reason:
             lines.append(f"rebuild     {escape(detail.problem)}")
-        self.query_one("#overview-facts", Static).update("\n".join(lines))
+        steady.update(self.query_one("#overview-facts", Static), "\n".join(lines))
         self.query_one(CheckList).show_checks(
             detail.checks,
             path=detail.checks_file,

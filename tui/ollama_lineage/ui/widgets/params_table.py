@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...core.diff import ParamRow
+from . import steady
 
 
 class ParamsTable(Static, can_focus=False):
@@ -32,7 +33,7 @@ class ParamsTable(Static, can_focus=False):
 
     def show_rows(self, rows: list[ParamRow], *, with_plan: bool) -> None:
         self.rows, self.with_plan = rows, with_plan
-        self.update(self._table())
+        steady.update(self, self._table())
 
     def _table(self) -> Table:
         def style(name: str) -> Style:  # whole styles: a translucent stripe is blended
