@@ -15,11 +15,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...services.server_problem import host_label
 from ..widgets.banner import Banner
 from ..widgets.detail_pane import DetailPane
+from ..widgets.key_footer import KeyFooter
 from ..widgets.lineage_tree import Clock, LineageTree
 from ..widgets.status_line import StatusLine
 
@@ -61,7 +62,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
                 yield Static(id="tree-message")
                 yield LineageTree(clock=self.clock, id="tree")
             yield DetailPane(id="detail")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.update_status)  # the poll's age moves on by itself

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Log, ProgressBar, Static
+from textual.widgets import Button, Log, ProgressBar, Static
 
 from ...core.diff import summarize
 from ...core.disk import frees, from_listing, human_bytes
@@ -39,6 +39,7 @@ from ...services.problems import describe
 from ...services.rebuild import Plan
 from ...services.session import Session
 from ..messages import FlowFailed, ModelsChanged, Redraw
+from ..widgets.key_footer import KeyFooter
 from ..widgets.lineage_tree import Clock
 from ..widgets.tick_list import TickList
 
@@ -167,7 +168,7 @@ class RebuildScreen(ModalScreen[None]):
                 yield Button("Keep all (K)", variant="success", id="keep")
                 yield Button(self._confirm_label(), variant="primary", id="confirm")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#keep", Button).display = False
