@@ -98,6 +98,9 @@ class LineageApp(App[None], inherit_bindings=False):
         self._drafts: dict[str, str] = {}  # recipes whose edit did not parse yet
         self.unreachable: str | None = None
         self._keys_for: Kind | None = None  # the kind of row the footer's keys were set for
+        # Held-back reasons of one snapshot and set of pins: the Overview shows its model's at
+        # each cursor move, and working them out walks the whole tree.
+        self._held: tuple[Snapshot, frozenset[str], dict[str, str]] | None = None
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -333,8 +336,10 @@ class LineageApp(App[None], inherit_bindings=False):
     async def _checks_and_pins(self, detail: Detail) -> Detail:
         """What the Overview adds to the server's facts: held by a pin, and the checks."""
         node = detail.node
-        selection = bulk_selection(self.session.syncer.snapshot, await pins_of(self.session))
-        why = selection.held.get(node.name)
+        snapshot, pins = self.session.syncer.snapshot, frozenset(await pins_of(self.session))
+        if self._held is None or self._held[0] is not snapshot or self._held[1] != pins:
+            self._held = (snapshot, pins, bulk_selection(snapshot, pins).held)
+        why = self._held[2].get(node.name)
         detail = replace(detail, held=why)
         if node.kind not in (Kind.BASE, Kind.DERIVATIVE) or node.facts is None:
             return detail

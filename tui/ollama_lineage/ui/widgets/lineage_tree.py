@@ -105,6 +105,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         self._folded: set[str] = set()
         self._cursor_name: str | None = None
         self._columns = (0, 2)  # the state word's column, and how many facts fit (META)
+        self._labelled_at = -1  # the width the labels were made for
         self._labels: dict[str, Text] = {}
         self._strips: LRUCache[int, Strip] = LRUCache(256)
         self._looks: tuple[object, dict[str, Style], bool] | None = None
@@ -565,9 +566,13 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
             self.action_select_cursor()
 
     def on_resize(self, event: events.Resize) -> None:
-        """New width, new columns; and the cursor's row stays in view (60×20 included)."""
+        """New width, new columns; and the cursor's row stays in view (60×20 included).
+        A new height alone (the filter field opening or closing) keeps the labels."""
         self._set_height(len(self._rows))
-        self.relabel()
+        width = self.scrollable_content_region.width
+        if width != self._labelled_at:
+            self._labelled_at = width
+            self.relabel()
         self.call_after_refresh(self._scroll_to_cursor)
 
 
