@@ -1,14 +1,20 @@
-"""One command over several servers: `status` asks them all at once, each with its own
-timeouts, so a host that is down or hangs costs only its own section; commands that change
-models go host by host, each under its own writer lock, each reported under its name."""
+"""One command over several servers: `status` asks them all at once, each in its own process
+with its own timeouts, so a host that is down or hangs costs only its own section; commands
+that change models go host by host, each under its own writer lock, each reported under its
+name."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import pickle
+import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..config import Settings
 from ..core.lineage import Snapshot
@@ -16,14 +22,13 @@ from ..core.matrix import HostView
 from ..ollama.client import OllamaError
 from ..services.server_problem import server_problem
 from ..services.session import open_session
-from ..services.store import Store
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from .status import as_json, exit_code, hosts_listing, render_tree, settled
 
 
 def run_on_hosts(args: argparse.Namespace, hosts: list[Settings]) -> int:
     if args.command == "status":
-        return asyncio.run(_status(args, hosts))
+        return _status(args, [_in_a_process(args, settings) for settings in hosts])
     if getattr(args, "json", False):
         raise UsageError(
             f"{args.command} --json reads one server; over several, status --json has them all"
@@ -54,13 +59,63 @@ class _HostStatus:
     recipes: Mapping[str, str] = field(default_factory=dict)
 
 
-async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
-    """Every reachable host is printed; exit 2 when any could not be read, else 1 or 0."""
-    store = await Store.open(hosts[0].db_path)
+class _Child(NamedTuple):
+    pid: int
+    answer: int  # the pipe its pickled _HostStatus comes back on
+
+
+def _in_a_process(args: argparse.Namespace, settings: Settings) -> _Child:
+    """Read one host in a forked process. A cold status is CPU work (every show parsed and
+    stored), so in one process three hosts took three times one; forked after the imports,
+    each host has a core when there is one, and the database is the only thing they share."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write)
+        return _Child(pid, read)
+    os.close(read)
     try:
-        found = await asyncio.gather(*(_status_of(args, s, store) for s in hosts))
+        try:
+            found: object = asyncio.run(_status_of(args, settings))
+        except BaseException as exc:  # told to the parent, which raises it
+            found = exc
+        with os.fdopen(write, "wb") as out:
+            out.write(_pickled(found))
     finally:
-        await store.close()
+        os._exit(0)
+
+
+def _pickled(found: object) -> bytes:
+    try:
+        return pickle.dumps(found)
+    except Exception:  # an exception that does not pickle: its words still reach the user
+        return pickle.dumps(RuntimeError(f"{type(found).__name__}: {found}"))
+
+
+def _collect(children: list[_Child]) -> list[_HostStatus]:
+    """Each child's answer in the hosts' order; an error in one is raised here, as it would
+    have been in one process. Children still running when this ends (Ctrl-C) are stopped."""
+    found: list[_HostStatus] = []
+    try:
+        for child in children:
+            with os.fdopen(child.answer, "rb") as answer:
+                data = answer.read()
+            os.waitpid(child.pid, 0)
+            result = pickle.loads(data) if data else RuntimeError("a host's reader died")
+            if isinstance(result, BaseException):
+                raise result
+            found.append(result)
+    finally:
+        for child in children[len(found) :]:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(child.pid, signal.SIGTERM)
+                os.waitpid(child.pid, 0)
+    return found
+
+
+def _status(args: argparse.Namespace, children: list[_Child]) -> int:
+    """Every reachable host is printed; exit 2 when any could not be read, else 1 or 0."""
+    found = _collect(children)
     if args.matrix:
         from .matrix import print_matrix
 
@@ -98,14 +153,15 @@ async def _status(args: argparse.Namespace, hosts: list[Settings]) -> int:
     return max(exit_code(h.snapshot) for h in found if h.snapshot is not None)
 
 
-async def _status_of(args: argparse.Namespace, settings: Settings, store: Store) -> _HostStatus:
-    async with open_session(settings, store=store) as session:
+async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatus:
+    async with open_session(settings) as session:
         try:
             await session.syncer.poll()
             snapshot, pins = await settled(session, args)
         except OllamaError as exc:
             return _HostStatus(settings, error=server_problem(settings.host, exc).summary)
         # Only the matrix compares recipes: a plain status over several hosts reads none.
+        store = session.store
         recipes = await store.recipe_texts(settings.host_key) if args.matrix else {}
         return _HostStatus(
             settings, snapshot, frozenset(pins), polled_at=time.time(), recipes=recipes
