@@ -1,8 +1,10 @@
 """The TUI half of the benchmark, in its own process so its peak RSS is its own.
 
-Usage (run.py calls it): python tests/benchmarks/tui_phase.py URL DB MODELS STARTED [MODELS_DIR]
+Usage (run.py calls it twice, cold then warm, on one database):
+python tests/benchmarks/tui_phase.py cold|warm URL DB MODELS STARTED [MODELS_DIR]
 STARTED is the parent's ``time.time()`` just before it started this process, so "launch"
-includes Python's start-up and the imports. Prints one JSON line:
+includes Python's start-up and the imports. Each phase is its own process, as each launch of
+the app is, so each peak RSS is one launch's. Prints one JSON line:
 
 - launch to coloured tree (every model classified, the tree no longer loading, and a frame
   drawn after that), cold (fresh database) and warm (the same database again);
@@ -231,23 +233,36 @@ async def rebuild_all(app: LineageApp, frames: Frames) -> dict[str, dict[str, fl
     return {"R_first_sign": summary([first]), "R_dialog_open": summary([opened])}
 
 
-async def measure(
+async def measure_cold(
     url: str, db: Path, models: int, started_wall: float, models_dir: Path | None
 ) -> dict[str, Any]:
     settings = Settings(
         host=url, db_path=db, registry=url, poll_seconds=POLL, models_dir=models_dir
     )
-    load = [round(os.getloadavg()[0], 2)]
     since_process = time.time() - started_wall
     cold_app = LineageApp(settings)
     frames = Frames(cold_app)
     started = time.perf_counter()
     async with cold_app.run_test(size=SIZE):
         cold = await frames.first_showing(classified(cold_app, models)) - started
-        from_process = since_process + cold
-    cold_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "launch_to_tree_s": round(cold, 3),
+        "process_start_to_tree_s": round(since_process + cold, 3),
+        "cold_phase_peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
-    app = LineageApp(settings)  # the same database: a warm restart
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def measure(url: str, db: Path, models: int, models_dir: Path | None) -> dict[str, Any]:
+    """The warm launch (on the database the cold phase left), then the keys and the pull."""
+    settings = Settings(
+        host=url, db_path=db, registry=url, poll_seconds=POLL, models_dir=models_dir
+    )
+    load = [round(os.getloadavg()[0], 2)]
+    app = LineageApp(settings)
     frames = Frames(app)
     started = time.perf_counter()
     async with app.run_test(size=SIZE):
@@ -279,24 +294,26 @@ async def measure(
         update = time.perf_counter() - pulled
     return {
         "models": models,
-        "launch_to_tree_s": round(cold, 3),
-        "process_start_to_tree_s": round(from_process, 3),
         "warm_launch_to_tree_s": round(warm, 3),
         "keys": latency,
         "update_to_stale_s": round(update, 3),
         "poll_seconds": POLL,
         "widgets_rebuilt_quiet": quiet_touches / QUIET_TICKS,
         "quiet_poll_cpu_ms": round(quiet_cpu * 1000, 2),
-        "cold_phase_peak_rss_mb": round(cold_rss, 1),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "load_average_1min": [*load, round(os.getloadavg()[0], 2)],
     }
 
 
 def main() -> None:
-    url, db, models, started = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    models_dir = Path(sys.argv[5]) if len(sys.argv) > 5 else None
-    print(json.dumps(asyncio.run(measure(url, db, models, started, models_dir))))
+    phase, url, db, models = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+    started = float(sys.argv[5])
+    models_dir = Path(sys.argv[6]) if len(sys.argv) > 6 else None
+    if phase == "cold":
+        result = asyncio.run(measure_cold(url, db, models, started, models_dir))
+    else:
+        result = asyncio.run(measure(url, db, models, models_dir))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
