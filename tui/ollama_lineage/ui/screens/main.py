@@ -62,7 +62,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
                 yield Static(id="tree-message")
                 yield LineageTree(clock=self.clock, id="tree")
             yield DetailPane(id="detail")
-        yield KeyFooter(compact=True)
+        yield KeyFooter(keep_keys=True, compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.update_status)  # the poll's age moves on by itself
