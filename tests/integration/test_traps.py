@@ -199,6 +199,24 @@ async def test_first_sight_after_the_base_moved_is_a_guess_and_says_so(
     assert session.syncer.snapshot.stale_in_order() == ["child:latest"]
 
 
+@pytest.mark.parametrize("again", [False, True])
+async def test_a_registry_answer_stored_before_the_tree_was_rebuilt_still_settles_the_guess(
+    server: Server, session: Session, again: bool
+) -> None:
+    """The start-up check stores the registry's answers and only then rebuilds the snapshot:
+    a bulk rebuild (R) asked in between read the answers as given, asked nothing again, and
+    held the model back on the old snapshot, as a guess the registry "could not settle"."""
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    server.base("base:latest", seed=2)  # before the app ever looked
+    await session.syncer.poll()
+    answers = await session.upstream.registry.check("child:latest")
+    await session.syncer.store.save_upstream(session.syncer.host, {"child:latest": answers})
+    assert session.syncer.snapshot.nodes["child:latest"].unproven  # not rebuilt yet
+    assert await session.upstream.settle_guesses(again=again) == []
+    assert session.syncer.snapshot.stale_in_order() == ["child:latest"]
+
+
 async def test_deleting_the_only_copy_of_a_model_is_refused(
     server: Server, session: Session
 ) -> None:

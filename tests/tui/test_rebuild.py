@@ -97,6 +97,25 @@ async def test_rebuild_all_goes_parents_first(make_app: AppFactory, fake: FakeOl
             await wait_for(pilot, fresh)
 
 
+async def test_R_before_the_registry_answered_asks_it_and_holds_nothing_back(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    """The lineages taken on trust are asked of the registry at start-up; R pressed while
+    those answers are still on their way asks for them itself, as rebuild --all-stale does,
+    rather than hold every such model back as one the registry "could not confirm"."""
+    for path in (
+        "/v2/library/qwq/manifests/latest_20K",
+        "/v2/library/llama3.2/manifests/latest-mario",
+    ):
+        fake.set_latency(2.0, path)
+    async with make_app().run_test(size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        fake.pull("qwq:latest")
+        await wait_for(pilot, lambda: "stale upstream" in row(app, "qwq:latest_20K-coder"))
+        modal = await press_for(pilot, "R", RebuildScreen)
+        assert modal.names == ["llama3.2:latest-mario", "qwq:latest_20K", "qwq:latest_20K-coder"]
+
+
 async def test_rebuild_all_shows_each_warning_and_skips_unticked(
     make_app: AppFactory, fake: FakeOllama
 ) -> None:

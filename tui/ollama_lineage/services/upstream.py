@@ -60,7 +60,11 @@ class UpstreamChecker:
             return answer is None or (again and answer.error is not None)
 
         if guesses := [n for n in unsettled() if unasked(n)]:
-            await self.check(guesses)
+            await self.check(guesses)  # which rebuilds the snapshot
+        elif any(n in answers for n in unsettled()):
+            # Answered after the snapshot was made (the start-up check stores its answers,
+            # then rebuilds): the snapshot catches up, or R would hold them back on it.
+            await self.syncer.refresh()
         return unsettled()
 
     async def check(self, names: Iterable[str]) -> dict[str, Upstream]:

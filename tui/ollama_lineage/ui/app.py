@@ -461,32 +461,34 @@ class LineageApp(App[None], inherit_bindings=False):
     @work(group="plan", exclusive=True)
     async def open_rebuild_all(self) -> None:
         """Each model with its plan's warnings, the same ones ``r`` shows; no plan, no tick.
-        Pinned models and what is built on them are not offered: the dialog says which."""
+        Pinned models and what is built on them are not offered: the dialog says which.
+
+        The selection is ``rebuild --all-stale``'s: a stale model whose lineage is taken on
+        trust is asked of the registry first (once; the answer is stored), so one pressed
+        before the start-up check reached it is not held back as unconfirmed."""
+        note = partial(self.notify, "planning the rebuilds…", timeout=3)
+        planning = self.set_timer(0.1, note)  # only if slow
         try:
+            await self.session.upstream.settle_guesses(again=False)
             pins = await pins_of(self.session)
-        except Exception as exc:
-            await self.record_problem("rebuild all", None, exc)
-            return
-        snapshot = self.session.syncer.snapshot
-        selection = bulk_selection(snapshot, pins)
-        names, held_back = selection.todo, selection.left
-        if not names:
-            because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
-            self.notify(
-                f"nothing to rebuild in bulk: {because}. P unpins; r still rebuilds one",
-                severity="warning",
-                timeout=10,
-            )
-            return
-        note = f"planning {len(names)} rebuilds…"
-        planning = self.set_timer(0.1, partial(self.notify, note, timeout=3))  # only if slow
-        try:
+            snapshot = self.session.syncer.snapshot
+            selection = bulk_selection(snapshot, pins)
+            names, held_back = selection.todo, selection.left
+            if not names:
+                because = "; ".join(f"{n} is {why}" for n, why in held_back.items())
+                self.notify(
+                    f"nothing to rebuild in bulk: {because}. P unpins; r still rebuilds one",
+                    severity="warning",
+                    timeout=10,
+                )
+                return
             plans = await self.session.rebuilder.plans(names, now=self.clock())
         except Exception as exc:
             await self.record_problem("rebuild all", None, exc)
             return
         finally:
             planning.stop()
+        self.apply_snapshot()  # what the registry said shows in the tree too
         entries = []
         for name in names:
             entry = BatchEntry(name, snapshot.nodes[name].state)
