@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sqlite3
 import subprocess
@@ -230,10 +231,15 @@ class LineageApp(App[None], inherit_bindings=False):
         if not self.is_running:  # quitting: the widgets are going away
             return
         tree = self.main.lineage
-        if tree.loading:
+        first = tree.loading
+        if first:
             tree.loading = False
             tree.focus()
         self.apply_snapshot()
+        if first:
+            # What the launch built lives as long as the app: kept out of the cyclic
+            # collector's full passes, which at 1,000 models took up to 130 ms mid-keystroke.
+            gc.freeze()
 
     def _set_pins(self, pins: frozenset[str], label: str | None = None) -> None:
         """The store owns the pins; the tree shows the copy it last read, with their marks."""
