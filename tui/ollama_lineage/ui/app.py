@@ -238,7 +238,7 @@ class LineageApp(App[None], inherit_bindings=False):
         self.apply_snapshot()
         if first:
             # What the launch built lives as long as the app: kept out of the cyclic
-            # collector's full passes, which at 1,000 models took up to 130 ms mid-keystroke.
+            # collector's full passes, which otherwise land in the middle of a keystroke.
             gc.freeze()
 
     def _set_pins(self, pins: frozenset[str], label: str | None = None) -> None:
