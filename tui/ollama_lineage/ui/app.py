@@ -48,7 +48,6 @@ from .screens.checks import ChecksScreen
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.disk import DiskScreen
-from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.matrix import MatrixScreen
 from .screens.pick_base import PickBaseScreen
@@ -422,6 +421,10 @@ class LineageApp(App[None], inherit_bindings=False):
         self.main.lineage.fold_all(False)
 
     def action_help(self) -> None:
+        # Imported on first use: its Markdown widget brings markdown-it into every launch's
+        # memory and start-up, for a screen most sessions never open.
+        from .screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
