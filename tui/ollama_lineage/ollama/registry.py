@@ -19,6 +19,7 @@ MAX_MANIFEST = 4 * 1024 * 1024
 # way out, each of a fleet's checks would wait on its own failure (seen: 15 s of a cold
 # `status` at 1,000 models, for an answer the first check had already given).
 DOWN_FOR_S = 60.0
+IN_FLIGHT = 8  # requests to one registry at once: it is a public service, and rate-limits
 
 
 class RegistryClient:
@@ -28,7 +29,8 @@ class RegistryClient:
         self.registry = registry.rstrip("/")
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        self._limit = asyncio.Semaphore(8)
+        self.at_once = IN_FLIGHT
+        self._limit = asyncio.Semaphore(IN_FLIGHT)
         self._answered: set[str] = set()  # registries that have answered once
         self._down: dict[str, tuple[str, float]] = {}  # registry → why, since (monotonic)
         self._probes: dict[str, asyncio.Lock] = {}

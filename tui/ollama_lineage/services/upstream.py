@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable
+from contextlib import aclosing
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..core.lineage import NEEDS_REBUILD, Kind, Node, Upstream
 from ..core.states import State
+from .in_flight import in_flight
 from .sync import Syncer
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ class UpstreamChecker:
         names = list(names)
         recent = [n for n in names if now - local.get(n, -LOCAL_RECHECK) < LOCAL_RECHECK]
         asked = [n for n in names if n not in recent]
-        found = await asyncio.gather(*(self.registry.check(n) for n in asked))
-        answers = dict(zip(asked, found, strict=True))
+        # No more checks made than can run: a fleet's thousand waiting ones held megabytes.
+        async with aclosing(in_flight(self.registry.check, asked, self.registry.at_once)) as found:
+            answers = {name: answer async for name, answer in found}
         kept = [n for n, u in answers.items() if n in local and u.error and not u.local]
         await store.save_upstream(host, {n: u for n, u in answers.items() if n not in kept})
         if recent or kept:
