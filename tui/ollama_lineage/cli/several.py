@@ -94,23 +94,26 @@ def _pickled(found: object) -> bytes:
 
 def _collect(children: list[_Child]) -> list[_HostStatus]:
     """Each child's answer in the hosts' order; an error in one is raised here, as it would
-    have been in one process. Children still running when this ends (Ctrl-C) are stopped."""
-    found: list[_HostStatus] = []
+    have been in one process. Children not yet heard when this ends (Ctrl-C, an error) are
+    stopped."""
+    answers: list[object] = []
     try:
         for child in children:
             with os.fdopen(child.answer, "rb") as answer:
                 data = answer.read()
             os.waitpid(child.pid, 0)
-            result = pickle.loads(data) if data else RuntimeError("a host's reader died")
-            if isinstance(result, BaseException):
-                raise result
-            found.append(result)
+            answers.append(pickle.loads(data) if data else RuntimeError("a host's reader died"))
     finally:
-        for child in children[len(found) :]:
+        for child in children[len(answers) :]:
+            with contextlib.suppress(OSError):
+                os.close(child.answer)
             with contextlib.suppress(ProcessLookupError, ChildProcessError):
                 os.kill(child.pid, signal.SIGTERM)
                 os.waitpid(child.pid, 0)
-    return found
+    for result in answers:
+        if isinstance(result, BaseException):
+            raise result
+    return [result for result in answers if isinstance(result, _HostStatus)]
 
 
 def _status(args: argparse.Namespace, children: list[_Child]) -> int:
