@@ -7,6 +7,7 @@ with the original: only the weights may change.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import fields, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from ollama_lineage.config import Settings
-from ollama_lineage.core.lineage import Kind
+from ollama_lineage.core.lineage import Kind, Upstream
 from ollama_lineage.core.spec import ModelSpec
 from ollama_lineage.core.states import State
 from ollama_lineage.fake_ollama import FakeOllama
@@ -215,6 +216,39 @@ async def test_a_registry_answer_stored_before_the_tree_was_rebuilt_still_settle
     assert session.syncer.snapshot.nodes["child:latest"].unproven  # not rebuilt yet
     assert await session.upstream.settle_guesses(again=again) == []
     assert session.syncer.snapshot.stale_in_order() == ["child:latest"]
+
+
+async def test_a_tree_read_before_a_change_never_lands_after_the_tree_read_after_it(
+    server: Server, session: Session
+) -> None:
+    """Two rebuilds of the tree at once (the registry check's and a rebuild's): the one that
+    read the store before the other's change finished last and stood, so a rebuilt model read
+    drifted until the server changed again. The first read of the earlier one is held here
+    while the change lands and the later one is given every chance to finish."""
+    server.base("base:latest", seed=1)
+    await session.syncer.poll()
+    store, host = session.syncer.store, session.syncer.host
+    read_before, go_on = asyncio.Event(), asyncio.Event()
+    original = store.failed_builds  # the last read of a rebuild of the tree
+
+    async def held(name: str) -> dict[str, str]:
+        if not read_before.is_set():
+            read_before.set()
+            await go_on.wait()
+        return await original(name)
+
+    store.failed_builds = held  # type: ignore[method-assign,assignment]
+    earlier = asyncio.create_task(session.syncer.refresh())
+    await read_before.wait()
+    await store.save_upstream(host, {"base:latest": Upstream(digest="f" * 64)})
+    later = asyncio.create_task(session.syncer.refresh())
+    for _ in range(20):  # each a trip through the store's queue, behind any read of `later`
+        if later.done():
+            break
+        await store.pins(host)
+    go_on.set()
+    await asyncio.gather(earlier, later)
+    assert session.syncer.snapshot.nodes["base:latest"].state is State.UPDATE_AVAILABLE
 
 
 async def test_deleting_the_only_copy_of_a_model_is_refused(

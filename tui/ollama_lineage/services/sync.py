@@ -62,6 +62,9 @@ class Syncer:
         self._last_listing = b""
         self._concurrency = concurrency
         self._write = asyncio.Lock()  # held only while applying results, never across I/O
+        # One rebuild of the snapshot at a time: one that read the store before a change must
+        # not finish after one that read it after, or the older tree stands until the next.
+        self._refreshing = asyncio.Lock()
         self._tickets = 0
         self._applied = 0
         self._retries: dict[str, _Retry] = {}
@@ -114,22 +117,22 @@ class Syncer:
 
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
-        facts = list((self._facts or {}).values())
-        known = await self.store.known_digests(self.host)
-        snapshot = build_snapshot(
-            facts,
-            await self.store.links(self.host),
-            backups=await self.backups(),
-            upstream=await self.store.upstream(self.host),
-            building=frozenset(self._building),
-            failed=await self.store.failed_builds(self.host),
-            known={n: d for n, (d, _) in known.items()},
-            rolled_back=frozenset(n for n, (_, how) in known.items() if how == "rollback"),
-        )
-        if snapshot == self.snapshot:
-            return False
-        self.snapshot = snapshot
-        return True
+        async with self._refreshing:
+            known = await self.store.known_digests(self.host)
+            snapshot = build_snapshot(
+                list((self._facts or {}).values()),
+                await self.store.links(self.host),
+                backups=await self.backups(),
+                upstream=await self.store.upstream(self.host),
+                building=frozenset(self._building),
+                failed=await self.store.failed_builds(self.host),
+                known={n: d for n, (d, _) in known.items()},
+                rolled_back=frozenset(n for n, (_, how) in known.items() if how == "rollback"),
+            )
+            if snapshot == self.snapshot:
+                return False
+            self.snapshot = snapshot
+            return True
 
     async def set_building(self, name: str, building: bool) -> None:
         """A rebuild says so, and the tree shows `building` (or leaves it) at once."""
