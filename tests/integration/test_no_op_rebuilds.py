@@ -6,6 +6,7 @@ version its child was built on, so the child is fresh again and must be left alo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,11 @@ def test_a_rebuild_giving_the_same_digest_is_unchanged_and_keeps_no_backup(
     assert fake.digest(GRANDCHILD) == live
     assert list(backups_of(fake, GRANDCHILD).values()) == [old_coder]  # nothing pruned
     assert f"{GRANDCHILD}: unchanged ({live[:12]}" in capsys.readouterr().out  # type: ignore[index]
+    # History says why no backup was kept: dropped as the same as the model, not pruned.
+    run(fake, db, "history", GRANDCHILD, "--json")
+    events = json.loads(capsys.readouterr().out)
+    assert [e["kind"] for e in events].count("delete backup") == 0
+    build = next(e for e in events if e["kind"] == "build")
+    log = build["log"].splitlines()
+    assert "unchanged: the create gave the digest the model already had" in log
+    assert log[-1].startswith("deleted ") and log[-1].endswith(", the same as the model")
