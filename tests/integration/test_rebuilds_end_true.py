@@ -150,6 +150,23 @@ async def test_a_cancelled_rebuild_puts_the_model_back_and_says_interrupted(
     assert event.digest_after == before
 
 
+async def test_a_cancelled_rebuild_whose_put_back_fails_says_where_the_old_model_is(
+    fake: FakeOllama, session: Session
+) -> None:
+    plan = await session.rebuilder.plan(CHILD)
+    fake.set_latency(1.0, "/api/create")
+    fake.fail("/api/copy", nth=2, status=500, error="injected: copy failed")  # the put-back
+    run = asyncio.ensure_future(session.rebuilder.run(plan))
+    while not any(r.path == "/api/create" for r in fake.requests):
+        await asyncio.sleep(0.01)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status) == ("build", "interrupted")
+    assert (event.log or "").endswith(f"; roll back from {plan.backup}")
+
+
 def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(
     fake: FakeOllama, tmp_path: Path
 ) -> None:
