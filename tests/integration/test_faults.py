@@ -276,6 +276,8 @@ async def test_create_failing_keeps_the_old_model_and_records_why(
         None,
     )
     assert said in error and finished is not None
+    (event,) = await session.store.history(session.syncer.host, CHILD)
+    assert (event.log or "").splitlines()[0] == f"backed up {CHILD} as {plan.backup}"
 
     node = session.syncer.snapshot.nodes[CHILD]
     assert node.state is State.FAILED

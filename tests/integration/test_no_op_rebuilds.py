@@ -6,6 +6,8 @@ version its child was built on, so the child is fresh again and must be left alo
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,31 @@ def test_a_rebuild_giving_the_same_digest_is_unchanged_and_keeps_no_backup(
     assert fake.digest(GRANDCHILD) == live
     assert list(backups_of(fake, GRANDCHILD).values()) == [old_coder]  # nothing pruned
     assert f"{GRANDCHILD}: unchanged ({live[:12]}" in capsys.readouterr().out  # type: ignore[index]
+    # History says why no backup was kept: dropped as the same as the model, not pruned.
+    run(fake, db, "history", GRANDCHILD, "--json")
+    events = json.loads(capsys.readouterr().out)
+    assert [e["kind"] for e in events].count("delete backup") == 0
+    build = next(e for e in events if e["kind"] == "build")
+    log = build["log"].splitlines()
+    assert "unchanged: the create gave the digest the model already had" in log
+    assert log[-1].startswith("deleted ") and log[-1].endswith(", the same as the model")
+    with sqlite3.connect(db) as connection:  # and the database no longer lists it
+        rows = connection.execute("SELECT backup FROM backups WHERE original = ?", [GRANDCHILD])
+        assert [backup for (backup,) in rows] == list(backups_of(fake, GRANDCHILD))
+
+
+def test_an_unchanged_rebuild_whose_backup_cannot_be_deleted_still_succeeds_and_says_so(
+    fake: FakeOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "db"
+    fake.pull("qwq:latest")
+    assert run(fake, db, "rebuild", "--all-stale", "--yes") == 0
+    before = set(backups_of(fake, GRANDCHILD))
+    fake.fail("/api/delete", status=500, error="busy")
+    assert run(fake, db, "rebuild", GRANDCHILD, "--yes") == 0
+    (kept,) = set(backups_of(fake, GRANDCHILD)) - before  # left for `backups` to list
+    capsys.readouterr()
+    run(fake, db, "history", GRANDCHILD, "--json")
+    build = next(e for e in json.loads(capsys.readouterr().out) if e["kind"] == "build")
+    assert build["status"] == "success"
+    assert f"could not delete the backup {kept}: Ollama: busy" in build["log"].splitlines()

@@ -39,6 +39,44 @@ async def events(session: Session, name: str) -> list[tuple[str, str]]:
     return [(e.kind, e.status) for e in rows]
 
 
+async def test_a_rebuild_reads_building_while_it_runs_and_history_names_its_base_version(
+    fake: FakeOllama, session: Session
+) -> None:
+    """`building` from the backup until the new digest is recorded (a poll in between would
+    call a digest it does not know yet drift), and History says which base version it used."""
+    plan = await session.rebuilder.plan(CHILD)
+    seen: list[State] = []
+    await session.rebuilder.run(
+        plan, lambda _: seen.append(session.syncer.snapshot.nodes[CHILD].state)
+    )
+    assert seen and set(seen) == {State.BUILDING}
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FRESH
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status, event.base, event.base_digest) == (
+        "build",
+        "success",
+        "qwq:latest",
+        fake.digest("qwq:latest"),
+    )
+    lines = (event.log or "").splitlines()
+    assert lines[0] == f"backed up {CHILD} as {plan.backup}" and lines[-1] == "success"
+
+
+async def test_a_rebuilt_model_is_recorded_as_built_on_that_base_version_for_sure(
+    fake: FakeOllama, session: Session
+) -> None:
+    """No longer a guess (bulk rebuilds take it), and a base that moves on again with the same
+    weights (a new system prompt) still makes it stale: the base version is recorded."""
+    await session.rebuilder.run(await session.rebuilder.plan(CHILD))
+    node = session.syncer.snapshot.nodes[CHILD]
+    assert (node.state, node.guessed, node.unproven) == (State.FRESH, False, False)
+    fake.create("qwq:latest", "qwq:latest", system="Think before you answer.")
+    await session.syncer.poll()
+    node = session.syncer.snapshot.nodes[CHILD]
+    assert node.state is State.STALE
+    assert node.reason.startswith("built from qwq:latest ")
+
+
 async def test_a_create_whose_result_cannot_be_shown_is_undone(
     fake: FakeOllama, session: Session
 ) -> None:
@@ -48,7 +86,7 @@ async def test_a_create_whose_result_cannot_be_shown_is_undone(
     with pytest.raises(RebuildError) as failed:
         await session.rebuilder.run(plan)
     assert "could not be verified" in str(failed.value)
-    assert "the old model is back" in str(failed.value)
+    assert str(failed.value).endswith("; the old model is back")
     assert fake.digest(CHILD) == before  # the create had replaced it: the backup went back
     assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
     event = (await session.store.history(session.settings.host_key, CHILD))[0]
@@ -110,6 +148,23 @@ async def test_a_cancelled_rebuild_puts_the_model_back_and_says_interrupted(
     event = (await session.store.history(session.settings.host_key, CHILD))[0]
     assert (event.kind, event.status, event.error) == ("build", "interrupted", None)
     assert event.digest_after == before
+
+
+async def test_a_cancelled_rebuild_whose_put_back_fails_says_where_the_old_model_is(
+    fake: FakeOllama, session: Session
+) -> None:
+    plan = await session.rebuilder.plan(CHILD)
+    fake.set_latency(1.0, "/api/create")
+    fake.fail("/api/copy", nth=2, status=500, error="injected: copy failed")  # the put-back
+    run = asyncio.ensure_future(session.rebuilder.run(plan))
+    while not any(r.path == "/api/create" for r in fake.requests):
+        await asyncio.sleep(0.01)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    event = (await session.store.history(session.settings.host_key, CHILD))[0]
+    assert (event.kind, event.status) == ("build", "interrupted")
+    assert (event.log or "").endswith(f"; roll back from {plan.backup}")
 
 
 def test_ctrl_c_during_a_bulk_rebuild_finishes_the_model_in_flight_and_stops(

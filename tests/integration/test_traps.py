@@ -20,7 +20,7 @@ from ollama_lineage.core.lineage import Kind, Upstream
 from ollama_lineage.core.spec import ModelSpec
 from ollama_lineage.core.states import State
 from ollama_lineage.fake_ollama import FakeOllama
-from ollama_lineage.services.rebuild import RebuildError
+from ollama_lineage.services.rebuild import Plan, RebuildError
 from ollama_lineage.services.session import Session, open_session
 from tests.stand_in_http import Server
 
@@ -139,6 +139,32 @@ async def test_a_create_that_differs_from_the_plan_is_undone(
     (event, *_) = await session.store.history(session.settings.host_key, "child:latest")
     assert (event.kind, event.status) == ("build", "failed")
     assert "restored child:latest from" in event.log
+    assert (event.error or "").startswith("verification: did not produce what the plan said")
+
+
+async def test_weights_a_requantizing_plan_cannot_get_back_fail_verification(
+    server: Server, session: Session
+) -> None:
+    """A plan that quantizes expects weights nobody can predict, but not the base's (the
+    quantization was skipped) nor, when the base moved, the ones being replaced."""
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+
+    async def planned(**changes: Any) -> Plan:  # the create gives the base's weights back
+        plan = await session.rebuilder.plan("child:latest")
+        return replace(plan, expected=replace(plan.expected, weights=None), **changes)
+
+    with pytest.raises(RebuildError, match=r"weights: expected re-quantized weights, got the base"):
+        await session.rebuilder.run(await planned())
+    same = (await planned()).base_weights
+    other = "sha256:" + "0" * 64
+    moved = await planned(base_weights=other, weights_before=same, base_moved=True)
+    with pytest.raises(RebuildError, match=r"weights: expected weights from the new base, got the"):
+        await session.rebuilder.run(moved)
+    # The base did not move: the weights it had are what it should have.
+    unmoved = await planned(base_weights=other, weights_before=same, base_moved=False)
+    assert await session.rebuilder.run(unmoved) == server.fake.digest("child:latest")
 
 
 async def test_a_derivative_changed_outside_the_app_reads_drifted_until_adopted(
