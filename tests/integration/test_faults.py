@@ -818,3 +818,58 @@ async def test_a_new_digest_is_read_again_even_when_modified_at_did_not_move(
         node = session.syncer.snapshot.nodes["qwq:latest_20K"]
         assert node.facts is not None and node.facts.digest == fake.digest("qwq:latest_20K")
         assert node.state is State.DRIFTED
+
+
+async def test_a_show_that_keeps_failing_is_asked_again_after_a_wait_that_doubles(
+    fake: FakeOllama, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model Ollama cannot show is asked again after 5 s, then after 10 s if it failed
+    again, and not before: quiet polls between ask only for the listing."""
+    now = [0.0]
+    monkeypatch.setattr(session.syncer, "_clock", lambda: now[0])
+    fake.fail("/api/show")
+    await guarded(session.syncer.poll())
+    (broken,) = [n for n in session.syncer.snapshot.walk() if n.state is State.UNREADABLE]
+
+    async def asked_at(t: float) -> list[str]:
+        now[0] = t
+        fake.clear_requests()
+        await guarded(session.syncer.poll())
+        return [r.path for r in fake.requests]
+
+    assert await asked_at(4.9) == ["/api/tags"]
+    fake.fail("/api/show")
+    assert await asked_at(5.0) == ["/api/tags", "/api/show"]  # failed again: now 10 s
+    assert session.syncer.snapshot.nodes[broken.name].state is State.UNREADABLE
+    assert await asked_at(14.9) == ["/api/tags"]
+    assert await asked_at(15.0) == ["/api/tags", "/api/show"]
+    assert session.syncer.snapshot.nodes[broken.name].state is not State.UNREADABLE
+    assert await asked_at(1000.0) == ["/api/tags"]
+
+
+async def test_a_child_first_seen_after_its_base_moved_on_is_linked_to_the_older_base(
+    fake: FakeOllama, session: Session
+) -> None:
+    """First sight finds the base version a new child was built from in the base's history
+    (seen at an earlier poll), not today's base: the child is stale, not a guess."""
+    await session.syncer.poll()
+    old = fake.digest(BASE)
+    fake.create("qwq:mine", from_=BASE, parameters={"num_ctx": 4096})
+    fake.pull(BASE)
+    assert fake.digest(BASE) != old
+    await session.syncer.poll()
+    link = (await session.store.links(session.syncer.host))["qwq:mine"]
+    assert (link.base, link.base_digest, link.guessed) == (BASE, old, False)
+    assert session.syncer.snapshot.nodes["qwq:mine"].state is State.STALE
+
+
+async def test_a_copy_of_a_known_model_is_read_from_the_spec_cache_without_a_show(
+    fake: FakeOllama, session: Session
+) -> None:
+    """A new name whose digest was shown before (a copy) costs the listing only."""
+    await session.syncer.poll()
+    fake.copy("phi4:latest", "phi4:copy")
+    fake.clear_requests()
+    assert await guarded(session.syncer.poll()) is True
+    assert [r.path for r in fake.requests] == ["/api/tags"]
+    assert "phi4:copy" in session.syncer.snapshot.nodes
