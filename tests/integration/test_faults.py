@@ -873,3 +873,22 @@ async def test_a_copy_of_a_known_model_is_read_from_the_spec_cache_without_a_sho
     assert await guarded(session.syncer.poll()) is True
     assert [r.path for r in fake.requests] == ["/api/tags"]
     assert "phi4:copy" in session.syncer.snapshot.nodes
+
+
+async def test_a_poll_that_finishes_after_a_newer_one_does_not_roll_the_tree_back(
+    fake: FakeOllama, session: Session
+) -> None:
+    """A slow poll saw a model that a quicker, later poll saw deleted: the older answer is
+    dropped, so the deleted model does not come back in the tree or the store."""
+    await session.syncer.poll()
+    fake.create("qwq:new", from_=BASE, parameters={"num_ctx": 4096})
+    fake.set_latency(0.5, "/api/show")
+    fake.clear_requests()
+    slow = asyncio.ensure_future(session.syncer.poll())
+    while not any(r.path == "/api/show" for r in fake.requests):
+        await asyncio.sleep(0.01)
+    fake.delete("qwq:new")
+    await guarded(session.syncer.poll())
+    assert await guarded(slow) is False
+    assert "qwq:new" not in session.syncer.snapshot.nodes
+    assert "qwq:new" not in await session.store.models(session.syncer.host)

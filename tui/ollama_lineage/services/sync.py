@@ -93,6 +93,8 @@ class Syncer:
         listing = await self.client.tags_body()
         due = self._due_retries()
         if listing == self._last_listing and not due:
+            # The tree already shows this listing: an older poll still reading must not apply.
+            self._applied = max(self._applied, ticket)
             return False
         tags = {t.name: t for t in self.client.parse_tags(listing)}
         known = dict(self._facts or {})
