@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from rich.markup import escape
-from rich.text import Text
 from textual.widgets import Static
 
 from ...core.disk import human_bytes, kept_by_backups
@@ -18,6 +17,7 @@ from ...core.states import State
 from ...services.pins import PIN_MARK
 from ...services.server_problem import host_label
 from . import format as fmt
+from . import steady
 
 # States that need no word in the summary: everything is as it should be.
 QUIET = frozenset({State.CURRENT, State.FRESH, State.BACKUP})
@@ -59,7 +59,6 @@ class StatusLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._text = ""
-        self._lines = 0
         self._counted: tuple[Snapshot, int, str] | None = None
         self._hosts: tuple[Snapshot, str] | None = None
         self._held: tuple[Snapshot, int] | None = None
@@ -119,15 +118,7 @@ class StatusLine(Static):
             text += f" · [reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]"
         if text != self._text:
             self._text = text
-            # A layout pass costs more than the line: only when its height (1 or 2 lines)
-            # may change, e.g. not for each letter typed into the filter.
-            width = self.content_region.width
-            lines = len(Text.from_markup(text).wrap(self.app.console, width)) if width else 0
-            self.update(text, layout=not lines or lines != self._lines)
-            self._lines = lines
-
-    def on_resize(self) -> None:
-        self._lines = 0  # the next change lays out again: the wrap may differ at this width
+            steady.update(self, text)  # not a layout for each letter typed into the filter
 
     def _per_host(self, snapshot: Snapshot) -> str:
         """Several servers in one tree: each one's name, and its counts or why it cannot be

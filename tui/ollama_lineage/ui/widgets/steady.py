@@ -18,13 +18,24 @@ def repaint(widget: Widget) -> None:
         widget.refresh()  # the pass that shows it (a tab switched to) measures it then
         return
     region = widget.content_region
-    height = widget.get_content_height(region.size, widget.app.size, region.width)
-    widget.refresh(layout=not region.width or height != region.height)
+    widget.refresh(layout=not region.width or _height(widget) != region.height)
 
 
 def update(static: Static, content: VisualType) -> None:
+    """The old text and the new measured at today's width: a layout only when they differ
+    (the widget's own max-height may clip both alike)."""
+    if not _shown(static):
+        static.update(content, layout=False)  # measured by the pass that shows it
+        return
+    before = _height(static)
     static.update(content, layout=False)
-    repaint(static)
+    if not static.content_region.width or _height(static) != before:
+        static.refresh(layout=True)
+
+
+def _height(widget: Widget) -> int:
+    region = widget.content_region
+    return widget.get_content_height(region.size, widget.app.size, region.width)
 
 
 def _shown(widget: Widget) -> bool:
