@@ -892,3 +892,41 @@ async def test_a_poll_that_finishes_after_a_newer_one_does_not_roll_the_tree_bac
     assert await guarded(slow) is False
     assert "qwq:new" not in session.syncer.snapshot.nodes
     assert "qwq:new" not in await session.store.models(session.syncer.host)
+
+
+async def test_a_poll_that_finds_a_listing_already_applied_returns_once_the_tree_shows_it(
+    fake: FakeOllama, session: Session
+) -> None:
+    """A poll that found the listing a concurrent poll had just applied returned while that
+    poll was still rebuilding the tree. A rebuild that had asked then read its model's old
+    digest, took the create for a no-op and deleted its backup (seen as a CI flake of the
+    two-instances test). The concurrent poll's last read of the store is held here."""
+    await session.syncer.poll()
+    fake.pull(BASE)
+    store, host = session.syncer.store, session.syncer.host
+    read_before, go_on = asyncio.Event(), asyncio.Event()
+    original = store.failed_builds  # the last read of a rebuild of the tree
+
+    async def held(name: str) -> dict[str, str]:
+        if not read_before.is_set():
+            read_before.set()
+            await go_on.wait()
+        return await original(name)
+
+    store.failed_builds = held  # type: ignore[method-assign,assignment]
+    earlier = asyncio.create_task(session.syncer.poll())
+    await guarded(read_before.wait())
+
+    async def poll_then_look() -> str | None:
+        await session.syncer.poll()
+        facts = session.syncer.snapshot.nodes[BASE].facts
+        return facts.digest if facts else None
+
+    later = asyncio.create_task(poll_then_look())
+    for _ in range(20):  # each a trip through the store's queue
+        if later.done():
+            break
+        await store.pins(host)
+    go_on.set()
+    assert await guarded(later) == fake.digest(BASE)
+    assert await guarded(earlier) is True

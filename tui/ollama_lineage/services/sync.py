@@ -67,6 +67,9 @@ class Syncer:
         self._refreshing = asyncio.Lock()
         self._tickets = 0
         self._applied = 0
+        # How many listings were applied to the facts, and how many of them the snapshot shows.
+        self._facts_applied = 0
+        self._facts_shown = 0
         self._retries: dict[str, _Retry] = {}
         self._local_spec = local_spec
         self._clock = clock
@@ -93,9 +96,9 @@ class Syncer:
         listing = await self.client.tags_body()
         due = self._due_retries()
         if listing == self._last_listing and not due:
-            # The tree already shows this listing: an older poll still reading must not apply.
+            # Already applied: an older poll still reading must not apply after it.
             self._applied = max(self._applied, ticket)
-            return False
+            return await self._caught_up()
         tags = {t.name: t for t in self.client.parse_tags(listing)}
         known = dict(self._facts or {})
         changed = [t for name, t in tags.items() if _differs(known.get(name), t) or name in due]
@@ -104,8 +107,9 @@ class Syncer:
         await self._specs_for_first_sight(fresh, gone, specs)
         async with self._write:
             if ticket < self._applied:  # a newer poll already applied a newer listing
-                return False
+                return await self._caught_up()
             self._applied = ticket
+            self._facts_applied += 1
             await self.store.save_models(self.host, fresh, gone)
             assert self._facts is not None
             for name in gone:
@@ -117,10 +121,18 @@ class Syncer:
             self._last_listing = listing
         return await self.refresh()
 
+    async def _caught_up(self) -> bool:
+        """The poll that applied the listing may still be rebuilding the tree; a caller of
+        poll reads the tree next (a rebuild, the new digest), so it waits for that."""
+        if self._facts_shown == self._facts_applied:
+            return False
+        return await self.refresh()
+
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         async with self._refreshing:
             known = await self.store.known_digests(self.host)
+            applied = self._facts_applied
             snapshot = build_snapshot(
                 list((self._facts or {}).values()),
                 await self.store.links(self.host),
@@ -131,6 +143,7 @@ class Syncer:
                 known={n: d for n, (d, _) in known.items()},
                 rolled_back=frozenset(n for n, (_, how) in known.items() if how == "rollback"),
             )
+            self._facts_shown = applied
             if snapshot == self.snapshot:
                 return False
             self.snapshot = snapshot
