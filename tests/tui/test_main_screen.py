@@ -341,6 +341,27 @@ async def test_history_tab_shows_a_page_and_says_where_the_rest_is(make_app: App
         assert last[-1] == "older events: ollama-lineage history phi4:latest"
 
 
+async def test_pages_drawn_ahead_of_the_screen_are_what_a_fresh_draw_shows(
+    make_app: AppFactory, fake: FakeOllama
+) -> None:
+    """The pages above and below the screen are drawn while idle, so PageDown only copies
+    lines: each copied line must be its own row, with the cursor only where the cursor is."""
+    for i in range(24):  # bases of their own: a move onto a base redraws its whole branch
+        fake.create_from_file(f"local{i:02}:latest", f"local{i}.gguf")
+    async with make_app().run_test(size=(80, 14)) as pilot:
+        app = await ready(pilot)
+        tree = app.main.lineage
+        tree.focus()
+        assert tree.last_line > 2 * tree.size.height  # several pages to move through
+        for key in ["pagedown", "pagedown", "k", "pageup", "j", "j", "pagedown", "pageup"]:
+            await pilot.press(key)
+            await pilot.pause()
+            top, width = tree.scroll_offset.y, tree.size.width
+            for y in range(min(tree.size.height, tree.last_line + 1 - top)):
+                assert tree.render_line(y).text == tree._draw(top + y, width).text, (key, y)
+                assert tree.render_line(y) == tree._draw(top + y, width), (key, y)
+
+
 async def test_the_overview_is_whole_on_every_row_as_the_cursor_moves(
     make_app: AppFactory,
 ) -> None:

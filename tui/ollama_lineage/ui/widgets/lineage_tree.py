@@ -108,6 +108,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         self._labelled_at = -1  # the width the labels were made for
         self._labels: dict[str, Text] = {}
         self._strips: LRUCache[int, Strip] = LRUCache(256)
+        self._drawn_ahead_of = -1  # the top line the pages around the screen were drawn for
         self._looks: tuple[object, dict[str, Style], bool] | None = None
         # The unfiltered rows for these folds and pins, and their columns by width.
         self._whole: tuple[object, list[Row], dict[str, int], dict[int, tuple[int, int]]] | None = (
@@ -206,7 +207,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
             if self._visible is None:
                 whole = self._whole = (shape, self._rows, self._line_of, {})
         self._labels.clear()
-        self._strips.clear()
+        self._forget_strips()
         self._set_height(len(self._rows))  # first: a scrollbar that comes takes a column
         width = self.scrollable_content_region.width
         if whole is not None and width in whole[3]:
@@ -287,7 +288,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         """Labels hold a width-dependent column: redo them when the width changes."""
         self._columns = self._measure()
         self._labels.clear()
-        self._strips.clear()
+        self._forget_strips()
         self._looks = None
         self.refresh()
 
@@ -352,14 +353,14 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
             hidden = self.get_component_styles("tree--guides").color.a == 0
             self._looks = (state, styles, hidden)
             self._labels.clear()
-            self._strips.clear()
+            self._forget_strips()
         return self._looks[1]
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._looks = None
         self._labels.clear()
-        self._strips.clear()
+        self._forget_strips()
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
@@ -371,7 +372,23 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
             if line >= len(self._rows):
                 return Strip.blank(width, self.rich_style)
             strip = self._strips[line] = self._draw(line, width)
+        if scroll_y != self._drawn_ahead_of:
+            self._drawn_ahead_of = scroll_y
+            self.call_after_refresh(self._draw_ahead)
         return strip.crop(scroll_x, scroll_x + width)
+
+    def _forget_strips(self) -> None:
+        self._strips.clear()
+        self._drawn_ahead_of = -1  # the pages around the screen are to be drawn again
+
+    def _draw_ahead(self) -> None:
+        """Once the frame is out, draw the page below the screen and the one above it, so a
+        PageDown (or up) only copies lines: drawing them was half of its work."""
+        top, height, width = self.scroll_offset.y, self.size.height, self.size.width
+        self._strips.maxsize = max(self._strips.maxsize, 4 * height)
+        for line in (*range(top + height, top + 2 * height), *range(top - height, top)):
+            if 0 <= line < len(self._rows) and self._strips.get(line) is None:
+                self._strips[line] = self._draw(line, width)
 
     def _draw(self, line: int, width: int) -> Strip:
         """Guides, fold icon and label, styled as Textual's Tree styles them."""
@@ -445,7 +462,7 @@ class LineageTree(ScrollView, can_focus=True, inherit_bindings=False):
         return range(line, end)
 
     def watch_hover_line(self) -> None:
-        self._strips.clear()
+        self._forget_strips()
         self.refresh()
 
     def on_mount(self) -> None:
