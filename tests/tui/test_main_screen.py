@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from textual.command import CommandList, CommandPalette
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import DataTable, Static, TabbedContent
 
 from ollama_lineage.core.diff import side_by_side
 from ollama_lineage.fake_ollama import FakeOllama
@@ -152,7 +152,9 @@ async def test_status_line_says_host_counts_poll_and_filter(make_app: AppFactory
         assert re.search(r"1 stale\b", text) and "1 orphaned" in text
         assert "1 update available" in text and "fresh" not in text
         await pilot.press("slash", *"stale", "enter")
-        await wait_for(pilot, lambda: "filter “stale”: 1 shown" in status(app))
+        count = app.main.query_one("#filter-count", Static)
+        await wait_for(pilot, lambda: str(count.render()) == "1 shown · esc clears")
+        assert "filter" not in status(app)  # the status line keeps its height: the count is here
 
 
 async def test_filter_matches_state_words_and_esc_clears_it(make_app: AppFactory) -> None:

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from ...services.server_problem import host_label
+from ..widgets import steady
 from ..widgets.banner import Banner
 from ..widgets.detail_pane import DetailPane
 from ..widgets.key_footer import KeyFooter
@@ -30,12 +31,10 @@ WIDE = 120  # from here on the detail goes beside the tree, below it stacks unde
 class FilterInput(Input):
     """``/`` opens it; typing filters live; Enter keeps the filter, Escape clears it."""
 
-    BINDINGS = [Binding("escape", "clear", "Clear filter", show=False)]
+    # The screen clears it in one go: through the field's own messages, closing the field,
+    # the shorter status line and the footer's keys each laid the screen out on their own.
+    BINDINGS = [Binding("escape", "app.clear_filter", "Clear filter", show=False)]
     can_focus = False  # only while open, so Tab and startup focus never land on it
-
-    def action_clear(self) -> None:
-        self.value = ""
-        self.post_message(self.Submitted(self, ""))
 
 
 class MainScreen(Screen[None], inherit_bindings=False):
@@ -49,6 +48,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
         self.host = host
         self.polled_at: datetime | None = None
         self._message = ""
+        self._count = ""  # beside the filter field: how many rows it shows
         self.problem: str | None = None  # what is wrong with the server, for the status line
 
     def compose(self) -> ComposeResult:
@@ -56,9 +56,11 @@ class MainScreen(Screen[None], inherit_bindings=False):
         yield Banner(id="banner")
         with Horizontal(id="body"):
             with Vertical(id="left"):
-                yield FilterInput(
-                    placeholder="filter: a name or a state (stale, update…)", id="filter"
-                )
+                with Horizontal(id="filter-row"):
+                    yield FilterInput(
+                        placeholder="filter: a name or a state (stale, update…)", id="filter"
+                    )
+                    yield Static(id="filter-count")
                 yield Static(id="tree-message")
                 yield LineageTree(clock=self.clock, id="tree")
             yield DetailPane(id="detail")
@@ -109,14 +111,14 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
     def open_filter(self) -> None:
         field = self.query_one(FilterInput)
-        field.add_class("-open")
+        self.query_one("#filter-row").add_class("-open")
         field.can_focus = True
         self.set_focus(field)  # now, not after a refresh: keys typed right after "/" are its
 
     def clear_filter(self) -> bool:
         """Esc on the tree: drop an applied filter (False when there was none)."""
         field = self.query_one(FilterInput)
-        if not self.filtering and not field.has_class("-open"):
+        if not self.filtering and not self.query_one("#filter-row").has_class("-open"):
             return False
         field.value = ""
         self._filter_done(Input.Submitted(field, ""))
@@ -124,6 +126,8 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        if event.value == self.lineage.query_text:  # cleared already, by clear_filter
+            return
         self.lineage.show(self.lineage.snapshot, event.value)
         self.update_status()
 
@@ -132,7 +136,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
         field = self.query_one(FilterInput)
         if event.value != self.lineage.query_text:
             self.lineage.show(self.lineage.snapshot, event.value)
-        field.set_class(bool(event.value), "-open")
+        self.query_one("#filter-row").set_class(bool(event.value), "-open")
         field.can_focus = False
         self.lineage.focus()
         self.update_status()
@@ -148,12 +152,14 @@ class MainScreen(Screen[None], inherit_bindings=False):
             snapshot=tree.snapshot,
             polled=self.polled_at,
             now=self.clock(),
-            query=tree.query_text.strip(),
-            shown=tree.matches,
             loading=tree.loading,
             pinned=sum(1 for name in tree.pins if name in tree.snapshot.nodes),
             problem=self.problem,
         )
+        count = f"{tree.matches} shown · esc clears" if self.filtering else ""
+        if count != self._count:
+            self._count = count
+            steady.update(self.query_one("#filter-count", Static), count)
         message = self.query_one("#tree-message", Static)
         text = ""
         if not tree.loading and not tree.snapshot.nodes and self.polled_at is not None:

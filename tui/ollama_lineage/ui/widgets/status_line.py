@@ -1,6 +1,7 @@
 """One line across the top: which server, how many models in each state, how many are pinned,
-how fresh the view is, and the filter in force. The counts are taken from the State enum, so a
-new state shows up here with its own word without touching this file.
+and how fresh the view is. The filter in force is beside its field, so typing or clearing it
+never changes this line's height (that laid the whole screen out). The counts are taken from
+the State enum, so a new state shows up here with its own word without touching this file.
 """
 
 from __future__ import annotations
@@ -81,8 +82,6 @@ class StatusLine(Static):
         snapshot: Snapshot,
         polled: datetime | None,
         now: datetime,
-        query: str,
-        shown: int,
         loading: bool,
         pinned: int = 0,
         problem: str | None = None,
@@ -90,7 +89,7 @@ class StatusLine(Static):
         """With a ``problem`` the counts are the last known tree's, and say so: a server that
         is down never reads as an empty, healthy one."""
         if hosts := self._per_host(snapshot):
-            self._show(hosts, query, shown)
+            self._show(hosts)
             return
         models, counts = self._counts(snapshot)
         parts = [f"[b]{escape(host_label(host))}[/b]"]
@@ -111,14 +110,12 @@ class StatusLine(Static):
                 parts.append(f"≡ backups hold {human_bytes(held)}")
         if polled is not None:
             parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
-        self._show(" · ".join(parts), query, shown)
+        self._show(" · ".join(parts))
 
-    def _show(self, text: str, query: str, shown: int) -> None:
-        if query:
-            text += f" · [reverse]filter “{escape(query)}”: {shown} shown, esc clears[/]"
+    def _show(self, text: str) -> None:
         if text != self._text:
             self._text = text
-            steady.update(self, text)  # not a layout for each letter typed into the filter
+            steady.update(self, text)  # asked every second: a layout only if it wraps anew
 
     def _per_host(self, snapshot: Snapshot) -> str:
         """Several servers in one tree: each one's name, and its counts or why it cannot be
