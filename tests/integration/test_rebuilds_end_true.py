@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -264,6 +264,31 @@ async def test_pulls_and_backup_deletions_are_recorded_as_they_ended(
     lines = (ok.log or "").splitlines()
     assert lines[-1] == "success" and len(lines) == len(set(lines))  # each status once
     assert (failed.status, failed.error) == ("failed", "Ollama: registry hiccup")
+
+    # Cut mid-stream, and a bug in the caller's progress hook: History keeps the statuses
+    # seen, one a line, and says failed with why (a bug by its type), never `running`.
+    fake.publish("llama3.2:latest")
+    fake.fail("/api/pull", status=500, error="cut", mode="midstream")
+    seen: dict[str, list[str]] = {"cut": [], "bug": []}
+
+    def hook(which: str) -> Callable[[Progress], None]:
+        def on_progress(progress: Progress) -> None:
+            if not seen[which] or seen[which][-1] != progress.status:
+                seen[which].append(progress.status)
+            if which == "bug" and progress.status == "success":
+                raise ValueError("hook broke")
+
+        return on_progress
+
+    with pytest.raises(RebuildError, match="cut"):
+        await session.rebuilder.pull("llama3.2:latest", hook("cut"))
+    with pytest.raises(ValueError, match="hook broke"):
+        await session.rebuilder.pull("llama3.2:latest", hook("bug"))
+    bug, cut = [e for e in await session.store.history(host, "llama3.2:latest")][:2]
+    assert (cut.status, cut.error) == ("failed", "Ollama: cut")
+    assert (bug.status, bug.error) == ("failed", "ValueError: hook broke")
+    for event, which in ((cut, "cut"), (bug, "bug")):
+        assert (event.log or "").splitlines() == seen[which] and len(seen[which]) > 1
 
     plan = await session.rebuilder.plan(CHILD)
     await session.rebuilder.run(plan)  # keeps one backup: plan.backup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import io
 import json
 import sqlite3
@@ -543,6 +544,16 @@ def test_a_replaced_recipe_is_kept_shown_in_history_and_can_be_brought_back(
     assert "# 1: replaced" in out and f"recipe {CHILD} --revert 1" in out
     assert run(fake, db, "history", CHILD) == 0
     assert "recipe edit" in capsys.readouterr().out
+    with sqlite3.connect(db) as raw:
+        ((status, digest, log),) = raw.execute(
+            "SELECT status, digest_after, log FROM events WHERE name = ? AND kind = ?",
+            (CHILD, "recipe edit"),
+        ).fetchall()
+    assert (status, digest) == ("success", fake.digest(CHILD))
+    old_lines, new_lines = original.splitlines(), edited.read_text().splitlines()
+    diff = "\n".join(difflib.unified_diff(old_lines, new_lines, "before", "after", lineterm=""))
+    assert log == diff and log.startswith("--- before\n+++ after\n@@ ")  # History's diff
+    assert "-PARAMETER num_ctx 20000" in log.splitlines()
 
     assert run(fake, db, "recipe", CHILD, "--revert", "1") == 0
     capsys.readouterr()

@@ -14,6 +14,7 @@ import pytest
 from ollama_lineage.cli import main
 from ollama_lineage.config import Settings
 from ollama_lineage.fake_ollama import FakeOllama
+from ollama_lineage.ollama.client import Progress
 from ollama_lineage.services.rebuild import RebuildError
 from ollama_lineage.services.session import open_session
 
@@ -172,13 +173,21 @@ async def test_a_cancelled_pull_is_recorded_and_keeps_the_old_version(
     async with open_session(settings) as session:
         await session.syncer.poll()
         started = asyncio.Event()
-        pull = asyncio.create_task(session.rebuilder.pull("qwq:latest", lambda p: started.set()))
+        seen: list[str] = []
+
+        def progress(p: Progress) -> None:
+            if not seen or seen[-1] != p.status:
+                seen.append(p.status)
+            started.set()
+
+        pull = asyncio.create_task(session.rebuilder.pull("qwq:latest", progress))
         await asyncio.wait_for(started.wait(), 5)
         pull.cancel()
         with pytest.raises(asyncio.CancelledError):
             await pull
         (event,) = await session.store.history(settings.host_key, "qwq:latest")
     assert (event.kind, event.status) == ("pull", "cancelled")
+    assert (event.log or "").splitlines() == seen  # what it had done, one status a line
     assert event.finished_at is not None
     assert fake.digest("qwq:latest") == before
 
