@@ -585,6 +585,27 @@ async def test_answers_slower_than_the_timeout_are_unreachable_timed_out(
     assert count(db, "models") == 0
 
 
+async def test_keep_backups_keeps_the_newest_backups_and_prunes_the_older(
+    fake: FakeOllama, db: Path
+) -> None:
+    """``--keep-backups 2`` over three rebuilds: the two newest backups, each an older
+    version of the model, stay; the oldest is deleted from the server and the database."""
+    async with open_session(settings(fake, db, keep_backups=2)) as s:
+        await s.syncer.poll()
+        backups, versions = [], []
+        for minute in range(3):
+            fake.publish(BASE)
+            fake.pull(BASE)
+            await s.syncer.poll()
+            versions.append(fake.digest(CHILD))
+            plan = await s.rebuilder.plan(CHILD, now=datetime(2025, 1, 2, 3, minute, 5))
+            await guarded(s.rebuilder.run(plan))
+            backups.append(plan.backup)
+        assert len(set(versions)) == 3  # each rebuild replaced another version
+        assert [fake.digest(b) for b in backups] == [None, versions[1], versions[2]]
+        assert set(await s.store.backups(s.syncer.host)) == set(backups[1:])
+
+
 # --- two instances on one database --------------------------------------------------------------
 
 
