@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from ollama_lineage.ollama.client import (
     ProtocolError,
     Unreachable,
 )
+from ollama_lineage.services.lock import holder_of, lock_path
 from ollama_lineage.services.rebuild import Plan, Rebuilder, RebuildError
 from ollama_lineage.services.session import Session, open_session
 from ollama_lineage.services.store import Store
@@ -604,6 +605,34 @@ async def test_keep_backups_keeps_the_newest_backups_and_prunes_the_older(
         assert len(set(versions)) == 3  # each rebuild replaced another version
         assert [fake.digest(b) for b in backups] == [None, versions[1], versions[2]]
         assert set(await s.store.backups(s.syncer.host)) == set(backups[1:])
+
+
+async def test_each_writer_says_in_the_lock_what_it_is_doing(fake: FakeOllama, db: Path) -> None:
+    """A second writer is told who holds the server and doing what: a rebuild, a pull, a
+    roll-back and a backup's deletion each write their own command into the lock."""
+    async with open_session(settings(fake, db)) as s:
+        plan = await stale_plan(s, fake)
+        path = lock_path(db, s.syncer.host)
+
+        async def held_while(route: str, work: Awaitable[object]) -> str:
+            fake.clear_requests()
+            fake.set_latency(0.3, route)
+            task = asyncio.ensure_future(work)
+            while not any(r.path == route for r in fake.requests):
+                await asyncio.sleep(0.01)
+            holder = holder_of(path)
+            await guarded(task)
+            fake.set_latency(0.0, route)
+            return holder.command if holder else ""
+
+        assert await held_while("/api/create", s.rebuilder.run(plan)) == f"rebuild {CHILD}"
+        fake.publish("llama3.2:latest")
+        pull = s.rebuilder.pull("llama3.2:latest")
+        assert await held_while("/api/pull", pull) == "pull llama3.2:latest"
+        rollback = s.rebuilder.rollback(CHILD)
+        assert await held_while("/api/copy", rollback) == f"rollback {CHILD}"
+        delete = s.rebuilder.delete_backup(plan.backup)
+        assert await held_while("/api/delete", delete) == f"delete backup {plan.backup}"
 
 
 # --- two instances on one database --------------------------------------------------------------
