@@ -33,6 +33,7 @@ from ollama_lineage.services.rebuild import Plan, Rebuilder, RebuildError
 from ollama_lineage.services.session import Session, open_session
 from ollama_lineage.services.store import Store
 from ollama_lineage.services.sync import Syncer
+from tests.integration.held_tree import HeldTreeRead
 
 CHILD, BASE = "qwq:latest_20K", "qwq:latest"
 WRITES = ("/api/create", "/api/copy", "/api/delete")
@@ -953,19 +954,9 @@ async def test_a_poll_that_finds_a_listing_already_applied_returns_once_the_tree
     two-instances test). The concurrent poll's last read of the store is held here."""
     await session.syncer.poll()
     fake.pull(BASE)
-    store, host = session.syncer.store, session.syncer.host
-    read_before, go_on = asyncio.Event(), asyncio.Event()
-    original = store.failed_builds  # the last read of a rebuild of the tree
-
-    async def held(name: str) -> dict[str, str]:
-        if not read_before.is_set():
-            read_before.set()
-            await go_on.wait()
-        return await original(name)
-
-    store.failed_builds = held  # type: ignore[method-assign,assignment]
+    held = HeldTreeRead(session.syncer.store)
     earlier = asyncio.create_task(session.syncer.poll())
-    await guarded(read_before.wait())
+    await guarded(held.reached.wait())
 
     async def poll_then_look() -> str | None:
         await session.syncer.poll()
@@ -973,10 +964,6 @@ async def test_a_poll_that_finds_a_listing_already_applied_returns_once_the_tree
         return facts.digest if facts else None
 
     later = asyncio.create_task(poll_then_look())
-    for _ in range(20):  # each a trip through the store's queue
-        if later.done():
-            break
-        await store.pins(host)
-    go_on.set()
+    await held.let_go(later, session.syncer.host)
     assert await guarded(later) == fake.digest(BASE)
     assert await guarded(earlier) is True

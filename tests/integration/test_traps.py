@@ -22,6 +22,7 @@ from ollama_lineage.core.states import State
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.services.rebuild import Plan, RebuildError
 from ollama_lineage.services.session import Session, open_session
+from tests.integration.held_tree import HeldTreeRead
 from tests.stand_in_http import Server
 
 
@@ -254,25 +255,12 @@ async def test_a_tree_read_before_a_change_never_lands_after_the_tree_read_after
     server.base("base:latest", seed=1)
     await session.syncer.poll()
     store, host = session.syncer.store, session.syncer.host
-    read_before, go_on = asyncio.Event(), asyncio.Event()
-    original = store.failed_builds  # the last read of a rebuild of the tree
-
-    async def held(name: str) -> dict[str, str]:
-        if not read_before.is_set():
-            read_before.set()
-            await go_on.wait()
-        return await original(name)
-
-    store.failed_builds = held  # type: ignore[method-assign,assignment]
+    held = HeldTreeRead(store)
     earlier = asyncio.create_task(session.syncer.refresh())
-    await read_before.wait()
+    await held.reached.wait()
     await store.save_upstream(host, {"base:latest": Upstream(digest="f" * 64)})
     later = asyncio.create_task(session.syncer.refresh())
-    for _ in range(20):  # each a trip through the store's queue, behind any read of `later`
-        if later.done():
-            break
-        await store.pins(host)
-    go_on.set()
+    await held.let_go(later, host)
     await asyncio.gather(earlier, later)
     assert session.syncer.snapshot.nodes["base:latest"].state is State.UPDATE_AVAILABLE
 
