@@ -967,3 +967,29 @@ async def test_a_poll_that_finds_a_listing_already_applied_returns_once_the_tree
     await held.let_go(later, session.syncer.host)
     assert await guarded(later) == fake.digest(BASE)
     assert await guarded(earlier) is True
+
+
+async def test_a_model_without_a_usable_recipe_is_refused_with_why(
+    fake: FakeOllama, session: Session
+) -> None:
+    """Each refusal names the model and why: a base has no recipe (its own state says why),
+    a name the server does not list, and a recipe whose base was deleted from the server."""
+    await session.syncer.poll()
+    base = session.syncer.snapshot.nodes[BASE]
+    with pytest.raises(RebuildError) as refused:
+        await session.rebuilder.plan(BASE)
+    assert str(refused.value) == f"{BASE} has no recipe to rebuild from ({base.reason})"
+    with pytest.raises(RebuildError) as refused:
+        await session.rebuilder.plan("nosuch:latest")
+    said = "nosuch:latest has no recipe to rebuild from (the server does not list it)"
+    assert str(refused.value) == said
+
+    fake.delete(BASE)
+    await session.syncer.poll()
+    with pytest.raises(RebuildError) as refused:
+        await session.rebuilder.plan(CHILD)
+    said = f"{CHILD}'s base {BASE} is not on the server; pull it first"
+    assert str(refused.value) == said
+    with pytest.raises(RebuildError) as refused:
+        await session.rebuilder.recipe("nosuch:latest")
+    assert str(refused.value).startswith("nosuch:latest has no recipe to rebuild from (")
