@@ -587,12 +587,13 @@ async def test_answers_slower_than_the_timeout_are_unreachable_timed_out(
     assert count(db, "models") == 0
 
 
+@pytest.mark.parametrize("keep", [1, 2])
 async def test_keep_backups_keeps_the_newest_backups_and_prunes_the_older(
-    fake: FakeOllama, db: Path
+    fake: FakeOllama, db: Path, keep: int
 ) -> None:
-    """``--keep-backups 2`` over three rebuilds: the two newest backups, each an older
-    version of the model, stay; the oldest is deleted from the server and the database."""
-    async with open_session(settings(fake, db, keep_backups=2)) as s:
+    """``--keep-backups`` over three rebuilds: the newest backups, each an older version of
+    the model, stay; the older ones are deleted from the server and the database."""
+    async with open_session(settings(fake, db, keep_backups=keep)) as s:
         await s.syncer.poll()
         backups, versions = [], []
         for minute in range(3):
@@ -604,8 +605,9 @@ async def test_keep_backups_keeps_the_newest_backups_and_prunes_the_older(
             await guarded(s.rebuilder.run(plan))
             backups.append(plan.backup)
         assert len(set(versions)) == 3  # each rebuild replaced another version
-        assert [fake.digest(b) for b in backups] == [None, versions[1], versions[2]]
-        assert set(await s.store.backups(s.syncer.host)) == set(backups[1:])
+        kept = [None] * (3 - keep) + versions[3 - keep :]
+        assert [fake.digest(b) for b in backups] == kept
+        assert set(await s.store.backups(s.syncer.host)) == set(backups[3 - keep :])
 
 
 async def test_each_writer_says_in_the_lock_what_it_is_doing(fake: FakeOllama, db: Path) -> None:
