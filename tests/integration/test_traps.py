@@ -8,6 +8,7 @@ with the original: only the weights may change.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import fields, replace
 from pathlib import Path
@@ -106,6 +107,38 @@ async def test_a_quantized_child_is_rebuilt_quantized(server: Server, session: S
         original.weights,
         (await session.client.show("tiny16:latest")).weights,
     )
+
+
+async def test_a_requantized_rebuild_that_kept_the_old_weights_is_put_back(
+    server: Server, session: Session
+) -> None:
+    """Re-quantized weights are a blob nobody can predict, so after the base moved they must
+    at least not be the weights being replaced. A server whose create kept them (here its
+    show says so) fails verification, and the old model is back under its name."""
+    server.base("tiny16:latest", seed=1, f16=True)
+    server.create(model="tiny16:q8", quantize="q8_0", **{"from": "tiny16:latest"})
+    await session.syncer.poll()
+    await session.rebuilder.track("tiny16:q8", "tiny16:latest")
+    before, old = server.fake.digest("tiny16:q8"), (await session.client.show("tiny16:q8")).weights
+    server.base("tiny16:latest", seed=2, f16=True)
+    await session.syncer.poll()
+    plan = await session.rebuilder.plan("tiny16:q8")
+    assert old and plan.base_moved and plan.expected.weights is None
+    old_blob = "sha256-" + old.rsplit(":", 1)[-1].rsplit("-", 1)[-1]
+
+    def keeps_old_weights(route: str, body: dict[str, Any]) -> dict[str, Any]:
+        created = any(r.path == "/api/create" for r in server.fake.requests)
+        quantized = body.get("details", {}).get("quantization_level") == "Q8_0"
+        found = re.search(r"^FROM .*(sha256-[0-9a-f]{64})", body.get("modelfile", ""), re.M)
+        if route != "/api/show" or not (created and quantized and found):
+            return body
+        return {**body, "modelfile": body["modelfile"].replace(found.group(1), old_blob)}
+
+    server.fake.clear_requests()
+    server.fake.reshape(keeps_old_weights)
+    with pytest.raises(RebuildError, match="expected weights from the new base, got the old"):
+        await session.rebuilder.run(plan)
+    assert server.fake.digest("tiny16:q8") == before
 
 
 async def test_adopting_under_a_base_whose_weights_it_never_had_is_refused(
