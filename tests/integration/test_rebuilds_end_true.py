@@ -310,3 +310,36 @@ async def test_pulls_and_backup_deletions_are_recorded_as_they_ended(
         backup_digest,
     )
     assert (refused.status, refused.error) == ("failed", "Ollama: busy")
+
+
+async def test_a_rollback_cut_short_or_hit_by_a_bug_ends_in_history_and_leaves_building(
+    fake: FakeOllama, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a roll-back's copy leaves History `interrupted` (no error: nothing
+    failed), a bug after it `failed` with its type; neither leaves the model `building`."""
+    host = session.settings.host_key
+    await session.rebuilder.run(await session.rebuilder.plan(CHILD))
+    fake.set_latency(1.0, "/api/copy")
+    fake.clear_requests()
+    rollback = asyncio.ensure_future(session.rebuilder.rollback(CHILD))
+    while not any(r.path == "/api/copy" for r in fake.requests):
+        await asyncio.sleep(0.01)
+    rollback.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await rollback
+    cut = (await session.store.history(host, CHILD))[0]
+    assert (cut.kind, cut.status, cut.error) == ("rollback", "interrupted", None)
+    assert cut.finished_at is not None
+    assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
+
+    fake.set_latency(0.0, "/api/copy")
+
+    async def broken_poll() -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(session.syncer, "poll", broken_poll)
+    with pytest.raises(RuntimeError, match="a bug"):
+        await session.rebuilder.rollback(CHILD)
+    bug = (await session.store.history(host, CHILD))[0]
+    assert (bug.kind, bug.status, bug.error) == ("rollback", "failed", "RuntimeError: a bug")
+    assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
