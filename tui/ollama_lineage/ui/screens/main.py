@@ -48,7 +48,6 @@ class MainScreen(Screen[None], inherit_bindings=False):
         self.host = host
         self.polled_at: datetime | None = None
         self._message = ""
-        self._count = ""  # beside the filter field: how many rows it shows
         self.problem: str | None = None  # what is wrong with the server, for the status line
 
     def compose(self) -> ComposeResult:
@@ -157,9 +156,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
             problem=self.problem,
         )
         count = f"{tree.matches} shown · esc clears" if self.filtering else ""
-        if count != self._count:
-            self._count = count
-            steady.update(self.query_one("#filter-count", Static), count)
+        steady.update(self.query_one("#filter-count", Static), count)  # beside the field
         message = self.query_one("#tree-message", Static)
         text = ""
         if not tree.loading and not tree.snapshot.nodes and self.polled_at is not None:

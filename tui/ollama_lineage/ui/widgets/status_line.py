@@ -59,7 +59,6 @@ class StatusLine(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._text = ""
         self._counted: tuple[Snapshot, int, str] | None = None
         self._hosts: tuple[Snapshot, str] | None = None
         self._held: tuple[Snapshot, int] | None = None
@@ -89,7 +88,7 @@ class StatusLine(Static):
         """With a ``problem`` the counts are the last known tree's, and say so: a server that
         is down never reads as an empty, healthy one."""
         if hosts := self._per_host(snapshot):
-            self._show(hosts)
+            steady.update(self, hosts)
             return
         models, counts = self._counts(snapshot)
         parts = [f"[b]{escape(host_label(host))}[/b]"]
@@ -110,12 +109,7 @@ class StatusLine(Static):
                 parts.append(f"≡ backups hold {human_bytes(held)}")
         if polled is not None:
             parts.append(f"{'last ' if problem else ''}polled {poll_age(polled, now)}")
-        self._show(" · ".join(parts))
-
-    def _show(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            steady.update(self, text)  # asked every second: a layout only if it wraps anew
+        steady.update(self, " · ".join(parts))  # asked every second: a layout only on a new wrap
 
     def _per_host(self, snapshot: Snapshot) -> str:
         """Several servers in one tree: each one's name, and its counts or why it cannot be

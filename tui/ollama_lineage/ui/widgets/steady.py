@@ -23,7 +23,10 @@ def repaint(widget: Widget) -> None:
 
 def update(static: Static, content: VisualType) -> None:
     """The old text and the new measured at today's width: a layout only when they differ
-    (the widget's own max-height may clip both alike)."""
+    (the widget's own max-height may clip both alike). The same text again does nothing:
+    callers ask every second, or at every cursor move."""
+    if static.content == content:
+        return
     if not _shown(static):
         static.update(content, layout=False)  # measured by the pass that shows it
         return
