@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,16 @@ async def session(fake: FakeOllama, tmp_path: Path) -> AsyncIterator[Session]:
         await opened.syncer.poll()
         assert opened.syncer.snapshot.nodes[CHILD].state is State.STALE
         yield opened
+
+
+async def cancelled_in(fake: FakeOllama, route: str, work: Awaitable[object]) -> None:
+    """Ctrl-C while the server answers ``route`` (slow it first): the work is cancelled."""
+    task = asyncio.ensure_future(work)
+    while not any(r.path == route for r in fake.requests):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def events(session: Session, name: str) -> list[tuple[str, str]]:
@@ -137,12 +147,7 @@ async def test_a_cancelled_rebuild_puts_the_model_back_and_says_interrupted(
     plan = await session.rebuilder.plan(CHILD)
     fake.set_latency(1.0, "/api/create")
     started = asyncio.Event()
-    run = asyncio.ensure_future(session.rebuilder.run(plan, lambda _: started.set()))
-    while not any(r.path == "/api/create" for r in fake.requests):
-        await asyncio.sleep(0.01)
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
+    await cancelled_in(fake, "/api/create", session.rebuilder.run(plan, lambda _: started.set()))
     assert fake.digest(CHILD) == before
     assert session.syncer.snapshot.nodes[CHILD].state is not State.BUILDING
     event = (await session.store.history(session.settings.host_key, CHILD))[0]
@@ -156,12 +161,7 @@ async def test_a_cancelled_rebuild_whose_put_back_fails_says_where_the_old_model
     plan = await session.rebuilder.plan(CHILD)
     fake.set_latency(1.0, "/api/create")
     fake.fail("/api/copy", nth=2, status=500, error="injected: copy failed")  # the put-back
-    run = asyncio.ensure_future(session.rebuilder.run(plan))
-    while not any(r.path == "/api/create" for r in fake.requests):
-        await asyncio.sleep(0.01)
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
+    await cancelled_in(fake, "/api/create", session.rebuilder.run(plan))
     event = (await session.store.history(session.settings.host_key, CHILD))[0]
     assert (event.kind, event.status) == ("build", "interrupted")
     assert (event.log or "").endswith(f"; roll back from {plan.backup}")
@@ -321,12 +321,7 @@ async def test_a_rollback_cut_short_or_hit_by_a_bug_ends_in_history_and_leaves_b
     await session.rebuilder.run(await session.rebuilder.plan(CHILD))
     fake.set_latency(1.0, "/api/copy")
     fake.clear_requests()
-    rollback = asyncio.ensure_future(session.rebuilder.rollback(CHILD))
-    while not any(r.path == "/api/copy" for r in fake.requests):
-        await asyncio.sleep(0.01)
-    rollback.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await rollback
+    await cancelled_in(fake, "/api/copy", session.rebuilder.rollback(CHILD))
     cut = (await session.store.history(host, CHILD))[0]
     assert (cut.kind, cut.status, cut.error) == ("rollback", "interrupted", None)
     assert cut.finished_at is not None
