@@ -519,6 +519,33 @@ async def test_tags_fields_of_the_wrong_type_are_a_protocol_error(
     assert count(db, "models") == 0
 
 
+def tags_as_a_list(path: str, data: dict[str, Any]) -> Any:
+    return data["models"] if path == "/api/tags" else data
+
+
+def tags_without_models(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"models": None} if path == "/api/tags" else data
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "says"),
+    [(tags_as_a_list, "sent list for /api/tags"), (tags_without_models, "without a model list")],
+)
+async def test_a_listing_of_another_shape_is_a_protocol_error_that_says_so(
+    fake: FakeOllama, db: Path, rewrite: Reshape, says: str
+) -> None:
+    store = await Store.open(db)
+    fake.reshape(rewrite)
+    client = OllamaClient(fake.url, timeout=5.0)
+    try:
+        with pytest.raises(ProtocolError, match=f"^Ollama at {fake.url} .*{says}"):
+            await guarded(Syncer(client, store, "odd:1").poll())
+    finally:
+        await client.aclose()
+        await store.close()
+    assert count(db, "models") == 0
+
+
 def total_as_text(path: str, data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "total": "lots"} if path == "/api/create" else data
 

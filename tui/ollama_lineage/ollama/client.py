@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.spec import ModelSpec
+from .listing import NotAListing, listed_models
 from .plain_http import USER_AGENT, EarlyGet, PlainHttp, transport_problem
 
 if TYPE_CHECKING:
@@ -181,12 +182,30 @@ class OllamaClient:
         return await self._plainly(self._plain.request("GET", "/api/tags"))
 
     def parse_tags(self, body: bytes) -> list[TagEntry]:
-        data = self._decode(body.decode("utf-8", "replace"), "/api/tags")
-        models = data.get("models")
-        if not isinstance(models, list):
-            raise ProtocolError(f"Ollama at {self.base_url} sent /api/tags without a model list")
+        return list(self.iter_tags(body))
+
+    def iter_tags(self, body: bytes) -> Iterator[TagEntry]:
+        """Each model of a listing as it is decoded; an error may come after some were
+        yielded, so a caller acts on none of them before the end."""
+        text = body.decode("utf-8", "replace")
         try:
-            return [TagEntry.from_json(m) for m in models if isinstance(m, Mapping)]
+            for model in listed_models(text):
+                if isinstance(model, Mapping):
+                    yield self._tag(model)
+        except NotAListing as exc:
+            raise ProtocolError(
+                f"Ollama at {self.base_url} sent {exc.what} for /api/tags"
+                if exc.what
+                else f"Ollama at {self.base_url} sent /api/tags without a model list"
+            ) from None
+        except ValueError:
+            raise ProtocolError(
+                f"Ollama at {self.base_url} sent malformed JSON for /api/tags: {text[:60]!r}"
+            ) from None
+
+    def _tag(self, model: Mapping[str, Any]) -> TagEntry:
+        try:
+            return TagEntry.from_json(model)
         except (AttributeError, TypeError, ValueError) as exc:
             raise ProtocolError(
                 f"Ollama at {self.base_url} sent /api/tags with a malformed model entry: {exc}"

@@ -99,11 +99,16 @@ class Syncer:
             # Already applied: an older poll still reading must not apply after it.
             self._applied = max(self._applied, ticket)
             return await self._caught_up()
-        tags = {t.name: t for t in self.client.parse_tags(listing)}
-        known = dict(self._facts or {})
-        changed = [t for name, t in tags.items() if _differs(known.get(name), t) or name in due]
-        gone = [name for name in known if name not in tags]
-        fresh, specs = await self._read(changed)
+        # Only what changed is kept: at 10,000 models a whole parsed listing is ~20 MB.
+        known = self._facts or {}
+        listed: set[str] = set()
+        changed: dict[str, TagEntry] = {}
+        for tag in self.client.iter_tags(listing):
+            listed.add(tag.name)
+            if _differs(known.get(tag.name), tag) or tag.name in due:
+                changed[tag.name] = tag
+        gone = [name for name in known if name not in listed]
+        fresh, specs = await self._read(list(changed.values()))
         await self._specs_for_first_sight(fresh, gone, specs)
         async with self._write:
             if ticket < self._applied:  # a newer poll already applied a newer listing
