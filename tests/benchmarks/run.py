@@ -375,6 +375,7 @@ def tui_rows(tui: dict[str, Any]) -> list[list[str]]:
     keys = tui["keys"]
     target = tui_targets(tui["models"])
     stale, poll = tui["update_to_stale_s"], tui["poll_seconds"]
+    polls = tui["polls_begun_after_pull"]
     touched = tui["widgets_rebuilt_quiet"]
     rss = max(tui["peak_rss_mb"], tui["cold_phase_peak_rss_mb"])  # either launch
     warm = tui["warm_launch_to_tree_s"]
@@ -433,10 +434,10 @@ def tui_rows(tui: dict[str, Any]) -> list[list[str]]:
         ),
         [
             "base pulled elsewhere shown stale",
-            f"{stale:.2f} s",
-            "",
-            f"one poll ({poll:g} s)",
-            verdict(stale <= poll),
+            f"{polls:g} poll" + ("" if polls == 1 else "s"),
+            f"{stale:.2f} s from the pull's request, polls {poll:g} s apart",
+            "the first poll after it",
+            verdict(polls <= 1),
         ],
         ["rows touched per quiet poll", f"{touched:g}", "", "0", verdict(touched == 0)],
         ["CPU per quiet poll, whole app", f"{tui['quiet_poll_cpu_ms']:.1f} ms", "", "", ""],
@@ -531,7 +532,7 @@ def markdown(results: dict[str, Any]) -> str:
                 _md_key(keys, "filter_keystroke"),
                 _md_key(keys, "escape_clears_filter"),
                 f"{_md_key(keys, 'R_first_sign')} / {_md_key(keys, 'R_dialog_open')}",
-                f"{tui['update_to_stale_s']:.2f} s",
+                f"poll {tui['polls_begun_after_pull']:g} ({tui['update_to_stale_s']:.2f} s)",
                 f"{tui['widgets_rebuilt_quiet']:g}",
                 f"{max(tui['peak_rss_mb'], tui['cold_phase_peak_rss_mb']):.0f} MB",
             ]

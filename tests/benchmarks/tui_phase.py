@@ -14,7 +14,9 @@ the app is, so each peak RSS is one launch's. Prints one JSON line:
   ``L`` unfolds them; ``/`` opens the filter; each letter of ``stale`` typed into it filters
   the tree; ``escape`` brings every row back, three times over; ``R`` shows a sign of life,
   then its dialog);
-- a base pulled elsewhere shown as stale, rows touched and CPU per quiet poll;
+- a base pulled elsewhere shown as stale: the seconds from the pull's request, and how many
+  polls began after the pull had ended before it showed (a poll in flight when it ended
+  read the listing before it: one is the target); rows touched and CPU per quiet poll;
 - this process's peak RSS, and the load average around the run (the machine is shared).
 
 A "frame" is a call of the app's display hook: the screen has been composed and rendered,
@@ -311,17 +313,21 @@ async def measure(url: str, db: Path, models: int, models_dir: Path | None) -> d
 
         base = next(n for n in tree.snapshot.walk() if n.kind is Kind.BASE and n.children)
         child = base.children[0]
+        polls = app.session.syncer.requests  # each poll's /api/tags, counted as it starts
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             await http.post("/_fake/publish", json={"model": base.name})
             pulled = time.perf_counter()
             await http.post("/api/pull", json={"model": base.name, "stream": False})
+        polls_before = polls["tags"]
         await wait_for(lambda: tree.snapshot.nodes[child].state is State.STALE)
         update = time.perf_counter() - pulled
+        polls_after_pull = polls["tags"] - polls_before
     return {
         "models": models,
         "warm_launch_to_tree_s": round(warm, 3),
         "keys": latency,
         "update_to_stale_s": round(update, 3),
+        "polls_begun_after_pull": polls_after_pull,
         "poll_seconds": POLL,
         "widgets_rebuilt_quiet": quiet_touches / QUIET_TICKS,
         "quiet_poll_cpu_ms": round(quiet_cpu * 1000, 2),
