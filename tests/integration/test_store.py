@@ -6,6 +6,8 @@ import asyncio
 import json
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,6 +46,19 @@ async def test_an_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StoreError, match="cannot open the database"):
         await Store.open(blocker / "lineage.sqlite3")
+
+
+def test_a_folder_given_as_the_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Run as a process: the traceback this used to print came at the interpreter's exit."""
+    command = [sys.executable, "-m", "ollama_lineage.cli", "status", "--host", "127.0.0.1:9"]
+    run = subprocess.run(
+        [*command, "--db", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    said = f"error: cannot open the database {tmp_path}: it is a folder; try --db PATH\n"
+    assert run.stderr == said
+    assert run.returncode == 2
 
 
 async def test_models_history_and_show_cache_survive_a_restart(tmp_path: Path) -> None:

@@ -190,6 +190,10 @@ class Store:
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         path = Path(path)
+        if path.is_dir():
+            # Said here: aiosqlite's failed connect leaves its thread a reply to send after
+            # the event loop has closed, a traceback under the error.
+            raise StoreError(f"cannot open the database {path}: it is a folder; try --db PATH")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
