@@ -82,6 +82,10 @@ class MainScreen(Screen[None], inherit_bindings=False):
         return self.query_one(Banner)
 
     @property
+    def filter_row(self) -> Horizontal:
+        return self.query_one("#filter-row", Horizontal)
+
+    @property
     def on_tree(self) -> bool:
         """The tree has the keys (not the filter field)."""
         return self.focused is None or isinstance(self.focused, LineageTree)
@@ -110,14 +114,14 @@ class MainScreen(Screen[None], inherit_bindings=False):
 
     def open_filter(self) -> None:
         field = self.query_one(FilterInput)
-        self.query_one("#filter-row").add_class("-open")
+        self.filter_row.add_class("-open")
         field.can_focus = True
         self.set_focus(field)  # now, not after a refresh: keys typed right after "/" are its
 
     def clear_filter(self) -> bool:
         """Esc on the tree: drop an applied filter (False when there was none)."""
         field = self.query_one(FilterInput)
-        if not self.filtering and not self.query_one("#filter-row").has_class("-open"):
+        if not self.filtering and not self.filter_row.has_class("-open"):
             return False
         field.value = ""
         self._filter_done(Input.Submitted(field, ""))
@@ -135,7 +139,7 @@ class MainScreen(Screen[None], inherit_bindings=False):
         field = self.query_one(FilterInput)
         if event.value != self.lineage.query_text:
             self.lineage.show(self.lineage.snapshot, event.value)
-        self.query_one("#filter-row").set_class(bool(event.value), "-open")
+        self.filter_row.set_class(bool(event.value), "-open")
         field.can_focus = False
         self.lineage.focus()
         self.update_status()
