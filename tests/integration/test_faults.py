@@ -503,22 +503,6 @@ def details_as_list(path: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("rewrite", [size_as_text, details_as_list])
-async def test_tags_fields_of_the_wrong_type_are_a_protocol_error(
-    fake: FakeOllama, db: Path, rewrite: Reshape
-) -> None:
-    store = await Store.open(db)
-    fake.reshape(rewrite)
-    client = OllamaClient(fake.url, timeout=5.0)
-    try:
-        with pytest.raises(ProtocolError, match=r"sent /api/tags with a malformed model entry"):
-            await guarded(Syncer(client, store, "odd:1").poll())
-    finally:
-        await client.aclose()
-        await store.close()
-    assert count(db, "models") == 0
-
-
 def tags_as_a_list(path: str, data: dict[str, Any]) -> Any:
     return data["models"] if path == "/api/tags" else data
 
@@ -529,7 +513,12 @@ def tags_without_models(path: str, data: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("rewrite", "says"),
-    [(tags_as_a_list, "sent list for /api/tags"), (tags_without_models, "without a model list")],
+    [
+        (size_as_text, "sent /api/tags with a malformed model entry"),
+        (details_as_list, "sent /api/tags with a malformed model entry"),
+        (tags_as_a_list, "sent list for /api/tags"),
+        (tags_without_models, "sent /api/tags without a model list"),
+    ],
 )
 async def test_a_listing_of_another_shape_is_a_protocol_error_that_says_so(
     fake: FakeOllama, db: Path, rewrite: Reshape, says: str
@@ -538,7 +527,7 @@ async def test_a_listing_of_another_shape_is_a_protocol_error_that_says_so(
     fake.reshape(rewrite)
     client = OllamaClient(fake.url, timeout=5.0)
     try:
-        with pytest.raises(ProtocolError, match=f"^Ollama at {fake.url} .*{says}"):
+        with pytest.raises(ProtocolError, match=f"^Ollama at {fake.url} {says}"):
             await guarded(Syncer(client, store, "odd:1").poll())
     finally:
         await client.aclose()
