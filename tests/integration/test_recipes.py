@@ -928,6 +928,41 @@ def test_a_file_for_a_model_without_a_recipe_says_what_the_model_is(
     assert changes["phi4:latest"]["file"] == str(folder / "phi4@latest.Modelfile")
 
 
+def test_a_file_for_a_derivative_without_a_recipe_says_its_state(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A derivative whose base was gone before this app first saw it has no recipe: the plan
+    says what the tree calls it."""
+    fake.create("tmp:base", from_=BASE, parameters={"num_ctx": 4096})
+    fake.create("tmp:kid", from_="tmp:base", system="Be brief.")
+    fake.delete("tmp:base")
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    (folder / "tmp@kid.Modelfile").write_text(f"FROM {BASE}\nSYSTEM Be brief.\n")
+    _, out, _ = plan(fake, db, folder, capsys, "--json")
+    changes = {c["name"]: (c["action"], c["reason"]) for c in json.loads(out)["changes"]}
+    assert changes["tmp:kid"] == (
+        "rebuild",
+        "rebuild: no recipe recorded (orphaned); apply builds it from tmp@kid.Modelfile",
+    )
+
+
+def test_an_edit_to_a_recipe_with_a_license_over_a_megabyte_still_shows_its_diff(
+    fake: FakeOllama, db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recipes are stored and exported whole, licenses and all: plan reads back what export
+    wrote (it refused a file over 1 MB) and shows what the edit changes."""
+    fake.create("big:latest", from_=BASE, parameters={"num_ctx": 4096}, license="x" * 1_100_000)
+    assert run(fake, db, "status") in (0, 1)
+    folder = tmp_path / "recipes"
+    assert run(fake, db, "export", "--all", str(folder)) == 0
+    path = folder / "big@latest.Modelfile"
+    path.write_text(path.read_text().replace("num_ctx 4096", "num_ctx 8192"))
+    code, out, _ = plan(fake, db, folder, capsys)
+    assert code == 1
+    assert "- PARAMETER num_ctx 4096" in out and "+ PARAMETER num_ctx 8192" in out
+
+
 def test_a_stale_model_is_planned_with_its_base_and_file(
     fake: FakeOllama, db: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -92,7 +92,10 @@ def read_folder(folder: Path) -> dict[str, FolderRecipe]:
             problems.append(f"{path}: the file name is no model name ({exc.reason})")
             continue
         try:
-            recipe = parse_modelfile(path.read_text(encoding="utf-8"))
+            # export writes stored recipes whole (a license may be megabytes): read them back
+            recipe = parse_modelfile(
+                path.read_text(encoding="utf-8"), max_bytes=STORED_RECIPE_LIMIT
+            )
         except ModelfileError as exc:
             problems.append(f"{path}: {exc}")
             continue
