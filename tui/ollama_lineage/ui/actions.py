@@ -131,7 +131,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("clear_filter", "escape", "Clear filter", "clear the filter (or leave zoom)"),
     Action("help", "question_mark", "Help", "list every key", True),
     Action("command_palette", "ctrl+p", "Commands", "search every action by name"),
-    Action("quit", "q,ctrl+q", "Quit", "leave the app", True),
+    Action("quit", "ctrl+q,q", "Quit", "leave the app", True),
 )
 
 
