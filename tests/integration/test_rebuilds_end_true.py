@@ -227,6 +227,20 @@ async def test_a_rollback_brings_back_the_old_model_and_its_recipe_and_records_b
     )
 
 
+async def test_a_rollback_after_a_failed_rebuild_reads_rolled_back_not_failed(
+    fake: FakeOllama, session: Session
+) -> None:
+    """The failure was of the build that the roll-back has since undone: the tree says what
+    the model is now, a backup's version behind its recipe."""
+    plan = await session.rebuilder.plan(CHILD)
+    fake.fail("/api/show", nth=1, status=500, error="injected: show failed")
+    with pytest.raises(RebuildError, match="could not be verified"):
+        await session.rebuilder.run(plan)
+    assert session.syncer.snapshot.nodes[CHILD].state is State.FAILED
+    await session.rebuilder.rollback(CHILD)
+    assert session.syncer.snapshot.nodes[CHILD].state is State.ROLLED_BACK
+
+
 async def test_a_rollback_the_server_refuses_says_so_and_leaves_the_model(
     fake: FakeOllama, session: Session
 ) -> None:

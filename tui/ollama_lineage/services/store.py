@@ -530,14 +530,19 @@ class Store:
         return found
 
     async def failed_builds(self, host: str) -> dict[str, str]:
-        """Models whose latest build failed, with the error: they show as ``failed``."""
+        """Models whose latest build failed, with the error: they show as ``failed``, until a
+        roll-back puts a backup in the failed build's place."""
         rows = await self._rows(
-            "SELECT name, status, error FROM events WHERE host = ? AND kind = 'build'"
-            " AND id IN (SELECT MAX(id) FROM events WHERE host = ? AND kind = 'build'"
-            " GROUP BY name)",
+            "SELECT name, kind, status, error FROM events WHERE host = ? AND id IN"
+            " (SELECT MAX(id) FROM events WHERE host = ? AND (kind = 'build'"
+            " OR (kind = 'rollback' AND status = 'success')) GROUP BY name)",
             (host, host),
         )
-        return {r[0]: r[2] or "unknown error" for r in rows if r[1] == "failed"}
+        return {
+            name: error or "unknown error"
+            for name, kind, status, error in rows
+            if kind == "build" and status == "failed"
+        }
 
     # --- registry checks and prompts ----------------------------------------------------------
 
