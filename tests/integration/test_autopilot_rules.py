@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from ollama_lineage.cli import main
-from ollama_lineage.fake_ollama import FakeOllama, RecordedRequest
+from ollama_lineage.fake_ollama import FakeOllama
 from tests.checks_samples import sentence_check, zebra_check
+from tests.integration.test_autopilot import autopilot, checks_file, created, paths
 
 CODER_SYSTEM = "You are a careful coding assistant."
 MARIO_SYSTEM = "You are Mario from Super Mario Bros."
@@ -28,27 +29,9 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "lineage.sqlite3"
 
 
-def checks_file(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "checks.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def run(fake: FakeOllama, db: Path, *args: str, registry: str | None = None) -> int:
     where = ["--host", fake.host, "--db", str(db), "--registry", registry or fake.registry_url]
     return main([*args, *where])
-
-
-def autopilot(fake: FakeOllama, db: Path, checks: Path, *extra: str) -> int:
-    return run(fake, db, "autopilot", "--checks", str(checks), *extra)
-
-
-def paths(fake: FakeOllama, *wanted: str) -> list[RecordedRequest]:
-    return [r for r in fake.requests if r.path in wanted]
-
-
-def created(fake: FakeOllama) -> list[str]:
-    return [r.body["model"] for r in paths(fake, "/api/create")]
 
 
 def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
