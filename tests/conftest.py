@@ -9,6 +9,7 @@ import pytest
 
 from ollama_lineage.core.names import parse_model_name
 from ollama_lineage.fake_ollama import FakeOllama
+from tests.stand_in_http import Server
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +38,10 @@ def fake_empty() -> Iterator[FakeOllama]:
     """Nothing local; upstream knows qwq:latest and llama3.2:latest."""
     with FakeOllama(scenario="empty") as server:
         yield server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """An empty stand-in of Ollama 0.33, to which tests upload real GGUF bytes and create."""
+    with FakeOllama(scenario="empty", version="0.33.0-rc2") as fake:
+        yield Server(fake, tmp_path)

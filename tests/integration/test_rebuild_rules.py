@@ -6,7 +6,7 @@ against the base version the child was made from."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,12 +42,6 @@ async def session(fake: FakeOllama, tmp_path: Path) -> AsyncIterator[Session]:
         await opened.syncer.poll()
         await base_moves(fake, opened)
         yield opened
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    with FakeOllama(scenario="empty", version="0.33.0-rc2") as fake:
-        yield Server(fake, tmp_path)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,6 @@ from ollama_lineage.services.rebuild import Plan, RebuildError
 from ollama_lineage.services.session import Session, open_session
 from tests.integration.held_tree import HeldTreeRead
 from tests.stand_in_http import Server
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    with FakeOllama(scenario="empty", version="0.33.0-rc2") as fake:
-        yield Server(fake, tmp_path)
 
 
 @pytest.fixture
