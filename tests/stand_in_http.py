@@ -42,9 +42,12 @@ class Server:
             lines = [line for line in response.iter_lines() if line]
         assert response.status_code == 200 and '"error"' not in lines[-1], lines
 
-    def base(self, name: str, *, seed: int, f16: bool = False) -> None:
+    def base(self, name: str, *, seed: int, f16: bool = False, **instead: Any) -> None:
+        """``name`` from the GGUF of ``seed``, with the base's template, parameters and
+        license, or ``instead`` of any of them."""
         gguf = write_model(self.files / f"v{seed}.gguf", seed=seed, f16=f16).read_bytes()
-        self.create(model=name, files={f"v{seed}.gguf": self.upload(gguf)}, **BASE_EXTRAS)
+        extras = {**BASE_EXTRAS, **instead}
+        self.create(model=name, files={f"v{seed}.gguf": self.upload(gguf)}, **extras)
 
     def lora(self) -> str:
         return self.upload(write_lora(self.files / "lora.gguf").read_bytes())

@@ -24,8 +24,7 @@ from ollama_lineage.services.lock import holder_of, lock_path
 from ollama_lineage.services.rebuild import Plan, RebuildError, Refused
 from ollama_lineage.services.session import Session, open_session
 from ollama_lineage.services.store import Event, StoredRecipe
-from tests.conformance.tiny_gguf import write_model
-from tests.stand_in_http import BASE_EXTRAS, Server
+from tests.stand_in_http import Server
 
 CHILD, BASE = "qwq:latest_20K", "qwq:latest"
 WHEN = datetime(2025, 1, 2, 3, 4, 5)
@@ -384,12 +383,6 @@ async def test_a_model_of_another_architecture_and_quantization_is_foreign(
     assert not session.syncer.snapshot.nodes[other].guessed
 
 
-def new_weights_and_template(server: Server, name: str, *, seed: int) -> None:
-    gguf = write_model(server.files / f"v{seed}.gguf", seed=seed).read_bytes()
-    extras = {**BASE_EXTRAS, "template": "<|user|>{{ .Prompt }}<|end|>"}
-    server.create(model=name, files={f"v{seed}.gguf": server.upload(gguf)}, **extras)
-
-
 async def test_an_adopted_copy_of_the_base_is_lineage_for_sure(
     server: Server, lab: Session
 ) -> None:
@@ -418,7 +411,7 @@ async def test_adopting_after_the_base_moved_diffs_against_the_version_it_was_ma
     server.base("base:latest", seed=1)
     server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
     await lab.syncer.poll()
-    new_weights_and_template(server, "base:latest", seed=2)
+    server.base("base:latest", seed=2, template="<|user|>{{ .Prompt }}<|end|>")
     await lab.syncer.poll()
     stored = await lab.rebuilder.track("child:latest", "base:latest")
     assert stored.text == "FROM base:latest\nPARAMETER num_ctx 20000\n"

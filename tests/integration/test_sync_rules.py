@@ -25,8 +25,7 @@ from ollama_lineage.ollama.client import OllamaClient
 from ollama_lineage.services.session import Session, open_session
 from ollama_lineage.services.store import Store
 from ollama_lineage.services.sync import BATCH, Syncer
-from tests.conformance.tiny_gguf import write_model
-from tests.stand_in_http import BASE_EXTRAS, Server
+from tests.stand_in_http import Server
 
 CHILD, BASE = "qwq:latest_20K", "qwq:latest"
 HOST = "rules:1"
@@ -382,13 +381,6 @@ async def test_a_syncer_not_loaded_yet_has_an_empty_tree(fake: FakeOllama, tmp_p
 # --- which base version a model was made from --------------------------------------------------
 
 
-def same_weights_new_license(server: Server, name: str, seed: int) -> None:
-    """``name`` again with the weights it has, and another license: a new digest, same blob."""
-    gguf = write_model(server.files / f"v{seed}.gguf", seed=seed).read_bytes()
-    extras = {**BASE_EXTRAS, "license": "NEW LICENSE"}
-    server.create(model=name, files={f"v{seed}.gguf": server.upload(gguf)}, **extras)
-
-
 async def test_adopting_a_model_finds_the_older_base_version_with_its_weights(
     server: Server, tmp_path: Path
 ) -> None:
@@ -416,7 +408,7 @@ async def test_adopting_under_a_base_back_on_an_older_version_takes_todays_versi
     async with open_session(settings(server.fake, tmp_path / "db")) as session:
         await session.syncer.poll()
         today = server.fake.digest("base:latest")
-        same_weights_new_license(server, "base:latest", seed=1)
+        server.base("base:latest", seed=1, license="NEW LICENSE")  # same blob, new digest
         await session.syncer.poll()
         assert server.fake.digest("base:latest") != today
         server.base("base:latest", seed=1)
