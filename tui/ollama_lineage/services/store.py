@@ -190,15 +190,17 @@ class Store:
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         path = Path(path)
-        if path.is_dir():
-            # Said here: aiosqlite's failed connect leaves its thread a reply to send after
-            # the event loop has closed, a traceback under the error.
-            raise StoreError(f"cannot open the database {path}: it is a folder; try --db PATH")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            # Opened first as SQLite will (read and write; made private if new): a file it
+            # cannot open is said here, since aiosqlite's failed connect leaves its thread a
+            # reply to send after the event loop has closed, a traceback under the error.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             db = await aiosqlite.connect(path, timeout=BUSY_SECONDS)
+        except IsADirectoryError:
+            raise StoreError(
+                f"cannot open the database {path}: it is a folder; try --db PATH"
+            ) from None
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"cannot open the database {path}: {exc}; try --db PATH") from exc
         store = cls(db, path)
