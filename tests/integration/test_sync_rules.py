@@ -89,6 +89,28 @@ def state(syncer: Syncer, name: str) -> State:
     return syncer.snapshot.nodes[name].state
 
 
+async def fails_then_waits_5_s(syncer: Syncer, fake: FakeOllama, clock: Clock, at: float) -> None:
+    """NEW's show fails at ``at`` as a first failure of its digest would: asked again 5 s on,
+    not before, and then read."""
+    fake.fail("/api/show")
+    assert await asked_at(syncer, fake, clock, at) == ["/api/tags", "/api/show"]
+    assert state(syncer, NEW) is State.UNREADABLE
+    assert await asked_at(syncer, fake, clock, at + 4.9) == ["/api/tags"]
+    assert await asked_at(syncer, fake, clock, at + 5.0) == ["/api/tags", "/api/show"]
+    assert state(syncer, NEW) is not State.UNREADABLE
+
+
+async def unreadable_new_model(
+    syncer: Syncer, fake: FakeOllama, error: str = "injected failure"
+) -> None:
+    """After a first poll, a new model whose first show fails: it reads unreadable."""
+    await syncer.poll()
+    make_new_model(fake)
+    fake.fail("/api/show", error=error)
+    await syncer.poll()
+    assert state(syncer, NEW) is State.UNREADABLE
+
+
 # --- what is kept of each model ----------------------------------------------------------------
 
 
@@ -145,10 +167,7 @@ async def test_an_unreadable_model_gives_ollamas_words_for_why(
 ) -> None:
     """The reason quotes Ollama's error as Ollama wrote it, without the client's prefix."""
     async with syncer_over(fake, tmp_path / "db", Clock()) as syncer:
-        await syncer.poll()
-        make_new_model(fake)
-        fake.fail("/api/show", error="model is busy")
-        await syncer.poll()
+        await unreadable_new_model(syncer, fake, error="model is busy")
         reason = syncer.snapshot.nodes[NEW].reason
         assert reason == "Ollama cannot show it (model is busy); retrying"
 
@@ -160,11 +179,7 @@ async def test_a_change_elsewhere_in_the_listing_does_not_ask_early_for_an_unrea
     whose show failed waits for its backoff, and the others are not read again."""
     clock = Clock()
     async with syncer_over(fake, tmp_path / "db", clock) as syncer:
-        await syncer.poll()
-        make_new_model(fake)
-        fake.fail("/api/show")
-        await syncer.poll()
-        assert state(syncer, NEW) is State.UNREADABLE
+        await unreadable_new_model(syncer, fake)
         fake.copy("phi4:latest", "phi4:copy")
         assert await asked_at(syncer, fake, clock, 1.0) == ["/api/tags"]
         assert "phi4:copy" in syncer.snapshot.nodes
@@ -179,11 +194,7 @@ async def test_a_model_unreadable_before_a_restart_keeps_its_backoff_doubling(
     poll that asked again and learnt nothing new says the tree did not change."""
     db, clock = tmp_path / "db", Clock()
     async with syncer_over(fake, db, clock) as syncer:
-        await syncer.poll()
-        make_new_model(fake)
-        fake.fail("/api/show")
-        await syncer.poll()
-        assert state(syncer, NEW) is State.UNREADABLE
+        await unreadable_new_model(syncer, fake)
     clock.now = 100.0
     async with syncer_over(fake, db, clock) as syncer:
         await syncer.load()
@@ -204,23 +215,14 @@ async def test_a_model_deleted_while_unreadable_starts_afresh_when_it_comes_back
     failing again, it is asked after 5 s, as any model failing for the first time."""
     clock = Clock()
     async with syncer_over(fake, tmp_path / "db", clock) as syncer:
-        await syncer.poll()
-        make_new_model(fake)
+        await unreadable_new_model(syncer, fake)
         digest = fake.digest(NEW)
-        fake.fail("/api/show")
-        await syncer.poll()
-        assert state(syncer, NEW) is State.UNREADABLE
         fake.delete(NEW)
         assert await asked_at(syncer, fake, clock, 1.0) == ["/api/tags"]
         assert NEW not in syncer.snapshot.nodes
         make_new_model(fake)
         assert fake.digest(NEW) == digest
-        fake.fail("/api/show")
-        assert await asked_at(syncer, fake, clock, 2.0) == ["/api/tags", "/api/show"]
-        assert state(syncer, NEW) is State.UNREADABLE
-        assert await asked_at(syncer, fake, clock, 6.9) == ["/api/tags"]
-        assert await asked_at(syncer, fake, clock, 7.0) == ["/api/tags", "/api/show"]
-        assert state(syncer, NEW) is not State.UNREADABLE
+        await fails_then_waits_5_s(syncer, fake, clock, at=2.0)
 
 
 async def test_a_model_made_again_while_unreadable_starts_its_backoff_afresh(
@@ -230,19 +232,11 @@ async def test_a_model_made_again_while_unreadable_starts_its_backoff_afresh(
     (made again meanwhile) that fails too is asked after 5 s, not after twice the old wait."""
     clock = Clock()
     async with syncer_over(fake, tmp_path / "db", clock) as syncer:
-        await syncer.poll()
-        make_new_model(fake)
-        fake.fail("/api/show")
-        await syncer.poll()  # t=0: fails, asked again at 5
+        await unreadable_new_model(syncer, fake)  # t=0: asked again at 5
         fake.fail("/api/show")
         assert await asked_at(syncer, fake, clock, 5.0) == ["/api/tags", "/api/show"]  # next: 15
         fake.create(NEW, from_=BASE, parameters={"num_ctx": 999})
-        fake.fail("/api/show")
-        assert await asked_at(syncer, fake, clock, 6.0) == ["/api/tags", "/api/show"]
-        assert state(syncer, NEW) is State.UNREADABLE
-        assert await asked_at(syncer, fake, clock, 10.9) == ["/api/tags"]
-        assert await asked_at(syncer, fake, clock, 11.0) == ["/api/tags", "/api/show"]
-        assert state(syncer, NEW) is not State.UNREADABLE
+        await fails_then_waits_5_s(syncer, fake, clock, at=6.0)
 
 
 # --- specs asked for once ----------------------------------------------------------------------
