@@ -378,3 +378,20 @@ def test_a_pulled_model_drops_only_a_parent_model_link_and_a_backup_drops_any() 
     assert snap.nodes["mine:latest"].base == "qwq:latest"
     assert snap.nodes[backup.name].base == "qwq:latest_20K"
     assert snap.nodes[backup.name].state is State.BACKUP
+
+
+def test_a_build_leaves_nothing_for_the_cyclic_collector() -> None:
+    # The app freezes what survives its first load (gc.freeze): a build that made reference
+    # cycles would keep every model's facts of that first tree for the life of the process.
+    import gc
+
+    facts = [QWQ, QWQ_20K, CODER, ModelFacts("llama3:8b", "f1" * 32, weights_blob="w9")]
+    gc.collect()
+    gc.disable()
+    try:
+        snap = build_snapshot(facts, {"qwq:latest_20K": Link("qwq:latest_20K", "qwq:latest")})
+        assert len(snap.nodes) == 4
+        del snap
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -8,6 +8,7 @@ model whose digest equals its registry's is pulled, whatever ``parent_model`` sa
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -28,7 +29,7 @@ class Kind(Enum):
     HOST = "host"  # a server's row over its models, when the TUI shows several
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelFacts:
     """What the server says about one model (tags, plus the weights blob from a show)."""
 
@@ -44,7 +45,7 @@ class ModelFacts:
     problem: str | None = None  # its show failed; the rest of the tree carries on
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """A recorded parent: the base's name and the base digest the child was built from."""
 
@@ -56,7 +57,7 @@ class Link:
     edited: bool = False  # the recipe changed since the model was last built from it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Upstream:
     """The registry's answer for a base: its digest, or why it was not checked."""
 
@@ -65,7 +66,7 @@ class Upstream:
     local: bool = False  # the registry has no such model: it was made on this server
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     name: str
     kind: Kind
@@ -190,9 +191,19 @@ def build_snapshot(
         if backup in facts:
             children.setdefault(original, []).append(backup)
 
+    roots = [n for n in facts if n not in links and n not in backups]
+    # A base gone from the server is no one's child (only listed models are), even when this
+    # app recorded what it was built from: its row stands at the top, over its orphans.
+    roots += [base for base in children if base not in facts]
+    roots += [n for n, link in links.items() if n in facts and _in_cycle(n, links)]
     nodes: dict[str, Node] = {}
-
-    def visit(name: str, depth: int, parent_state: State | None, trail: frozenset[str]) -> None:
+    # Depth first with a stack, not a nested function calling itself: that makes a cycle
+    # which keeps the whole build (facts, links, children) alive until the cyclic collector runs.
+    stack: list[tuple[str, int, State | None, frozenset[str]]] = [
+        (root, 0, None, frozenset()) for root in sorted(set(roots), reverse=True)
+    ]
+    while stack:
+        name, depth, parent_state, trail = stack.pop()
         kids = tuple(sorted(k for k in children.get(name, ()) if k not in trail))
         state, reason, kind = _classify(
             name, facts, links, backups, upstream, building, failed, known, parent_state
@@ -203,7 +214,7 @@ def build_snapshot(
             name,
             kind,
             state,
-            reason,
+            sys.intern(reason),  # siblings share one: "built from the current qwq:latest …"
             facts.get(name),
             _base_of(name, links, backups),
             kids,
@@ -211,16 +222,7 @@ def build_snapshot(
             guessed=bool(links.get(name) and links[name].guessed),
             unproven=_unproven(name, links, upstream),
         )
-        for kid in kids:
-            visit(kid, depth + 1, state, trail | {name})
-
-    roots = [n for n in facts if n not in links and n not in backups]
-    # A base gone from the server is no one's child (only listed models are), even when this
-    # app recorded what it was built from: its row stands at the top, over its orphans.
-    roots += [base for base in children if base not in facts]
-    roots += [n for n, link in links.items() if n in facts and _in_cycle(n, links)]
-    for root in sorted(set(roots)):
-        visit(root, 0, None, frozenset())
+        stack.extend((kid, depth + 1, state, trail | {name}) for kid in reversed(kids))
     return Snapshot(nodes, tuple(sorted(set(roots))))
 
 
