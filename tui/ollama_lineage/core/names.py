@@ -39,7 +39,7 @@ class InvalidModelName(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelName:
     """A fully qualified name, each part in the case the user typed."""
 

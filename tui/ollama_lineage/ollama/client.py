@@ -48,7 +48,7 @@ class ProtocolError(OllamaError):
     """The answer was not the JSON Ollama sends: a proxy, a truncated body, a wrong port."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TagEntry:
     """One row of ``/api/tags``: enough to notice that anything changed."""
 

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -124,7 +125,14 @@ _RECIPE_COLUMNS = "child, base, base_digest, source, guessed, recipe, edited"
 
 
 def _recipe(r: Any) -> StoredRecipe:
-    return StoredRecipe(Link(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[6])), r[5])
+    child, base, base_digest, source, guessed, recipe, edited = _shared(r)
+    return StoredRecipe(Link(child, base, base_digest, source, bool(guessed), bool(edited)), recipe)
+
+
+def _shared(row: Any) -> tuple[Any, ...]:
+    """The row with each text interned: a base's name, its weights blob, a quantization recur
+    across thousands of models, and the tree keeps them; one copy of each is enough."""
+    return tuple(sys.intern(v) if type(v) is str else v for v in row)
 
 
 class StoreError(Exception):
@@ -167,7 +175,7 @@ class StoredCheckResult:
     ran_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredRecipe:
     link: Link
     text: str
@@ -285,7 +293,7 @@ class Store:
             f"SELECT {_FACT_COLUMNS} FROM models WHERE host = ?",
             (host,),
         )
-        return {r[0]: ModelFacts(*r) for r in rows}
+        return {r[0]: ModelFacts(*_shared(r)) for r in rows}
 
     async def save_models(
         self, host: str, changed: Iterable[ModelFacts], gone: Iterable[str]
