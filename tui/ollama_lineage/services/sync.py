@@ -8,6 +8,8 @@ finishes after a newer one has applied is dropped rather than roll the tree back
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
@@ -59,6 +61,7 @@ class Syncer:
         self.requests = {"tags": 0, "show": 0}
         self._building: set[str] = set()
         self._facts: dict[str, ModelFacts] | None = None
+        # The last applied listing by its hash: at 10,000 models the body is ~4 MB to keep.
         self._last_listing = b""
         self._concurrency = concurrency
         self._write = asyncio.Lock()  # held only while applying results, never across I/O
@@ -94,8 +97,9 @@ class Syncer:
         ticket = self._tickets
         self.requests["tags"] += 1
         listing = await self.client.tags_body()
+        fingerprint = hashlib.sha256(listing).digest()
         due = self._due_retries()
-        if listing == self._last_listing and not due:
+        if fingerprint == self._last_listing and not due:
             # Already applied: an older poll still reading must not apply after it.
             self._applied = max(self._applied, ticket)
             return await self._caught_up()
@@ -108,6 +112,7 @@ class Syncer:
             if _differs(known.get(tag.name), tag) or tag.name in due:
                 changed[tag.name] = tag
         gone = [name for name in known if name not in listed]
+        del listing  # ~4 MB at 10,000 models, not to be held while the tree is rebuilt
         fresh, specs = await self._read(list(changed.values()))
         await self._specs_for_first_sight(fresh, gone, specs)
         async with self._write:
@@ -123,7 +128,7 @@ class Syncer:
             self._facts.update((f.name, f) for f in fresh)
             self._schedule_retries(fresh)
             await self._adopt_new_derivatives(specs)
-            self._last_listing = listing
+            self._last_listing = fingerprint
         return await self.refresh()
 
     async def _caught_up(self) -> bool:
@@ -382,10 +387,11 @@ def _facts_from(tag: TagEntry, spec: ModelSpec | None, problem: str | None) -> M
         digest=tag.digest,
         size=tag.size,
         modified_at=tag.modified_at,
-        parent_model=tag.parent_model or (spec.parent_model if spec else ""),
-        weights_blob=spec.weights if spec else None,
-        quantization=(spec.quantization if spec else "") or tag.quantization_level,
-        shape=spec.shape if spec else "",
+        # Interned, as the store's are: thousands of models share a few of each.
+        parent_model=sys.intern(tag.parent_model or (spec.parent_model if spec else "")),
+        weights_blob=sys.intern(spec.weights) if spec and spec.weights else None,
+        quantization=sys.intern((spec.quantization if spec else "") or tag.quantization_level),
+        shape=sys.intern(spec.shape if spec else ""),
         remote_host=tag.remote_host,
         problem=problem,
     )
