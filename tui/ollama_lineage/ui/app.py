@@ -42,6 +42,7 @@ from ..services.session import Session, open_session
 from ..services.store import StoreError
 from .actions import KINDS, bindings
 from .commands import ActionsProvider
+from .heap import hand_big_blocks_back
 from .host_rows import HostTree, combined, key, split
 from .messages import FlowFailed, ModelsChanged
 from .screens.checks import ChecksScreen
@@ -85,6 +86,7 @@ class LineageApp(App[None], inherit_bindings=False):
         """``others``: more servers, each a subtree under its host's row; keys act on the
         host of the row under the cursor."""
         super().__init__()
+        hand_big_blocks_back()
         self.settings = settings
         self.hosts = [settings, *others]
         self.clock = clock
