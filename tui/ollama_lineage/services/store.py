@@ -125,14 +125,32 @@ _RECIPE_COLUMNS = "child, base, base_digest, source, guessed, recipe, edited"
 
 
 def _recipe(r: Any) -> StoredRecipe:
-    child, base, base_digest, source, guessed, recipe, edited = _shared(r)
-    return StoredRecipe(Link(child, base, base_digest, source, bool(guessed), bool(edited)), recipe)
+    return StoredRecipe(_link(r), r[5])
 
 
-def _shared(row: Any) -> tuple[Any, ...]:
-    """The row with each text interned: a base's name, its weights blob, a quantization recur
-    across thousands of models, and the tree keeps them; one copy of each is enough."""
-    return tuple(sys.intern(v) if type(v) is str else v for v in row)
+def _link(r: Any) -> Link:
+    return Link(r[0], _shared(r[1]), r[2], _shared(r[3]), bool(r[4]), bool(r[6]))
+
+
+def _facts(r: Any) -> ModelFacts:
+    name, digest, size, modified_at, parent, weights, quantization, shape, *rest = r
+    return ModelFacts(
+        name,
+        digest,
+        size,
+        modified_at,
+        _shared(parent),
+        _shared(weights),
+        _shared(quantization),
+        _shared(shape),
+        *rest,
+    )
+
+
+def _shared(text: Any) -> Any:
+    """One copy of a text thousands of models repeat (a base's name, its weights blob, a
+    quantization), which the tree keeps: a row of SQLite comes with copies of its own."""
+    return sys.intern(text) if text else text
 
 
 class StoreError(Exception):
@@ -266,6 +284,13 @@ class Store:
     async def close(self) -> None:
         await self._db.close()
 
+    async def generation(self) -> tuple[int, int]:
+        """Differs after any write to the database, this connection's (SQLite's changes
+        count) or another's (its data_version): a reader that saw the same generation can
+        keep what it made from the last reads."""
+        (row,) = await self._rows("SELECT total_changes(), data_version FROM pragma_data_version")
+        return int(row[0]), int(row[1])
+
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self._lock, self._db.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
@@ -293,7 +318,7 @@ class Store:
             f"SELECT {_FACT_COLUMNS} FROM models WHERE host = ?",
             (host,),
         )
-        return {r[0]: ModelFacts(*_shared(r)) for r in rows}
+        return {r[0]: _facts(r) for r in rows}
 
     async def save_models(
         self, host: str, changed: Iterable[ModelFacts], gone: Iterable[str]
@@ -382,7 +407,7 @@ class Store:
         """Every model's link without its recipe text: what the tree is built from."""
         columns = "child, base, base_digest, source, guessed, '', edited"
         rows = await self._rows(f"SELECT {columns} FROM links WHERE host = ?", (host,))
-        return {r[0]: _recipe(r).link for r in rows}
+        return {r[0]: _link(r) for r in rows}
 
     async def recipes_of(self, host: str, names: Iterable[str]) -> dict[str, StoredRecipe]:
         """Only these models' recipes: what one row, or one dialog, needs."""
