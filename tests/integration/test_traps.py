@@ -23,6 +23,7 @@ from ollama_lineage.core.states import State
 from ollama_lineage.fake_ollama import FakeOllama
 from ollama_lineage.services.rebuild import Plan, RebuildError
 from ollama_lineage.services.session import Session, open_session
+from ollama_lineage.services.store import Store
 from tests.integration.held_tree import HeldTreeRead
 from tests.stand_in_http import Server
 
@@ -282,6 +283,8 @@ async def test_a_tree_read_before_a_change_never_lands_after_the_tree_read_after
     server.base("base:latest", seed=1)
     await session.syncer.poll()
     store, host = session.syncer.store, session.syncer.host
+    # A first answer, so that the earlier rebuild has something new to read.
+    await store.save_upstream(host, {"base:latest": Upstream(error="registry unreachable")})
     held = HeldTreeRead(store)
     earlier = asyncio.create_task(session.syncer.refresh())
     await held.reached.wait()
@@ -389,3 +392,20 @@ async def test_an_adopted_model_is_lineage_of_this_app_not_taken_on_trust(
         e for e in await session.store.history(session.settings.host_key) if e.kind == "adopt"
     ]
     assert (adopt.name, adopt.base, adopt.status) == ("child:latest", "base:latest", "success")
+
+
+async def test_a_tree_rebuilt_with_nothing_changed_still_sees_another_process_write(
+    server: Server, session: Session, tmp_path: Path
+) -> None:
+    # A rebuild of the tree that nothing changed for is skipped; "nothing" must include a
+    # write by another connection (a cron `check` beside the TUI), not only this one's.
+    server.base("base:latest", seed=1)
+    await session.syncer.poll()
+    assert await session.syncer.refresh() is False
+    other = await Store.open(tmp_path / "db")
+    try:
+        await other.save_upstream(session.syncer.host, {"base:latest": Upstream(digest="f" * 64)})
+    finally:
+        await other.close()
+    assert await session.syncer.refresh() is True
+    assert session.syncer.snapshot.nodes["base:latest"].state is State.UPDATE_AVAILABLE

@@ -73,6 +73,7 @@ class Syncer:
         # How many listings were applied to the facts, and how many of them the snapshot shows.
         self._facts_applied = 0
         self._facts_shown = 0
+        self._built_from: tuple[int, frozenset[str], tuple[int, int]] | None = None
         self._retries: dict[str, _Retry] = {}
         self._local_spec = local_spec
         self._clock = clock
@@ -119,7 +120,8 @@ class Syncer:
             if ticket < self._applied:  # a newer poll already applied a newer listing
                 return await self._caught_up()
             self._applied = ticket
-            self._facts_applied += 1
+            if fresh or gone:
+                self._facts_applied += 1
             await self.store.save_models(self.host, fresh, gone)
             assert self._facts is not None
             for name in gone:
@@ -141,8 +143,14 @@ class Syncer:
     async def refresh(self) -> bool:
         """Recompute the snapshot from memory and the store (after a build, a track, …)."""
         async with self._refreshing:
-            known = await self.store.known_digests(self.host)
             applied = self._facts_applied
+            # Nothing the tree is made from has changed: the same facts, the same rows
+            # building, a store no one wrote to. A warm `status` asked three times for one tree.
+            inputs = (applied, frozenset(self._building), await self.store.generation())
+            if inputs == self._built_from:
+                self._facts_shown = applied
+                return False
+            known = await self.store.known_digests(self.host)
             snapshot = build_snapshot(
                 list((self._facts or {}).values()),
                 await self.store.links(self.host),
@@ -154,6 +162,7 @@ class Syncer:
                 rolled_back=frozenset(n for n, (_, how) in known.items() if how == "rollback"),
             )
             self._facts_shown = applied
+            self._built_from = inputs
             if snapshot == self.snapshot:
                 return False
             self.snapshot = snapshot
