@@ -23,7 +23,7 @@ from ..ollama.client import OllamaError
 from ..services.server_problem import server_problem
 from ..services.session import open_session
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from .status import as_json, exit_code, hosts_listing, render_tree, settled
+from .status import as_json, exit_code, hosts_listing, models_json, render_tree, settled
 
 
 def run_on_hosts(args: argparse.Namespace, hosts: list[Settings]) -> int:
@@ -52,9 +52,12 @@ def run_on_hosts(args: argparse.Namespace, hosts: list[Settings]) -> int:
 @dataclass(frozen=True)
 class _HostStatus:
     settings: Settings
-    snapshot: Snapshot | None = None
-    pins: frozenset[str] = frozenset()
     error: str | None = None
+    exit_code: int = EXIT_OK
+    # Its tree as printed (text, or its models' JSON), made in the process that read it: a
+    # snapshot pickled there and unpickled here cost three hosts ~50 ms one after another.
+    section: str = ""
+    snapshot: Snapshot | None = None  # only for the matrix and the metrics, which join hosts
     polled_at: float | None = None
     recipes: Mapping[str, str] = field(default_factory=dict)
 
@@ -131,29 +134,22 @@ def _status(args: argparse.Namespace, children: list[_Child]) -> int:
             HostReading(h.settings.name, h.settings.host, h.snapshot, h.polled_at) for h in found
         ]
         print(prometheus(readings))
-    elif args.json or args.format == "json":
-        print(
-            hosts_listing(
-                [
-                    (
-                        h.settings.name,
-                        h.settings.host,
-                        h.error,
-                        as_json(h.snapshot, h.pins) if h.snapshot else [],
-                    )
-                    for h in found
-                ]
-            )
-        )
+    elif _as_json(args):
+        listed = [(h.settings.name, h.settings.host, h.error, h.section) for h in found]
+        print(hosts_listing(listed))
     else:
         sections = []
         for h in found:
-            body = f"error: {h.error}" if h.error else render_tree(h.snapshot or Snapshot(), h.pins)
+            body = f"error: {h.error}" if h.error else h.section
             sections.append(f"== {h.settings.name} ({h.settings.host})\n{body}")
         print("\n\n".join(sections))
     if any(h.error for h in found):
         return EXIT_ERROR
-    return max(exit_code(h.snapshot) for h in found if h.snapshot is not None)
+    return max(h.exit_code for h in found)
+
+
+def _as_json(args: argparse.Namespace) -> bool:
+    return bool(args.json or args.format == "json")
 
 
 async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatus:
@@ -166,6 +162,16 @@ async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatu
         # Only the matrix compares recipes: a plain status over several hosts reads none.
         store = session.store
         recipes = await store.recipe_texts(settings.host_key) if args.matrix else {}
+        joined = args.matrix or args.format == "prometheus"
         return _HostStatus(
-            settings, snapshot, frozenset(pins), polled_at=time.time(), recipes=recipes
+            settings,
+            exit_code=exit_code(snapshot),
+            section=""
+            if joined
+            else models_json(as_json(snapshot, pins), "     ")
+            if _as_json(args)
+            else render_tree(snapshot, pins),
+            snapshot=snapshot if joined else None,
+            polled_at=time.time(),
+            recipes=recipes,
         )

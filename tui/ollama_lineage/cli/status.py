@@ -55,21 +55,22 @@ def exit_code(snapshot: Snapshot) -> int:
 def json_listing(host: str, models: list[dict[str, object]]) -> str:
     """One model a line: as easy to read and to grep as indented JSON, and ten times faster
     to write (``indent`` makes the json module fall back to pure Python)."""
-    return f'{{\n  "host": {json.dumps(host)},\n  "models": {_models(models, "  ")}\n}}'
+    return f'{{\n  "host": {json.dumps(host)},\n  "models": {models_json(models, "  ")}\n}}'
 
 
-def hosts_listing(hosts: list[tuple[str, str, str | None, list[dict[str, object]]]]) -> str:
-    """``{"hosts": [{"name", "host", "error", "models"}]}``, one model a line."""
+def hosts_listing(hosts: list[tuple[str, str, str | None, str]]) -> str:
+    """``{"hosts": [{"name", "host", "error", "models"}]}``, one model a line; each host's
+    models come as ``models_json`` made them."""
     entries = []
     for name, url, error, models in hosts:
         head = (
             f'"name": {json.dumps(name)}, "host": {json.dumps(url)}, "error": {json.dumps(error)}'
         )
-        entries.append(f'    {{{head},\n     "models": {_models(models, "     ")}}}')
+        entries.append(f'    {{{head},\n     "models": {models or "[]"}}}')
     return '{\n  "hosts": [\n' + ",\n".join(entries) + "\n  ]\n}"
 
 
-def _models(models: list[dict[str, object]], indent: str) -> str:
+def models_json(models: list[dict[str, object]], indent: str) -> str:
     rows = ",\n".join(f"{indent}  {json.dumps(model)}" for model in models)
     return f"[\n{rows}\n{indent}]" if models else "[]"
 
