@@ -409,3 +409,18 @@ async def test_a_tree_rebuilt_with_nothing_changed_still_sees_another_process_wr
         await other.close()
     assert await session.syncer.refresh() is True
     assert session.syncer.snapshot.nodes["base:latest"].state is State.UPDATE_AVAILABLE
+
+
+async def test_a_model_set_building_reads_building_when_nothing_else_changed(
+    server: Server, session: Session
+) -> None:
+    # The tree is rebuilt only when what it is made from changed: which models are building
+    # is part of that, though it lives in memory, not in the store.
+    server.base("base:latest", seed=1)
+    server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
+    await session.syncer.poll()
+    assert await session.syncer.refresh() is False
+    await session.syncer.set_building("child:latest", True)
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.BUILDING
+    await session.syncer.set_building("child:latest", False)
+    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
