@@ -420,7 +420,11 @@ async def test_a_model_set_building_reads_building_when_nothing_else_changed(
     server.create(model="child:latest", parameters={"num_ctx": 20000}, **{"from": "base:latest"})
     await session.syncer.poll()
     assert await session.syncer.refresh() is False
+
+    def child() -> State:
+        return session.syncer.snapshot.nodes["child:latest"].state
+
     await session.syncer.set_building("child:latest", True)
-    assert session.syncer.snapshot.nodes["child:latest"].state is State.BUILDING
+    assert child() is State.BUILDING
     await session.syncer.set_building("child:latest", False)
-    assert session.syncer.snapshot.nodes["child:latest"].state is State.FRESH
+    assert child() is State.FRESH
