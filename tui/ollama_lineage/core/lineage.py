@@ -118,6 +118,12 @@ class Snapshot:
         return found
 
 
+def shared(text: str) -> str:
+    """One copy of a text thousands of models repeat (a base's name, its weights blob, a
+    quantization), which the tree keeps: each row read or answer parsed brings its own."""
+    return sys.intern(text) if text else text
+
+
 def model_reference(parent_model: str) -> str | None:
     """Ollama writes a base as ``name:tag``; a bare file key (``m.gguf``) is not a model."""
     if not parent_model or ":" not in parent_model.rsplit("/", 1)[-1]:

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from ..core.lineage import Link, ModelFacts, Upstream
+from ..core.lineage import Link, ModelFacts, Upstream, shared
 from ..core.spec import ModelSpec
 
 BUSY_SECONDS = 15.0  # how long one instance waits for another's write
@@ -129,7 +128,7 @@ def _recipe(r: Any) -> StoredRecipe:
 
 
 def _link(r: Any) -> Link:
-    return Link(r[0], _shared(r[1]), r[2], _shared(r[3]), bool(r[4]), bool(r[6]))
+    return Link(r[0], shared(r[1]), r[2], shared(r[3]), bool(r[4]), bool(r[6]))
 
 
 def _facts(r: Any) -> ModelFacts:
@@ -139,18 +138,12 @@ def _facts(r: Any) -> ModelFacts:
         digest,
         size,
         modified_at,
-        _shared(parent),
-        _shared(weights),
-        _shared(quantization),
-        _shared(shape),
+        shared(parent),
+        shared(weights),
+        shared(quantization),
+        shared(shape),
         *rest,
     )
-
-
-def _shared(text: Any) -> Any:
-    """One copy of a text thousands of models repeat (a base's name, its weights blob, a
-    quantization), which the tree keeps: a row of SQLite comes with copies of its own."""
-    return sys.intern(text) if text else text
 
 
 class StoreError(Exception):

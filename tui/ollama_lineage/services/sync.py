@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sys
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from ..core.lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links
+from ..core.lineage import Link, ModelFacts, Snapshot, build_snapshot, infer_links, shared
 from ..core.names import BACKUP_MARK, backup_origin, normalize_name, same_model
 from ..core.overrides import derive_recipe
 from ..core.spec import ModelSpec
@@ -396,11 +395,10 @@ def _facts_from(tag: TagEntry, spec: ModelSpec | None, problem: str | None) -> M
         digest=tag.digest,
         size=tag.size,
         modified_at=tag.modified_at,
-        # Interned, as the store's are: thousands of models share a few of each.
-        parent_model=sys.intern(tag.parent_model or (spec.parent_model if spec else "")),
-        weights_blob=sys.intern(spec.weights) if spec and spec.weights else None,
-        quantization=sys.intern((spec.quantization if spec else "") or tag.quantization_level),
-        shape=sys.intern(spec.shape if spec else ""),
+        parent_model=shared(tag.parent_model or (spec.parent_model if spec else "")),
+        weights_blob=shared(spec.weights) if spec and spec.weights else None,
+        quantization=shared((spec.quantization if spec else "") or tag.quantization_level),
+        shape=shared(spec.shape if spec else ""),
         remote_host=tag.remote_host,
         problem=problem,
     )
