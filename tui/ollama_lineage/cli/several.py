@@ -166,12 +166,15 @@ async def _status_of(args: argparse.Namespace, settings: Settings) -> _HostStatu
         return _HostStatus(
             settings,
             exit_code=exit_code(snapshot),
-            section=""
-            if joined
-            else models_json(as_json(snapshot, pins), "     ")
-            if _as_json(args)
-            else render_tree(snapshot, pins),
+            section="" if joined else _section(args, snapshot, frozenset(pins)),
             snapshot=snapshot if joined else None,
             polled_at=time.time(),
             recipes=recipes,
         )
+
+
+def _section(args: argparse.Namespace, snapshot: Snapshot, pins: frozenset[str]) -> str:
+    """The host's tree as ``_status`` prints it: its models' JSON, or the text tree."""
+    if _as_json(args):
+        return models_json(as_json(snapshot, pins), "     ")
+    return render_tree(snapshot, pins)
